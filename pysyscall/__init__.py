@@ -1,0 +1,43 @@
+"""pysyscall: Go's Unix fork/exec layer (syscall.ForkExec and friends), in Python.
+
+Start a process the way Go does: ``pysyscall.fork_exec(argv0, argv, attr)``.
+The child runs no Python code between fork and execve; see plan.py for the
+child's program and runner_fork.py for how it runs.
+"""
+
+from __future__ import annotations
+
+import sys as _sys
+
+from ._platform import system as _system
+from .exec_unix import (
+    ProcAttr,
+    WaitStatus,
+    exec,
+    fork_exec,
+    fork_lock,
+    start_process,
+    wait4,
+)
+from .rwmutex import RWMutex
+
+SysProcAttr = _system.SysProcAttr
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ProcAttr",
+    "RWMutex",
+    "SysProcAttr",
+    "WaitStatus",
+    "exec",
+    "fork_exec",
+    "fork_lock",
+    "start_process",
+    "wait4",
+]
+
+# The design card writes ``import pysyscall.fork_exec``. Registering the
+# function itself as that module name makes the line work, and the import
+# system then leaves the package's fork_exec attribute the function.
+_sys.modules[__name__ + ".fork_exec"] = fork_exec  # type: ignore[assignment]

@@ -1,0 +1,293 @@
+"""Fork, exec and wait: Go's exec_unix.go, for Linux and darwin.
+
+``fork_exec`` starts a program in a child process and returns its pid once
+the child has called execve; if anything in the child failed before that,
+it raises the matching OSError (FileNotFoundError, PermissionError, ...)
+naming the child's step and the path, after reaping the child.
+
+The defaults follow Go's os.ProcAttr rather than syscall.ProcAttr, since that
+is what Python users reach for: ``env=None`` passes this process's
+environment, ``files=None`` passes fds 0, 1 and 2.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from . import libc, runner_fork, runtime
+from ._platform import forkpipe, system
+from .plan import Plan
+from .rwmutex import RWMutex
+
+StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+fork_lock = RWMutex()
+fork_lock.__doc__ = """Port of Go's ForkLock: synchronizes fd creation with fork.
+
+A child should inherit only the fds it is given. Every fd Python makes is
+close-on-exec (PEP 446), but where an fd is made in two steps (pipe, then
+fcntl FD_CLOEXEC; darwin has no pipe2) a fork between the two would leak it.
+Code that makes fds that way holds ``fork_lock.rlock()`` around the two
+steps; every fork holds the lock for writing. On Linux forks share the write
+lock and do not wait for each other (forkpipe2.py).
+"""
+
+
+@dataclass
+class ProcAttr:
+    """Port of Go's ProcAttr: what the child starts with.
+
+    ``dir``: the child's working directory (None: the caller's).
+    ``env``: a mapping, or a sequence of "KEY=value" strings (None: this
+    process's environment, as os.environ has it now).
+    ``files``: ``files[i]`` becomes the child's fd i; -1 or None closes fd i;
+    fds 0..2 beyond the list are closed (None: fds 0, 1 and 2).
+    ``sys``: the platform's SysProcAttr.
+    """
+
+    dir: StrPath | None = None
+    env: Mapping[Any, Any] | Sequence[Any] | None = None
+    files: Sequence[int | None] | None = None
+    sys: system.SysProcAttr | None = None
+
+
+def byte_ptr_from_string(value: StrPath, what: str) -> bytes:
+    """Port of BytePtrFromString: the bytes of a str or path, refusing NUL (Go: EINVAL)."""
+    data = os.fsencode(value)
+    if b"\0" in data:
+        raise ValueError(f"{what} contains a NUL byte: {value!r}")
+    return data
+
+
+def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
+    """Port of SlicePtrFromStrings: every string checked for NUL before use."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{what} must be a sequence of strings, not a single string")
+    return [byte_ptr_from_string(v, f"{what}[{i}]") for i, v in enumerate(values)]
+
+
+def _environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> list[bytes]:
+    if env is None:
+        env = os.environb
+    if not isinstance(env, Mapping):
+        return slice_ptr_from_strings(env, "env")
+    entries = []
+    for key, value in env.items():
+        name = byte_ptr_from_string(key, "environment variable name")
+        if not name or b"=" in name:
+            raise ValueError(f"illegal environment variable name: {key!r}")
+        entries.append(name + b"=" + byte_ptr_from_string(value, f"env[{key!r}]"))
+    return entries
+
+
+def _files(files: Sequence[int | None] | None) -> list[int]:
+    if files is None:
+        files = (0, 1, 2)
+    checked = []
+    for i, fd in enumerate(files):
+        if fd is None:
+            fd = -1
+        if isinstance(fd, bool) or not isinstance(fd, int):
+            raise TypeError(f"files[{i}] must be an fd (int), -1 or None, not {type(fd).__name__}")
+        if fd < -1:
+            raise ValueError(f"files[{i}] is {fd}: an fd is >= 0, and -1 closes fd {i}")
+        if fd != -1 and libc.parent("fcntl")(fd, system.F_GETFD) == -1:
+            raise libc.errno_error(ctypes.get_errno(), f"files[{i}] is fd {fd}")
+        checked.append(fd)
+    return checked
+
+
+def _runner() -> Any:
+    """The runner PYSYSCALL_RUNNER names (fork or auto; auto is the default)."""
+    name = os.environ.get("PYSYSCALL_RUNNER", "auto") or "auto"
+    if name not in ("auto", runner_fork.NAME):
+        raise ValueError(f"PYSYSCALL_RUNNER={name!r}: the runners are 'auto' and 'fork'")
+    reason = runner_fork.unavailable()
+    if reason:
+        raise RuntimeError(f"pysyscall cannot start processes here: {reason}")
+    return runner_fork
+
+
+def _pipe_at_or_above(pipe: tuple[int, int], lowest: int) -> tuple[int, int]:
+    """Move the status pipe's write end to ``lowest`` or above, in the parent.
+
+    Go's child moves it there in its first fd pass; done before the fork, the
+    child's failure tail can name one fixed fd, whatever step failed.
+    """
+    if pipe[1] >= lowest:
+        return pipe
+    moved = libc.call("fcntl", pipe[1], system.F_DUPFD_CLOEXEC, lowest)
+    libc.parent("close")(pipe[1])
+    return pipe[0], moved
+
+
+def _read_status(fd: int) -> runner_fork.ChildError | None:
+    """Read the child's failure record; None at EOF (the exec succeeded).
+
+    Port of forkExec's read (exec_unix.go), reading to EOF or a whole record.
+    """
+    record = runner_fork.ChildError()
+    size = ctypes.sizeof(record)
+    read = libc.parent("read")
+    got = 0
+    while got < size:
+        n = read(fd, ctypes.addressof(record) + got, size - got)
+        if n == -1:
+            code = ctypes.get_errno()
+            if code == errno.EINTR:
+                continue
+            raise libc.errno_error(code, "read of the child's status pipe")
+        if n == 0:
+            break
+        got += n
+    if got == 0:
+        return None
+    if got < size or record.magic != runner_fork.CHILD_ERROR_MAGIC:
+        raise libc.errno_error(errno.EPIPE, f"the child's status pipe gave {got} bytes")
+    return record
+
+
+def _child_error(record: runner_fork.ChildError, plan: Plan) -> OSError:
+    """The OSError for a child's failure record, naming the step and path."""
+    step = plan.steps[record.step]
+    error = libc.errno_error(record.errno, f"child step {record.step}, {step.name}", step.path)
+    error.step = step.name  # type: ignore[attr-defined]
+    return error
+
+
+def _reap(pid: int) -> None:
+    """Wait for a child that failed before execve, so no zombie is left."""
+    wait = libc.parent("wait4")
+    while wait(pid, None, 0, None) == -1 and ctypes.get_errno() == errno.EINTR:
+        pass
+
+
+def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> int:
+    """Port of forkExec (exec_unix.go)."""
+    if attr is None:
+        attr = ProcAttr()
+    sys_attr = attr.sys if attr.sys is not None else system.SysProcAttr()
+    argv0_bytes = byte_ptr_from_string(argv0, "argv0")
+    argv_bytes = slice_ptr_from_strings(argv, "argv")
+    if not argv_bytes:
+        raise ValueError("argv must not be empty: argv[0] names the program to the program")
+    env = _environment(attr.env)
+    dir_bytes = None if attr.dir is None else byte_ptr_from_string(attr.dir, "dir")
+    files = _files(attr.files)
+    runner = _runner()
+    plan = system.child_program(
+        argv0_bytes, argv_bytes, env, dir_bytes, files, sys_attr, runtime.signals_to_reset()
+    )
+
+    forkpipe.acquire_fork_lock(fork_lock)
+    try:
+        pipe = forkpipe.fork_exec_pipe()
+    except BaseException:
+        forkpipe.release_fork_lock(fork_lock)
+        raise
+    try:
+        pipe = _pipe_at_or_above(pipe, plan.first_free_fd)
+        pid: int = runner.fork_and_exec_in_child(plan, pipe[1])
+    except BaseException:
+        for fd in pipe:
+            libc.parent("close")(fd)
+        forkpipe.release_fork_lock(fork_lock)
+        raise
+    # Released before the status is read, so a slow exec holds up no one.
+    forkpipe.release_fork_lock(fork_lock)
+
+    libc.parent("close")(pipe[1])  # else the read below never sees EOF
+    try:
+        record = _read_status(pipe[0])
+    except OSError:
+        _reap(pid)
+        raise
+    finally:
+        libc.parent("close")(pipe[0])
+    if record is not None:
+        _reap(pid)
+        raise _child_error(record, plan)
+    return pid
+
+
+def fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = None) -> int:
+    """Port of ForkExec (exec_unix.go): start ``argv0`` with ``argv``; return its pid.
+
+    No PATH search: ``argv0`` is the file to execute. Returns once the child
+    has called execve. If the child could not get there, raises the OSError
+    subclass for the error (FileNotFoundError for a missing program or
+    directory, PermissionError, ...), whose message names the child's step
+    and whose ``filename`` is the path involved; the child is reaped first.
+    Bad arguments raise ValueError or TypeError before anything is forked.
+    The caller waits for the child (wait4).
+    """
+    return _fork_exec(argv0, argv, attr)
+
+
+def start_process(
+    argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = None
+) -> tuple[int, int]:
+    """Port of StartProcess (exec_unix.go): fork_exec, returning (pid, handle).
+
+    The handle is -1: no pidfd was asked for (Go returns 0, a valid fd here).
+    """
+    return _fork_exec(argv0, argv, attr), -1
+
+
+def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Any | None = None) -> None:
+    """Port of Exec (exec_unix.go): execve in this process; returns only by raising.
+
+    ``envv`` is a mapping or a sequence of "KEY=value" (None: os.environ).
+    """
+    argv0_bytes = byte_ptr_from_string(argv0, "argv0")
+    argv_array = (ctypes.c_char_p * (len(argv) + 1))(*slice_ptr_from_strings(argv, "argv"))
+    env = _environment(envv)
+    env_array = (ctypes.c_char_p * (len(env) + 1))(*env)
+    path = ctypes.create_string_buffer(argv0_bytes)
+    libc.parent("execve")(
+        ctypes.addressof(path), ctypes.addressof(argv_array), ctypes.addressof(env_array)
+    )
+    raise libc.errno_error(ctypes.get_errno(), "execve", os.fsdecode(argv0_bytes))
+
+
+class WaitStatus(int):
+    """Port of Go's WaitStatus (syscall_linux.go, syscall_bsd.go): a wait status word."""
+
+    def exited(self) -> bool:
+        return self & 0x7F == 0
+
+    def exit_status(self) -> int:
+        return (self >> 8) & 0xFF if self.exited() else -1
+
+    def signaled(self) -> bool:
+        return self & 0x7F not in (0, 0x7F)
+
+    def signal(self) -> int:
+        return self & 0x7F if self.signaled() else -1
+
+    def core_dump(self) -> bool:
+        return self.signaled() and self & 0x80 != 0
+
+    def stopped(self) -> bool:
+        return self & 0xFF == 0x7F and not self.continued()
+
+    def stop_signal(self) -> int:
+        return (self >> 8) & 0xFF if self.stopped() else -1
+
+    def continued(self) -> bool:
+        return int(self) == system.CONTINUED_STATUS
+
+
+def wait4(pid: int, options: int = 0) -> tuple[int, WaitStatus]:
+    """Port of Wait4: wait for ``pid``; returns (pid, status), pid 0 with WNOHANG.
+
+    Retried on EINTR, as os.waitpid is (PEP 475).
+    """
+    status = ctypes.c_int(0)
+    wpid = libc.call_retrying("wait4", pid, ctypes.addressof(status), options, None)
+    return wpid, WaitStatus(status.value & 0xFFFFFFFF)

@@ -1,0 +1,150 @@
+"""The C library, bound once: every system call pysyscall makes goes through here.
+
+Go declares its libc and system-call stubs one line each (the ``//sys`` lines
+of syscall_darwin.go, the z-files); this module does the same as one table of
+prototypes, so what the child may call can be audited in one place.
+
+Each function is bound through two handles:
+
+* the *child* handle, ``ctypes.PyDLL``: the GIL stays held across the call and
+  ctypes leaves ``errno`` alone. Fork and the child's program use it (see
+  runner_fork.py): the child must never try to release or take the GIL.
+* the *parent* handle, ``ctypes.CDLL(use_errno=True)``: the GIL is released
+  around the call, so a parent blocked in read or wait4 does not stop other
+  threads, and errno is copied out for ``errno_error``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import sys
+from ctypes import c_int, c_long, c_size_t, c_ssize_t, c_void_p
+from typing import Any, Callable
+
+if sys.platform == "darwin":
+    LIBRARY = "libSystem.B.dylib"
+else:
+    LIBRARY = "libc.so.6"
+
+# name: (result type, fixed argument types, variadic)
+# Pointers travel as plain integer addresses (c_void_p), so a step of the
+# child's program is a function name and integers, whatever runner runs it.
+# Variadic functions declare only their fixed arguments; the rest are passed
+# as c_long, which is what the calling conventions want for them.
+PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
+    "_Fork": (c_int, (), False),
+    "__fork": (c_int, (), False),
+    "fork": (c_int, (), False),
+    "_exit": (None, (c_int,), False),
+    "__exit": (None, (c_int,), False),
+    "__errno_location": (c_void_p, (), False),
+    "__error": (c_void_p, (), False),
+    "chdir": (c_int, (c_void_p,), False),
+    "close": (c_int, (c_int,), False),
+    "dup2": (c_int, (c_int, c_int), False),
+    "dup3": (c_int, (c_int, c_int, c_int), False),
+    "execve": (c_int, (c_void_p, c_void_p, c_void_p), False),
+    "fcntl": (c_int, (c_int, c_int), True),
+    "getpid": (c_int, (), False),
+    "memmove": (None, (c_void_p, c_void_p, c_size_t), False),
+    "pipe": (c_int, (c_void_p,), False),
+    "pipe2": (c_int, (c_void_p, c_int), False),
+    "pthread_sigmask": (c_int, (c_int, c_void_p, c_void_p), False),
+    "read": (c_ssize_t, (c_int, c_void_p, c_size_t), False),
+    "setpgid": (c_int, (c_int, c_int), False),
+    "setsid": (c_int, (), False),
+    "sigaction": (c_int, (c_int, c_void_p, c_void_p), False),
+    "sigfillset": (c_int, (c_void_p,), False),
+    "sigprocmask": (c_int, (c_int, c_void_p, c_void_p), False),
+    "syscall": (c_long, (c_long,), True),
+    "wait4": (c_int, (c_int, c_void_p, c_int, c_void_p), False),
+    "write": (c_ssize_t, (c_int, c_void_p, c_size_t), False),
+}
+
+_child_library = ctypes.PyDLL(LIBRARY, use_errno=False)
+_parent_library = ctypes.CDLL(LIBRARY, use_errno=True)
+_bound: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+def has(name: str) -> bool:
+    """Report whether this C library exports ``name``."""
+    try:
+        getattr(_parent_library, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def _bind(library: ctypes.CDLL, name: str, restype: Any) -> Callable[..., Any]:
+    key = (library._name, f"{name}:{restype}")
+    function = _bound.get(key)
+    if function is None:
+        _, argtypes, _ = PROTOTYPES[name]
+        # A fresh function object per (library, result type): two steps may
+        # want the same symbol checked and unchecked.
+        function = library._FuncPtr((name, library))
+        function.restype = restype
+        function.argtypes = argtypes
+        _bound[key] = function
+    return function
+
+
+def child(name: str, checked: bool = True) -> Callable[..., Any]:
+    """The GIL-holding binding of ``name`` for fork and the child's program.
+
+    With ``checked=False`` the result type is void, so the call returns None:
+    that is how a step whose failure Go ignores (closing 0..2) is told apart
+    by the runner without any Python code in the child.
+    """
+    restype = PROTOTYPES[name][0] if checked else None
+    return _bind(_child_library, name, restype)
+
+
+def parent(name: str) -> Callable[..., Any]:
+    """The GIL-releasing, errno-saving binding of ``name`` for the parent."""
+    return _bind(_parent_library, name, PROTOTYPES[name][0])
+
+
+def variadic_arguments(name: str, args: tuple[int, ...]) -> tuple[Any, ...]:
+    """Wrap the arguments past a variadic function's fixed ones as c_long."""
+    _restype, fixed, variadic = PROTOTYPES[name]
+    if not variadic:
+        return args
+    return args[: len(fixed)] + tuple(c_long(a) for a in args[len(fixed) :])
+
+
+def errno_error(code: int, detail: str | None = None, filename: str | None = None) -> OSError:
+    """The OSError subclass for errno ``code`` (FileNotFoundError for ENOENT, ...).
+
+    ``detail`` is added to the message (which call failed, which child step).
+    """
+    message = os.strerror(code)
+    if detail:
+        message = f"{message} ({detail})"
+    if filename is None:
+        return OSError(code, message)
+    return OSError(code, message, filename)
+
+
+def check(result: int, name: str, filename: str | None = None) -> int:
+    """Return ``result``, or raise the errno of a parent call that returned -1."""
+    if result == -1:
+        raise errno_error(ctypes.get_errno(), name, filename)
+    return result
+
+
+def call(name: str, *args: Any) -> int:
+    """Call ``name`` in the parent; raise its errno as an OSError on -1."""
+    result: int = parent(name)(*variadic_arguments(name, args))
+    return check(result, name)
+
+
+def call_retrying(name: str, *args: Any) -> int:
+    """Like ``call``, retrying while the call fails with EINTR."""
+    function = parent(name)
+    while True:
+        result: int = function(*args)
+        if result != -1 or ctypes.get_errno() != errno.EINTR:
+            return check(result, name)
