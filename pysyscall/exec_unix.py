@@ -71,7 +71,7 @@ def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
     return [byte_ptr_from_string(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
 
-def _environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> list[bytes]:
+def environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> list[bytes]:
     if env is None:
         env = os.environb
     if not isinstance(env, Mapping):
@@ -167,8 +167,14 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> int:
-    """Port of forkExec (exec_unix.go)."""
+def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = None) -> Plan:
+    """Check the arguments and plan the child's program, without forking.
+
+    The part of Go's forkExec (exec_unix.go) before the fork: every string
+    converted and checked for NUL, every fd checked, then the platform's
+    plan (linux.child_program or darwin.child_program). Bad arguments raise
+    ValueError or TypeError; an fd that is not open, OSError(EBADF).
+    """
     if attr is None:
         attr = ProcAttr()
     sys_attr = attr.sys if attr.sys is not None else system.SysProcAttr()
@@ -176,13 +182,18 @@ def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -
     argv_bytes = slice_ptr_from_strings(argv, "argv")
     if not argv_bytes:
         raise ValueError("argv must not be empty: argv[0] names the program to the program")
-    env = _environment(attr.env)
+    env = environment(attr.env)
     dir_bytes = None if attr.dir is None else byte_ptr_from_string(attr.dir, "dir")
     files = _files(attr.files)
-    runner = _runner()
-    plan = system.child_program(
+    return system.child_program(
         argv0_bytes, argv_bytes, env, dir_bytes, files, sys_attr, runtime.signals_to_reset()
     )
+
+
+def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> int:
+    """Port of forkExec (exec_unix.go)."""
+    plan = child_program(argv0, argv, attr)
+    runner = _runner()
 
     forkpipe.acquire_fork_lock(fork_lock)
     try:
@@ -246,7 +257,7 @@ def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Any | None = None) -> No
     """
     argv0_bytes = byte_ptr_from_string(argv0, "argv0")
     argv_array = (ctypes.c_char_p * (len(argv) + 1))(*slice_ptr_from_strings(argv, "argv"))
-    env = _environment(envv)
+    env = environment(envv)
     env_array = (ctypes.c_char_p * (len(env) + 1))(*env)
     path = ctypes.create_string_buffer(argv0_bytes)
     libc.parent("execve")(

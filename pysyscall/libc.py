@@ -43,6 +43,7 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "__error": (c_void_p, (), False),
     "chdir": (c_int, (c_void_p,), False),
     "close": (c_int, (c_int,), False),
+    "close_range": (c_int, (ctypes.c_uint, ctypes.c_uint, c_int), False),
     "dup2": (c_int, (c_int, c_int), False),
     "dup3": (c_int, (c_int, c_int, c_int), False),
     "execve": (c_int, (c_void_p, c_void_p, c_void_p), False),
@@ -65,7 +66,7 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
 
 _child_library = ctypes.PyDLL(LIBRARY, use_errno=False)
 _parent_library = ctypes.CDLL(LIBRARY, use_errno=True)
-_bound: dict[tuple[str, str], Callable[..., Any]] = {}
+_bound: dict[tuple[int, str, Any], Callable[..., Any]] = {}
 
 
 def has(name: str) -> bool:
@@ -78,7 +79,9 @@ def has(name: str) -> bool:
 
 
 def _bind(library: ctypes.CDLL, name: str, restype: Any) -> Callable[..., Any]:
-    key = (library._name, f"{name}:{restype}")
+    # Keyed by handle, not library name: a child call bound through the
+    # parent's handle would release the GIL in the child and hang it.
+    key = (id(library), name, restype)
     function = _bound.get(key)
     if function is None:
         _, argtypes, _ = PROTOTYPES[name]

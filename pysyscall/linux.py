@@ -28,6 +28,7 @@ F_DUPFD_CLOEXEC = 1030
 SIG_BLOCK = 0
 SIG_SETMASK = 2
 SIGCHLD = 17
+CLOSE_RANGE_CLOEXEC = 4
 CONTINUED_STATUS = 0xFFFF  # what wait reports for a child continued by SIGCONT
 SIGSET_SIZE = 128  # glibc's sigset_t
 SIGACTION_SIZE = 152  # glibc's struct sigaction, 64-bit
@@ -62,6 +63,17 @@ def _fork_step() -> Step | None:
 
 
 FORK = _fork_step()
+
+
+def _has_close_range_cloexec() -> bool:
+    # An empty range at the top: 0 where close_range knows the flag (Linux
+    # 5.11+, glibc 2.34+), EINVAL or ENOSYS where it does not.
+    if not libc.has("close_range"):
+        return False
+    return libc.parent("close_range")(0xFFFFFFFF, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0
+
+
+CLOSE_RANGE = _has_close_range_cloexec()
 
 
 def child_program(
@@ -103,5 +115,17 @@ def child_program(
         b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)")
 
     first_free_fd = b.fd_passes(files, dup_cloexec, dup, clear_cloexec)
+    if CLOSE_RANGE:
+        # Go stops here: an inheritable fd not in files leaks into the child.
+        # Python's subprocess (close_fds=True) closes them, and fds a Python
+        # process inherited from its own parent are inheritable: mark every
+        # fd above the files close-on-exec (the status pipe already is).
+        b.call(
+            "close_range",
+            len(files),
+            0xFFFFFFFF,
+            CLOSE_RANGE_CLOEXEC,
+            text=f"close_range({len(files)}, ~0U, CLOSE_RANGE_CLOEXEC)",
+        )
     b.execve(argv0, argv, envv)
     return b.plan("linux", FORK, EXIT, first_free_fd, saved_mask)
