@@ -1,0 +1,114 @@
+"""The command line, run as a user runs it: python -m pysyscall."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def pysyscall(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pysyscall", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def test_run_forwards_output_and_status() -> None:
+    out = pysyscall("run", "--", "echo", "hello", "world")
+    assert (out.returncode, out.stdout) == (0, "hello world\n")
+    assert pysyscall("run", "--", "sh", "-c", "exit 42").returncode == 42
+
+
+def test_run_killed_child() -> None:
+    assert pysyscall("run", "--", "sh", "-c", "kill -KILL $$").returncode == 128 + 9
+
+
+def test_run_options(tmp_path: Path) -> None:
+    out = pysyscall(
+        "run", "--dir", str(tmp_path), "--env", "PYSYSCALL_X=1", "--setsid", "--",
+        "sh", "-c", 'pwd; echo "$PYSYSCALL_X"; ps -o sid= -p $$; echo $$',
+    )  # fmt: skip
+    cwd, x, sid, pid = out.stdout.split()
+    assert (cwd, x) == (str(tmp_path), "1")
+    assert sid == pid
+
+
+def test_run_setpgid() -> None:
+    out = pysyscall("run", "--setpgid", "--", "sh", "-c", "ps -o pgid= -p $$; echo $$")
+    pgid, pid = out.stdout.split()
+    assert pgid == pid
+
+
+def test_run_not_found() -> None:
+    out = pysyscall("run", "--", "no-such-command-anywhere")
+    assert out.returncode == 127
+    assert out.stderr == "pysyscall: no-such-command-anywhere: command not found\n"
+    out = pysyscall("run", "--", "/no/such/path")
+    assert out.returncode == 127
+    assert "No such file or directory (child step" in out.stderr
+
+
+def test_run_cannot_execute(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_text("not a program")
+    out = pysyscall("run", "--", str(data))
+    assert out.returncode == 126
+    assert "Permission denied" in out.stderr and "execve" in out.stderr
+    out = pysyscall("run", "--dir", str(tmp_path / "missing"), "--", "true")
+    assert out.returncode == 126
+    assert "chdir" in out.stderr and str(tmp_path / "missing") in out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def test_run_bad_env_option() -> None:
+    out = pysyscall("run", "--env", "NOEQUALS", "--", "true")
+    assert out.returncode != 0 and "expected KEY=VALUE" in out.stderr
+
+
+def test_plan_prints_the_steps(tmp_path: Path) -> None:
+    out = pysyscall("plan", "--dir", str(tmp_path), "--setsid", "--", "ls", "-l")
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("child program for linux (fork: _Fork()")
+    names = [line.split()[1] for line in lines[1:-1]]
+    assert names[0] == "setsid" and names[-1] == "execve"
+    assert "chdir" in names and "sigprocmask" in names
+    assert f"chdir({str(tmp_path)!r})" in out.stdout
+    assert lines[-1] == "on failure: errno and step number to the status pipe, then _exit(253)"
+
+
+def test_info() -> None:
+    out = pysyscall("info")
+    assert out.returncode == 0
+    assert "platform module: pysyscall.linux (linux)" in out.stdout
+    assert "fork pipe: pysyscall.forkpipe2" in out.stdout
+    assert "fork: _Fork(); failure exit: _exit" in out.stdout
+    assert "auto picks: fork" in out.stdout
+
+
+def test_ctrl_c_goes_to_the_child() -> None:
+    """SIGINT to the CLI while a child runs: the CLI waits, the child decides."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pysyscall", "run", "--", "sh", "-c",
+         "trap 'echo child got INT; exit 3' INT; echo ready; while :; do sleep 0.05; done"],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    with proc.stdout:
+        assert proc.stdout.readline() == "ready\n"
+        os.killpg(proc.pid, 2)
+        assert proc.wait(timeout=30) == 3
+        assert proc.stdout.read() == "child got INT\n"
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["frobnicate"]])
+def test_usage_errors(args: list[str]) -> None:
+    out = pysyscall(*args)
+    assert out.returncode == 2 and "usage:" in out.stderr

@@ -1,0 +1,102 @@
+"""darwin's child program, built on Linux: darwin cannot run here.
+
+The plan is data (libc symbol names and integer arguments), so its content
+can be checked against Go's exec_libc2.go order without a Mac. A fake symbol
+table stands for libSystem: every symbol the plan names must be in it.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from pysyscall import darwin, libc
+from pysyscall.plan import Plan
+
+# What libSystem exports and the child may call (Go's CL 459176 lists them).
+LIBSYSTEM = {
+    "__fork", "__exit", "__error", "chdir", "close", "dup2", "execve", "fcntl",
+    "setpgid", "setsid", "sigaction", "sigprocmask", "write", "memmove",
+}  # fmt: skip
+
+
+def plan(files: list[int], **sys: object) -> Plan:
+    return darwin.child_program(
+        b"/bin/echo",
+        [b"echo", b"hi"],
+        [b"A=1"],
+        b"/tmp",
+        files,
+        darwin.SysProcAttr(**sys),  # type: ignore[arg-type]
+        [signal.SIGINT, signal.SIGPIPE],
+    )
+
+
+def calls(p: Plan) -> list[tuple[str, tuple[int, ...]]]:
+    return [(s.func, s.args) for s in p.steps]
+
+
+def test_fork_and_exit_symbols() -> None:
+    p = plan([0, 1, 2])
+    assert p.fork.func == "__fork" and p.exit == "__exit"
+    assert darwin.ERRNO_LOCATION == "__error"
+    for step in [p.fork, *p.steps]:
+        assert step.func in LIBSYSTEM
+        assert step.func in libc.PROTOTYPES
+    assert {p.exit, darwin.ERRNO_LOCATION, "write", "memmove"} <= LIBSYSTEM
+
+
+def test_order_follows_exec_libc2() -> None:
+    p = plan([0, 1, 2], setsid=True, setpgid=True, pgid=7)
+    funcs = [s.func for s in p.steps]
+    assert funcs == [
+        "setsid",
+        "setpgid",
+        "sigaction",
+        "sigaction",
+        "sigprocmask",
+        "chdir",
+        "fcntl",
+        "fcntl",
+        "fcntl",
+        "execve",
+    ]
+    assert p.steps[1].args == (0, 7)
+    assert p.steps[2].args[0] == signal.SIGINT
+    assert p.steps[4].args[0] == darwin.SIG_SETMASK == 3
+    assert p.steps[-1].path == "/bin/echo"
+    assert p.steps[5].path == "/tmp"
+
+
+def test_fd_passes_use_dup2_then_fcntl() -> None:
+    """darwin has no dup3: pass 1 is dup2 plus FD_CLOEXEC, pass 2 plain dup2."""
+    p = plan([0, 1, 2, 7, 1])
+    fd_steps = [c for c in calls(p) if c[0] in ("dup2", "fcntl", "close")]
+    assert fd_steps == [
+        ("dup2", (1, 8)),
+        ("fcntl", (8, darwin.F_SETFD, darwin.FD_CLOEXEC)),
+        ("fcntl", (0, darwin.F_SETFD, 0)),
+        ("fcntl", (1, darwin.F_SETFD, 0)),
+        ("fcntl", (2, darwin.F_SETFD, 0)),
+        ("dup2", (7, 3)),
+        ("dup2", (8, 4)),
+    ]
+    assert p.first_free_fd == 9
+
+
+def test_fewer_than_three_files() -> None:
+    p = plan([5])
+    assert [c for c in calls(p) if c[0] in ("dup2", "close")] == [
+        ("dup2", (5, 0)),
+        ("close", (1,)),
+        ("close", (2,)),
+    ]
+    assert not any(s.checked for s in p.steps if s.func == "close")
+
+
+def test_darwin_constants() -> None:
+    # From the macOS SDK; a Mac's Python would give the same from its modules.
+    assert darwin.O_CLOEXEC == 0x1000000
+    assert darwin.F_DUPFD_CLOEXEC == 67
+    assert (darwin.SIG_BLOCK, darwin.SIG_SETMASK) == (1, 3)
+    assert darwin.SIGCHLD == 20
+    assert darwin.PLATFORMS == ("darwin",)

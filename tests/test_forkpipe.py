@@ -1,0 +1,222 @@
+"""The fork pipes and fork locks of forkpipe.py and forkpipe2.py, and RWMutex.
+
+Both fork-pipe modules are tested here whatever the platform selects, so the
+darwin protocol (pipe + fcntl, serialized forks) runs on Linux too.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from types import ModuleType
+
+import pytest
+
+from pysyscall import exec_unix, forkpipe, forkpipe2
+from pysyscall.rwmutex import RWMutex, has_waiting_readers
+
+VARIANTS = [forkpipe, forkpipe2]
+
+
+@pytest.mark.parametrize("module", VARIANTS, ids=lambda m: m.__name__)
+def test_fork_exec_pipe_is_close_on_exec(module: ModuleType) -> None:
+    r, w = module.fork_exec_pipe()
+    try:
+        for fd in (r, w):
+            assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+        os.write(w, b"x")
+        assert os.read(r, 1) == b"x"
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_selected_variant() -> None:
+    assert exec_unix.forkpipe is forkpipe2
+    assert forkpipe2.ATOMIC and not forkpipe.ATOMIC
+
+
+def wait_until(predicate: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_forkpipe_serializes_forks() -> None:
+    """Go's forkpipe.go: a second forker waits for the first (go.dev/issue/61080)."""
+    lock = RWMutex()
+    forkpipe.acquire_fork_lock(lock)
+    entered = threading.Event()
+
+    def second() -> None:
+        forkpipe.acquire_fork_lock(lock)
+        entered.set()
+        forkpipe.release_fork_lock(lock)
+
+    t = threading.Thread(target=second)
+    t.start()
+    assert not entered.wait(0.2)
+    forkpipe.release_fork_lock(lock)
+    assert entered.wait(5)
+    t.join()
+
+
+def test_forkpipe2_lets_forks_overlap() -> None:
+    """Go's forkpipe2.go: forks share the write lock (go.dev/issue/23558)."""
+    lock = RWMutex()
+    forkpipe2.acquire_fork_lock(lock)
+    entered = threading.Event()
+
+    def second() -> None:
+        forkpipe2.acquire_fork_lock(lock)
+        entered.set()
+
+    t = threading.Thread(target=second)
+    t.start()
+    assert entered.wait(5), "a second fork waited for the first"
+    t.join()
+    assert forkpipe2.forking == 2
+    assert not lock.try_rlock(), "forks hold the lock for writing"
+    forkpipe2.release_fork_lock(lock)
+    assert not lock.try_rlock()
+    forkpipe2.release_fork_lock(lock)
+    assert forkpipe2.forking == 0
+    assert lock.try_rlock()
+    lock.runlock()
+
+
+def test_forkpipe2_lets_a_waiting_reader_in() -> None:
+    """The starvation branch of CL 421441: a queued reader gets in between batches."""
+    lock = RWMutex()
+    forkpipe2.acquire_fork_lock(lock)
+    order: list[str] = []
+
+    def reader() -> None:
+        lock.rlock()
+        order.append("reader")
+        lock.runlock()
+
+    def late_forker() -> None:
+        forkpipe2.acquire_fork_lock(lock)
+        order.append("forker")
+        forkpipe2.release_fork_lock(lock)
+
+    r = threading.Thread(target=reader)
+    r.start()
+    wait_until(lambda: has_waiting_readers(lock))
+    f = threading.Thread(target=late_forker)
+    f.start()
+    time.sleep(0.1)
+    assert order == [], "the late forker joined the batch past a waiting reader"
+    forkpipe2.release_fork_lock(lock)
+    r.join(5)
+    f.join(5)
+    assert order == ["reader", "forker"]
+    assert forkpipe2.forking == 0
+
+
+def test_forkpipe2_release_without_acquire() -> None:
+    with pytest.raises(RuntimeError, match="negative count"):
+        forkpipe2.release_fork_lock(RWMutex())
+
+
+# RWMutex: Go's semantics.
+
+
+def test_readers_share() -> None:
+    rw = RWMutex()
+    rw.rlock()
+    assert rw.try_rlock()
+    assert not rw.try_lock()
+    rw.runlock()
+    rw.runlock()
+    assert rw.try_lock()
+    assert not rw.try_rlock() and not rw.try_lock()
+    rw.unlock()
+
+
+def test_writer_preference() -> None:
+    """A pending writer blocks new readers (so readers cannot starve it)."""
+    rw = RWMutex()
+    rw.rlock()
+    writer_in = threading.Event()
+
+    def writer() -> None:
+        rw.lock()
+        writer_in.set()
+        rw.unlock()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    wait_until(lambda: rw._reader_count < 0)
+    assert not rw.try_rlock(), "a reader got in past a waiting writer"
+    assert not writer_in.is_set()
+    rw.runlock()
+    assert writer_in.wait(5)
+    t.join()
+
+
+def test_has_waiting_readers() -> None:
+    rw = RWMutex()
+    assert not has_waiting_readers(rw)
+    rw.lock()
+    assert not has_waiting_readers(rw)
+    t = threading.Thread(target=lambda: (rw.rlock(), rw.runlock()))
+    t.start()
+    wait_until(lambda: has_waiting_readers(rw))
+    rw.unlock()
+    t.join(5)
+    assert not has_waiting_readers(rw)
+
+
+def test_unlock_from_another_thread() -> None:
+    """Go allows it, and the counting fork lock needs it."""
+    rw = RWMutex()
+    rw.lock()
+    t = threading.Thread(target=rw.unlock)
+    t.start()
+    t.join()
+    assert rw.try_lock()
+    rw.unlock()
+
+
+def test_misuse_raises() -> None:
+    rw = RWMutex()
+    with pytest.raises(RuntimeError, match="Unlock of unlocked"):
+        rw.unlock()
+    with pytest.raises(RuntimeError, match="RUnlock of unlocked"):
+        rw.runlock()
+    assert rw.try_lock()
+    rw.unlock()
+
+
+def test_rlocker_and_context_manager() -> None:
+    rw = RWMutex()
+    with rw.rlocker():
+        assert not rw.try_lock()
+    with rw:
+        assert not rw.try_rlock()
+    assert rw.try_lock()
+    rw.unlock()
+
+
+def test_fork_lock_read_side_blocks_forks() -> None:
+    """Holding fork_lock for reading keeps every fork out, as Go promises."""
+    import pysyscall
+
+    started = threading.Event()
+
+    def spawn() -> None:
+        pid = pysyscall.fork_exec("/bin/true", ["true"])
+        started.set()
+        pysyscall.wait4(pid)
+
+    with pysyscall.fork_lock.rlocker():
+        t = threading.Thread(target=spawn)
+        t.start()
+        assert not started.wait(0.2)
+    assert started.wait(5)
+    t.join()
