@@ -33,7 +33,19 @@
 
 set -euo pipefail
 
-readonly SID_SOURCE='deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main'
+# The sid archive is the machine's own Debian archive (its first URI), with
+# the suite changed to sid: no mirror is named here.
+debian_archive() {
+  local uri
+  uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  if [[ -z "$uri" ]]; then
+    uri=$(awk '$1 == "deb" && $0 !~ /security/ { print ($2 ~ /^\[/) ? $3 : $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+  fi
+  [[ -n "$uri" ]] || { echo "current-pythons: no Debian archive configured in /etc/apt" >&2; exit 1; }
+  echo "$uri"
+}
+SID_SOURCE="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_archive) sid main"
+readonly SID_SOURCE
 readonly MULTIARCH=x86_64-linux-gnu
 readonly LDSO=ld-linux-x86-64.so.2
 # Libraries and data every sid sysroot gets (from the design note).

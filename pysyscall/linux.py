@@ -70,7 +70,8 @@ def _has_close_range_cloexec() -> bool:
     # 5.11+, glibc 2.34+), EINVAL or ENOSYS where it does not.
     if not libc.has("close_range"):
         return False
-    return libc.parent("close_range")(0xFFFFFFFF, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0
+    result: int = libc.parent("close_range")(0xFFFFFFFF, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+    return result == 0
 
 
 CLOSE_RANGE = _has_close_range_cloexec()

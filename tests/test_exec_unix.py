@@ -168,9 +168,15 @@ def test_fd_moved_down(child_view: Any, tmp_path: Path, no_leaks: None) -> None:
 def test_fewer_than_three_files_closes_the_rest(no_leaks: None) -> None:
     """Go closes child fds len(files)..2: here stdout is fd 0, 1 and 2 closed."""
     r, w = os.pipe()
-    script = "import os\nfor fd in (1, 2):\n  try: os.fstat(fd); os.write(0, b'open')\n  except OSError: os.write(0, b'closed')\n"
+    script = (
+        "import os\n"
+        "for fd in (1, 2):\n"
+        "    try: os.fstat(fd); os.write(0, b'open')\n"
+        "    except OSError: os.write(0, b'closed')\n"
+    )
+    argv = [sys.executable, "-I", "-S", "-c", script]
     try:
-        pid = pysyscall.fork_exec(sys.executable, [sys.executable, "-I", "-S", "-c", script], ProcAttr(files=[w]))
+        pid = pysyscall.fork_exec(sys.executable, argv, ProcAttr(files=[w]))
     finally:
         os.close(w)
     with os.fdopen(r, "rb") as f:
@@ -401,7 +407,8 @@ def test_refuses_where_ctypes_runs_python(monkeypatch: pytest.MonkeyPatch, no_le
 
     from pysyscall import runner_fork
 
-    monkeypatch.setattr(runner_fork, "sys", SimpleNamespace(implementation=SimpleNamespace(name="pypy")))
+    pypy = SimpleNamespace(implementation=SimpleNamespace(name="pypy"))
+    monkeypatch.setattr(runner_fork, "sys", pypy)
     with pytest.raises(RuntimeError, match="needs CPython; on pypy"):
         pysyscall.fork_exec("/bin/true", ["true"])
 

@@ -263,6 +263,7 @@ def test_child_makes_exactly_the_planned_calls(traced: dict[str, Any], name: str
     if fails_at is not None:
         expected += ["write", "exit_group"]
     seen = [m["name"] if (m := LINE.match(c)) else f"<not a call: {c}>" for c in calls]
+    print(f"\n{name} (child {case['child']}):\n  " + "\n  ".join(calls))
     assert seen == expected, context
 
     # Each call's arguments are the step's, and it succeeded unless it is the

@@ -1,0 +1,119 @@
+"""The package as a user meets it: imports, the README's name map, lint."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pysyscall
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(pysyscall.__file__).resolve().parent
+
+
+def readme() -> str:
+    return (ROOT / "README.md").read_text()
+
+
+def test_import_fork_exec_as_the_design_card_writes_it() -> None:
+    code = (
+        "import pysyscall.fork_exec\n"
+        "import pysyscall\n"
+        "assert callable(pysyscall.fork_exec) and pysyscall.fork_exec.__name__ == 'fork_exec'\n"
+        "pid = pysyscall.fork_exec('/bin/true', ['true'])\n"
+        "print(pysyscall.wait4(pid)[1].exit_status())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "0\n", "")
+
+
+def resolve(dotted: str) -> object:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
+
+
+def test_readme_name_map_names_exist() -> None:
+    section = readme().split("## Go-to-Python names", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    names = [n for row in rows for n in re.findall(r"`(pysyscall\.[\w.]+)`", row.split("|")[2])]
+    assert len(rows) >= 20 and len(names) >= len(rows)
+    for name in names:
+        resolve(name)  # raises if the README names something that is not there
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    lines = readme().splitlines()
+    main_job = "python3 -m pip install . && python3 -m pysyscall run -- ls -l /proc/self/fd"
+    assert lines[2] == "    " + main_job
+    assert lines[3] == "    sh .ci/test"
+
+
+def test_platform_modules_declare_their_platforms() -> None:
+    from pysyscall import _platform, darwin, forkpipe, forkpipe2, linux
+
+    assert sys.platform in _platform.system.PLATFORMS
+    assert sys.platform in _platform.forkpipe.PLATFORMS
+    assert linux.PLATFORMS == forkpipe2.PLATFORMS == ("linux",)
+    assert darwin.PLATFORMS == forkpipe.PLATFORMS == ("darwin",)
+    # The same private names on every platform: callers never branch.
+    shared = ["SysProcAttr", "child_program", "FORK", "EXIT", "ERRNO_LOCATION", "F_GETFD",
+              "F_DUPFD_CLOEXEC", "SIG_BLOCK", "SIG_SETMASK", "SIGSET_SIZE", "SIGACTION_SIZE",
+              "CONTINUED_STATUS"]  # fmt: skip
+    for name in shared:
+        assert hasattr(linux, name) and hasattr(darwin, name), name
+    for name in ("fork_exec_pipe", "acquire_fork_lock", "release_fork_lock", "ATOMIC"):
+        assert hasattr(forkpipe, name) and hasattr(forkpipe2, name), name
+
+
+def test_unsupported_platform_is_an_import_error() -> None:
+    code = "import sys; sys.platform = 'sunos5'\nimport pysyscall"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1
+    assert "ImportError: pysyscall runs on linux and darwin; this is 'sunos5'" in out.stderr
+
+
+def test_relative_imports_only() -> None:
+    """Vendorable: no module imports pysyscall by its absolute name."""
+    for path in PACKAGE.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import) pysyscall", text, re.M), path.name
+        assert "importlib.metadata" not in text and "pkg_resources" not in text, path.name
+
+
+@pytest.mark.lint
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_mypy_strict(platform: str) -> None:
+    mypy = shutil.which("mypy")
+    assert mypy, "mypy is missing: install the test extra"
+    out = subprocess.run(
+        [mypy, "--strict", "--platform", platform, "--config-file", str(ROOT / "pyproject.toml"),
+         str(PACKAGE)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.lint
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff(command: list[str]) -> None:
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is missing: install the test extra"
+    out = subprocess.run(
+        [ruff, *command, "--config", str(ROOT / "pyproject.toml"), str(PACKAGE), str(ROOT / "tests")],  # noqa: E501
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
