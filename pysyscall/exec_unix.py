@@ -254,16 +254,26 @@ def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Any | None = None) -> No
     """Port of Exec (exec_unix.go): execve in this process; returns only by raising.
 
     ``envv`` is a mapping or a sequence of "KEY=value" (None: os.environ).
+    The execve runs under the exec lock (runtime.exec_lock): no thread starts
+    through threading while it is in progress (go.dev/issue/19546).
     """
     argv0_bytes = byte_ptr_from_string(argv0, "argv0")
-    argv_array = (ctypes.c_char_p * (len(argv) + 1))(*slice_ptr_from_strings(argv, "argv"))
+    argv_bytes = slice_ptr_from_strings(argv, "argv")
+    if not argv_bytes:
+        raise ValueError("argv must not be empty: argv[0] names the program to the program")
     env = environment(envv)
-    env_array = (ctypes.c_char_p * (len(env) + 1))(*env)
     path = ctypes.create_string_buffer(argv0_bytes)
-    libc.parent("execve")(
-        ctypes.addressof(path), ctypes.addressof(argv_array), ctypes.addressof(env_array)
-    )
-    raise libc.errno_error(ctypes.get_errno(), "execve", os.fsdecode(argv0_bytes))
+    argv_array = (ctypes.c_char_p * (len(argv_bytes) + 1))(*argv_bytes)
+    env_array = (ctypes.c_char_p * (len(env) + 1))(*env)
+    runtime.before_exec()
+    try:
+        libc.parent("execve")(
+            ctypes.addressof(path), ctypes.addressof(argv_array), ctypes.addressof(env_array)
+        )
+        code = ctypes.get_errno()
+    finally:
+        runtime.after_exec()
+    raise libc.errno_error(code, "execve", os.fsdecode(argv0_bytes))
 
 
 class WaitStatus(int):

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import signal
-from typing import Any
+import threading
+from typing import Any, Callable
 
 from . import libc
 from ._platform import system
+from .rwmutex import RWMutex
 
 SIG_DFL = 0
 SIG_IGN = 1
@@ -85,3 +88,68 @@ def signals_to_reset() -> list[int]:
         elif disposition != SIG_DFL:
             signals.append(signum)
     return signals
+
+
+exec_lock = RWMutex()
+exec_lock.__doc__ = """Port of the runtime's execLock (proc.go, go.dev/issue/19546).
+
+Linux's execve, racing with clone in another thread, can drop the setuid bit
+of the new program (the kernel sees the exec as unsafely shared). Exec holds
+exec_lock for writing; every thread start made through the threading module
+holds it for reading (see install_thread_hook), so thread starts do not wait
+for each other, only for an exec in progress.
+"""
+
+
+def before_exec() -> None:
+    """Port of syscall_runtime_BeforeExec: no thread starts from here on."""
+    exec_lock.lock()
+
+
+def after_exec() -> None:
+    """Port of syscall_runtime_AfterExec: reached only when execve failed."""
+    exec_lock.unlock()
+
+
+# The function threading.Thread.start calls to make the OS thread: CPython
+# 3.9-3.12 call threading._start_new_thread, 3.13+ _start_joinable_thread.
+_THREAD_STARTERS = ("_start_joinable_thread", "_start_new_thread")
+_unhooked: dict[str, Callable[..., Any]] = {}
+
+
+def _hooked(start: Callable[..., Any]) -> Callable[..., Any]:
+    def start_under_exec_lock(*args: Any, **kwargs: Any) -> Any:
+        exec_lock.rlock()
+        try:
+            return start(*args, **kwargs)
+        finally:
+            exec_lock.runlock()
+
+    start_under_exec_lock.__wrapped__ = start  # type: ignore[attr-defined]
+    return start_under_exec_lock
+
+
+def install_thread_hook() -> None:
+    """Make threading.Thread.start take exec_lock for reading (done at import).
+
+    Port of newm's read lock around thread creation (proc.go). Threads made
+    with the _thread module directly, or by C code, are not covered. Turn the
+    hook off with remove_thread_hook(), or before importing pysyscall with
+    the environment variable PYSYSCALL_THREAD_HOOK=0.
+    """
+    for name in _THREAD_STARTERS:
+        start = getattr(threading, name, None)
+        if start is not None and name not in _unhooked:
+            _unhooked[name] = start
+            setattr(threading, name, _hooked(start))
+
+
+def remove_thread_hook() -> None:
+    """Undo install_thread_hook: thread starts no longer wait for exec."""
+    for name, start in _unhooked.items():
+        setattr(threading, name, start)
+    _unhooked.clear()
+
+
+if os.environ.get("PYSYSCALL_THREAD_HOOK", "1") != "0":
+    install_thread_hook()
