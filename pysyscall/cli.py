@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import exec_unix, runner_fork
+from . import exec_unix, runners
 from ._platform import forkpipe, system
 
 
@@ -88,16 +88,21 @@ def _plan(options: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _info() -> int:
-    reason = runner_fork.unavailable()
-    runner = "fork" if reason is None else f"none ({reason})"
     print(f"platform module: pysyscall.{system.__name__.rpartition('.')[2]} ({sys.platform})")
     kind = "pipe2, forks share the lock" if forkpipe.ATOMIC else "pipe + fcntl, forks serialized"
     print(f"fork pipe: pysyscall.{forkpipe.__name__.rpartition('.')[2]} ({kind})")
     fork = system.FORK.text if system.FORK else "none"
     print(f"fork: {fork}; failure exit: {system.EXIT}")
-    print(f"runners available: {'fork' if reason is None else 'none'}")
-    print(f"auto picks: {runner}")
-    print(f"PYSYSCALL_RUNNER={os.environ.get('PYSYSCALL_RUNNER', 'auto')!r}")
+    for runner in runners.RUNNERS:
+        reason = runner.unavailable()
+        print(
+            f"runner {runner.NAME}: {'available' if reason is None else 'unavailable: ' + reason}"
+        )
+    try:
+        pick = runners.select().NAME
+    except (RuntimeError, ValueError) as error:
+        pick = f"none ({error})"
+    print(f"PYSYSCALL_RUNNER={runners.requested()!r} picks: {pick}")
     return 0
 
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-from . import libc, runner_fork, runtime
+from . import libc, runners, runtime
 from ._platform import forkpipe, system
-from .plan import Plan
+from .plan import CHILD_ERROR_MAGIC, ChildError, Plan
 from .rwmutex import RWMutex
 
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -102,17 +102,6 @@ def _files(files: Sequence[int | None] | None) -> list[int]:
     return checked
 
 
-def _runner() -> Any:
-    """The runner PYSYSCALL_RUNNER names (fork or auto; auto is the default)."""
-    name = os.environ.get("PYSYSCALL_RUNNER", "auto") or "auto"
-    if name not in ("auto", runner_fork.NAME):
-        raise ValueError(f"PYSYSCALL_RUNNER={name!r}: the runners are 'auto' and 'fork'")
-    reason = runner_fork.unavailable()
-    if reason:
-        raise RuntimeError(f"pysyscall cannot start processes here: {reason}")
-    return runner_fork
-
-
 def _pipe_at_or_above(pipe: tuple[int, int], lowest: int) -> tuple[int, int]:
     """Move the status pipe's write end to ``lowest`` or above, in the parent.
 
@@ -126,12 +115,12 @@ def _pipe_at_or_above(pipe: tuple[int, int], lowest: int) -> tuple[int, int]:
     return pipe[0], moved
 
 
-def _read_status(fd: int) -> runner_fork.ChildError | None:
+def _read_status(fd: int) -> ChildError | None:
     """Read the child's failure record; None at EOF (the exec succeeded).
 
     Port of forkExec's read (exec_unix.go), reading to EOF or a whole record.
     """
-    record = runner_fork.ChildError()
+    record = ChildError()
     size = ctypes.sizeof(record)
     read = libc.parent("read")
     got = 0
@@ -147,12 +136,12 @@ def _read_status(fd: int) -> runner_fork.ChildError | None:
         got += n
     if got == 0:
         return None
-    if got < size or record.magic != runner_fork.CHILD_ERROR_MAGIC:
+    if got < size or record.magic != CHILD_ERROR_MAGIC:
         raise libc.errno_error(errno.EPIPE, f"the child's status pipe gave {got} bytes")
     return record
 
 
-def _child_error(record: runner_fork.ChildError, plan: Plan) -> OSError:
+def _child_error(record: ChildError, plan: Plan) -> OSError:
     """The OSError for a child's failure record, naming the step and path."""
     step = plan.steps[record.step]
     error = libc.errno_error(record.errno, f"child step {record.step}, {step.name}", step.path)
@@ -193,7 +182,7 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
 def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> int:
     """Port of forkExec (exec_unix.go)."""
     plan = child_program(argv0, argv, attr)
-    runner = _runner()
+    runner = runners.select(plan)
 
     forkpipe.acquire_fork_lock(fork_lock)
     try:

@@ -72,6 +72,19 @@ class Plan:
         return "\n".join(lines)
 
 
+class ChildError(ctypes.Structure):
+    """What a failed child writes to the status pipe: fixed size, no allocation.
+
+    ``magic`` tells a record from stray bytes; ``step`` is the index of the
+    failing step in the plan, ``errno`` its error.
+    """
+
+    _fields_ = [("magic", ctypes.c_uint32), ("step", ctypes.c_int32), ("errno", ctypes.c_int32)]
+
+
+CHILD_ERROR_MAGIC = 0x50595343  # "PYSC"
+
+
 def signal_name(signum: int) -> str:
     """SIGINT for 2, or the number where Python has no name for it."""
     try:

@@ -36,7 +36,7 @@ from typing import Any
 
 from . import libc, runtime
 from ._platform import system
-from .plan import CHILD_EXIT_STATUS, Plan
+from .plan import CHILD_ERROR_MAGIC, CHILD_EXIT_STATUS, ChildError, Plan
 
 NAME = "fork"
 
@@ -45,21 +45,8 @@ _not_failed = functools.partial(operator.ne, -1)
 _raise_in_parent = {0: 0}.__getitem__
 
 
-class ChildError(ctypes.Structure):
-    """What a failed child writes to the status pipe: fixed size, no allocation.
-
-    ``magic`` tells a record from stray bytes; ``step`` is the index of the
-    failing step in the plan, ``errno`` its error.
-    """
-
-    _fields_ = [("magic", ctypes.c_uint32), ("step", ctypes.c_int32), ("errno", ctypes.c_int32)]
-
-
-CHILD_ERROR_MAGIC = 0x50595343  # "PYSC"
-
-
-def unavailable() -> str | None:
-    """Why this runner cannot run here, or None if it can."""
+def unavailable(plan: Plan | None = None) -> str | None:
+    """Why this runner cannot run ``plan`` here (or any plan), or None if it can."""
     if sys.implementation.name != "cpython":
         return (
             f"the fork runner needs CPython; on {sys.implementation.name} ctypes "

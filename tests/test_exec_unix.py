@@ -397,7 +397,8 @@ def test_runner_choice(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
     monkeypatch.setenv("PYSYSCALL_RUNNER", "fork")
     assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1].exit_status() == 0
     monkeypatch.setenv("PYSYSCALL_RUNNER", "teleport")
-    with pytest.raises(ValueError, match="PYSYSCALL_RUNNER='teleport'"):
+    expected = "PYSYSCALL_RUNNER='teleport': the runners are 'auto', 'fork'"
+    with pytest.raises(ValueError, match=expected):
         pysyscall.fork_exec("/bin/true", ["true"])
 
 
@@ -409,7 +410,7 @@ def test_refuses_where_ctypes_runs_python(monkeypatch: pytest.MonkeyPatch, no_le
 
     pypy = SimpleNamespace(implementation=SimpleNamespace(name="pypy"))
     monkeypatch.setattr(runner_fork, "sys", pypy)
-    with pytest.raises(RuntimeError, match="needs CPython; on pypy"):
+    with pytest.raises(RuntimeError, match="fork: the fork runner needs CPython; on pypy"):
         pysyscall.fork_exec("/bin/true", ["true"])
 
 
