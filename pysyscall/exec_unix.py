@@ -17,14 +17,18 @@ import errno
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from . import libc, runners, runtime
 from ._platform import forkpipe, system
-from .plan import CHILD_ERROR_MAGIC, ChildError, Plan
+from .plan import (
+    CHILD_ERROR_MAGIC,
+    ChildError,
+    Plan,
+    StrPath,
+    byte_ptr_from_string,
+)
 from .rwmutex import RWMutex
-
-StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 fork_lock = RWMutex()
 fork_lock.__doc__ = """Port of Go's ForkLock: synchronizes fd creation with fork.
@@ -54,14 +58,6 @@ class ProcAttr:
     env: Mapping[Any, Any] | Sequence[Any] | None = None
     files: Sequence[int | None] | None = None
     sys: system.SysProcAttr | None = None
-
-
-def byte_ptr_from_string(value: StrPath, what: str) -> bytes:
-    """Port of BytePtrFromString: the bytes of a str or path, refusing NUL (Go: EINVAL)."""
-    data = os.fsencode(value)
-    if b"\0" in data:
-        raise ValueError(f"{what} contains a NUL byte: {value!r}")
-    return data
 
 
 def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
@@ -149,13 +145,6 @@ def _child_error(record: ChildError, plan: Plan) -> OSError:
     return error
 
 
-def _reap(pid: int) -> None:
-    """Wait for a child that failed before execve, so no zombie is left."""
-    wait = libc.parent("wait4")
-    while wait(pid, None, 0, None) == -1 and ctypes.get_errno() == errno.EINTR:
-        pass
-
-
 def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = None) -> Plan:
     """Check the arguments and plan the child's program, without forking.
 
@@ -179,11 +168,17 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
     )
 
 
-def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> int:
-    """Port of forkExec (exec_unix.go)."""
+def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> tuple[int, int]:
+    """Port of forkExec (exec_unix.go): returns (pid, pidfd or -1)."""
     plan = child_program(argv0, argv, attr)
-    runner = runners.select(plan)
+    try:
+        return _start(plan)
+    finally:
+        plan.close()
 
+
+def _start(plan: Plan) -> tuple[int, int]:
+    runner = runners.select(plan)
     forkpipe.acquire_fork_lock(fork_lock)
     try:
         pipe = forkpipe.fork_exec_pipe()
@@ -198,6 +193,11 @@ def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -
             libc.parent("close")(fd)
         forkpipe.release_fork_lock(fork_lock)
         raise
+    # Go's forkAndExecInChild, after the fork and under the lock: the
+    # parent's side of the id-map handshake. Closing the plan's fds then
+    # lets a child waiting on the id-map pipe go on, or fail.
+    parent_error = plan.after_fork(pid) if plan.after_fork else None
+    plan.close()
     # Released before the status is read, so a slow exec holds up no one.
     forkpipe.release_fork_lock(fork_lock)
 
@@ -205,14 +205,24 @@ def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -
     try:
         record = _read_status(pipe[0])
     except OSError:
-        _reap(pid)
+        _failed(pid, plan)
         raise
     finally:
         libc.parent("close")(pipe[0])
-    if record is not None:
-        _reap(pid)
-        raise _child_error(record, plan)
-    return pid
+    if parent_error is not None or record is not None:
+        _failed(pid, plan)
+        raise parent_error or _child_error(record, plan)  # type: ignore[arg-type]
+    return pid, -1 if plan.pidfd is None else plan.pidfd.value
+
+
+def _failed(pid: int, plan: Plan) -> None:
+    """Reap a child that never got to execve; close its pidfd (go.dev/issue/69284)."""
+    wait = libc.parent("wait4")
+    while wait(pid, None, 0, None) == -1 and ctypes.get_errno() == errno.EINTR:
+        pass
+    if plan.pidfd is not None and plan.pidfd.value >= 0:
+        libc.parent("close")(plan.pidfd.value)
+        plan.pidfd.value = -1
 
 
 def fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = None) -> int:
@@ -226,7 +236,10 @@ def fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = N
     Bad arguments raise ValueError or TypeError before anything is forked.
     The caller waits for the child (wait4).
     """
-    return _fork_exec(argv0, argv, attr)
+    pid, pidfd = _fork_exec(argv0, argv, attr)
+    if pidfd != -1:
+        libc.parent("close")(pidfd)  # asked for, but fork_exec has no way to return it
+    return pid
 
 
 def start_process(
@@ -234,9 +247,11 @@ def start_process(
 ) -> tuple[int, int]:
     """Port of StartProcess (exec_unix.go): fork_exec, returning (pid, handle).
 
-    The handle is -1: no pidfd was asked for (Go returns 0, a valid fd here).
+    The handle is the child's pidfd (close-on-exec, the caller's to close)
+    when ``SysProcAttr(pidfd=True)`` asked for one, else -1 (Go returns 0,
+    a valid fd in Python).
     """
-    return _fork_exec(argv0, argv, attr), -1
+    return _fork_exec(argv0, argv, attr)
 
 
 def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Any | None = None) -> None:

@@ -41,25 +41,40 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "__exit": (None, (c_int,), False),
     "__errno_location": (c_void_p, (), False),
     "__error": (c_void_p, (), False),
+    "capget": (c_int, (c_void_p, c_void_p), False),
+    "capset": (c_int, (c_void_p, c_void_p), False),
     "chdir": (c_int, (c_void_p,), False),
+    "chroot": (c_int, (c_void_p,), False),
     "close": (c_int, (c_int,), False),
     "close_range": (c_int, (ctypes.c_uint, ctypes.c_uint, c_int), False),
     "dup2": (c_int, (c_int, c_int), False),
     "dup3": (c_int, (c_int, c_int, c_int), False),
     "execve": (c_int, (c_void_p, c_void_p, c_void_p), False),
     "fcntl": (c_int, (c_int, c_int), True),
+    "geteuid": (ctypes.c_uint, (), False),
     "getpid": (c_int, (), False),
+    "getppid": (c_int, (), False),
+    "ioctl": (c_int, (c_int, ctypes.c_ulong), True),
+    "kill": (c_int, (c_int, c_int), False),
     "memmove": (None, (c_void_p, c_void_p, c_size_t), False),
+    "mount": (c_int, (c_void_p, c_void_p, c_void_p, ctypes.c_ulong, c_void_p), False),
+    "open": (c_int, (c_void_p, c_int), True),
     "pipe": (c_int, (c_void_p,), False),
     "pipe2": (c_int, (c_void_p, c_int), False),
+    "prctl": (c_int, (c_int,), True),
     "pthread_sigmask": (c_int, (c_int, c_void_p, c_void_p), False),
+    "ptrace": (c_long, (c_int,), True),
     "read": (c_ssize_t, (c_int, c_void_p, c_size_t), False),
+    "setgid": (c_int, (ctypes.c_uint,), False),
+    "setgroups": (c_int, (c_size_t, c_void_p), False),
     "setpgid": (c_int, (c_int, c_int), False),
     "setsid": (c_int, (), False),
+    "setuid": (c_int, (ctypes.c_uint,), False),
     "sigaction": (c_int, (c_int, c_void_p, c_void_p), False),
     "sigfillset": (c_int, (c_void_p,), False),
     "sigprocmask": (c_int, (c_int, c_void_p, c_void_p), False),
     "syscall": (c_long, (c_long,), True),
+    "unshare": (c_int, (c_int,), False),
     "wait4": (c_int, (c_int, c_void_p, c_int, c_void_p), False),
     "write": (c_ssize_t, (c_int, c_void_p, c_size_t), False),
 }
@@ -110,12 +125,13 @@ def parent(name: str) -> Callable[..., Any]:
     return _bind(_parent_library, name, PROTOTYPES[name][0])
 
 
-def variadic_arguments(name: str, args: tuple[int, ...]) -> tuple[Any, ...]:
-    """Wrap the arguments past a variadic function's fixed ones as c_long."""
+def variadic_arguments(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Wrap the integers past a variadic function's fixed arguments as c_long."""
     _restype, fixed, variadic = PROTOTYPES[name]
     if not variadic:
         return args
-    return args[: len(fixed)] + tuple(c_long(a) for a in args[len(fixed) :])
+    rest = args[len(fixed) :]
+    return args[: len(fixed)] + tuple(c_long(a) if isinstance(a, int) else a for a in rest)
 
 
 def errno_error(code: int, detail: str | None = None, filename: str | None = None) -> OSError:
@@ -151,3 +167,28 @@ def call_retrying(name: str, *args: Any) -> int:
         result: int = function(*args)
         if result != -1 or ctypes.get_errno() != errno.EINTR:
             return check(result, name)
+
+
+O_RDONLY = 0  # the same on Linux and darwin
+O_WRONLY = 1
+
+
+def read_file(path: str, limit: int = 65536) -> bytes:
+    """Read a small file (a /proc entry) with the C library's open and read."""
+    fd = check(parent("open")(os.fsencode(path), O_RDONLY), "open", path)
+    try:
+        buffer = ctypes.create_string_buffer(limit)
+        n = call_retrying("read", fd, ctypes.addressof(buffer), limit)
+        return buffer.raw[:n]
+    finally:
+        parent("close")(fd)
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Write ``data`` to a file (a /proc entry) in one write, as Go does."""
+    fd = check(parent("open")(os.fsencode(path), O_WRONLY), "open", path)
+    try:
+        if call_retrying("write", fd, data, len(data)) != len(data):
+            raise errno_error(errno.EIO, "short write", path)
+    finally:
+        parent("close")(fd)

@@ -1,25 +1,30 @@
 """Linux: constants, SysProcAttr and the child's program (Go's exec_linux.go).
 
 The steps come in the order of Go's forkAndExecInChild1; each names the Go
-issue it guards against where history matters. The fork itself is glibc's
-``_Fork`` (2.34+), which runs no atfork handlers, or where that is missing
-the raw clone system call with SIGCHLD, which runs none either.
+issue it guards against where history matters. The fork is glibc's
+``_Fork`` (2.34+), which runs no atfork handlers; when clone flags or a pidfd
+are asked for, the raw clone system call (clone3 for a cgroup or a time
+namespace), which runs none either.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import platform as _machine
+import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from . import libc
-from .plan import Builder, Plan, Step
+from .plan import Builder, Cell, Credential, Plan, Step, StrPath, byte_ptr_from_string
 
 PLATFORMS = ("linux",)
 
 # Numbers from the Linux uapi headers and glibc (x86-64 and arm64 agree on
-# all of them); tests/test_constants.py checks them against Python's own.
+# all of these); tests/test_libc.py checks them against Python's own.
 O_CLOEXEC = 0o2000000
 F_GETFD = 1
 F_SETFD = 2
@@ -32,37 +37,130 @@ CLOSE_RANGE_CLOEXEC = 4
 CONTINUED_STATUS = 0xFFFF  # what wait reports for a child continued by SIGCONT
 SIGSET_SIZE = 128  # glibc's sigset_t
 SIGACTION_SIZE = 152  # glibc's struct sigaction, 64-bit
-SYS_CLONE = {"x86_64": 56, "aarch64": 220}
+TIOCSCTTY = 0x540E
+TIOCNOTTY = 0x5422
+TIOCSPGRP = 0x5410
+PTRACE_TRACEME = 0
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+
+CLONE_NEWTIME = 0x80
+CLONE_VM = 0x100
+CLONE_PIDFD = 0x1000
+CLONE_VFORK = 0x4000
+CLONE_NEWNS = 0x20000
+CLONE_NEWCGROUP = 0x2000000
+CLONE_NEWUTS = 0x4000000
+CLONE_NEWIPC = 0x8000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_INTO_CGROUP = 0x200000000  # clone3 only
+
+# System call numbers the child uses directly (Go's raw calls): credentials
+# must not go through glibc's setuid family, which signals every thread glibc
+# knows of, threads the forked child does not have.
+SYSCALLS = {
+    "x86_64": {"clone": 56, "clone3": 435, "setgroups": 116, "setgid": 106, "setuid": 105},
+    "aarch64": {"clone": 220, "clone3": 435, "setgroups": 159, "setgid": 144, "setuid": 146},
+}
+SYSCALL = SYSCALLS.get(_machine.machine(), {})
 
 EXIT = "_exit"  # glibc's _exit: exit_group, no atexit handlers
 ERRNO_LOCATION = "__errno_location"
 
 
 @dataclass
-class SysProcAttr:
-    """Port of Go's SysProcAttr (exec_linux.go), the fields ported so far.
+class SysProcIDMap:
+    """Port of Go's SysProcIDMap: ``size`` ids from ``host_id`` appear as ``container_id``."""
 
-    ``setsid``: start a new session. ``setpgid``: put the child in process
-    group ``pgid`` (0: a new group whose id is the child's pid).
+    container_id: int
+    host_id: int
+    size: int
+
+
+@dataclass
+class SysProcAttr:
+    """Port of Go's SysProcAttr (exec_linux.go). Every field is off by default.
+
+    ``chroot``: the child's root, set before ``credential`` and the working
+    directory. ``credential``: the ids to run as (see Credential).
+    ``ptrace``: the child asks to be traced (PTRACE_TRACEME), last of all.
+    ``setsid``: a new session. ``setpgid``: join process group ``pgid`` (0: a
+    new one, the child's pid). ``setctty``: make child fd ``ctty`` the
+    controlling terminal (needs ``setsid``). ``noctty``: detach fd 0 from its
+    controlling terminal. ``foreground``: put the child's group in the
+    foreground of the terminal at parent fd ``ctty`` (implies setpgid).
+    ``pdeathsig``: the signal the child gets when the thread that started it
+    exits (go.dev/issue/27505: the thread, not the process). ``cloneflags``:
+    CLONE_NEW* namespaces to create at the fork. ``unshareflags``: namespaces
+    the child unshares; with CLONE_NEWNS "/" is made private first.
+    ``uid_mappings``, ``gid_mappings``: the user namespace's id maps,
+    ``gid_mappings_enable_setgroups``: allow setgroups in it.
+    ``ambient_caps``: capabilities raised into the ambient set, kept across
+    the credential change. ``use_cgroup_fd``, ``cgroup_fd``: start the child
+    in that cgroup v2 directory. ``pidfd``: get a pidfd for the child, which
+    start_process returns as its handle (Go's PidFD).
     """
 
+    chroot: StrPath | None = None
+    credential: Credential | None = None
+    ptrace: bool = False
     setsid: bool = False
     setpgid: bool = False
+    setctty: bool = False
+    noctty: bool = False
+    ctty: int = 0
+    foreground: bool = False
     pgid: int = 0
+    pdeathsig: int = 0
+    cloneflags: int = 0
+    unshareflags: int = 0
+    uid_mappings: Sequence[SysProcIDMap] = field(default_factory=list)
+    gid_mappings: Sequence[SysProcIDMap] = field(default_factory=list)
+    gid_mappings_enable_setgroups: bool = False
+    ambient_caps: Sequence[int] = field(default_factory=list)
+    use_cgroup_fd: bool = False
+    cgroup_fd: int = 0
+    pidfd: bool = False
 
 
-def _fork_step() -> Step | None:
-    if libc.has("_Fork"):
-        return Step("fork", "_Fork", (), "_Fork()")
-    number = SYS_CLONE.get(_machine.machine())
-    if number is None:
-        return None
-    return Step(
-        "fork", "syscall", (number, SIGCHLD, 0, 0, 0, 0), "syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)"
-    )
+def _fork_step(sys: SysProcAttr, pidfd: Cell | None, keep: list[Any]) -> Step:
+    """The fork: _Fork, or raw clone/clone3 for flags _Fork cannot pass."""
+    flags = sys.cloneflags | (CLONE_PIDFD if pidfd is not None else 0)
+    pidfd_address = 0 if pidfd is None else ctypes.addressof(pidfd)
+    if sys.use_cgroup_fd or flags & CLONE_NEWTIME:
+        # CLONE_NEWTIME overlaps clone's exit-signal byte; a cgroup needs
+        # clone3's own field. Like Go, no fallback where clone3 is missing.
+        if sys.use_cgroup_fd:
+            flags |= CLONE_INTO_CGROUP
+        args = (ctypes.c_uint64 * 11)(
+            flags, pidfd_address, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, sys.cgroup_fd
+        )
+        keep.append(args)
+        return Step(
+            "clone3",
+            "syscall",
+            (SYSCALL["clone3"], ctypes.addressof(args), ctypes.sizeof(args)),
+            f"syscall(SYS_clone3, {{flags={flags:#x}, exit_signal=SIGCHLD, "
+            f"cgroup={sys.cgroup_fd}}}, {ctypes.sizeof(args)})",
+        )
+    if flags or not libc.has("_Fork"):
+        return Step(
+            "clone",
+            "syscall",
+            (SYSCALL["clone"], flags | SIGCHLD, 0, pidfd_address, 0, 0),
+            f"syscall(SYS_clone, {flags:#x}|SIGCHLD, 0, {'&pidfd' if pidfd else 0}, 0, 0)",
+        )
+    return Step("fork", "_Fork", (), "_Fork()")
 
 
-FORK = _fork_step()
+FORK = Step("fork", "_Fork", (), "_Fork()") if libc.has("_Fork") else None
 
 
 def _has_close_range_cloexec() -> bool:
@@ -77,6 +175,89 @@ def _has_close_range_cloexec() -> bool:
 CLOSE_RANGE = _has_close_range_cloexec()
 
 
+def _check_fd(fd: int, what: str) -> None:
+    if libc.parent("fcntl")(fd, F_GETFD) == -1:
+        raise libc.errno_error(ctypes.get_errno(), f"{what} is fd {fd}")
+
+
+def check(sys: SysProcAttr, files: Sequence[int]) -> None:
+    """Go's checks before the fork (forkExec, exec_unix.go), and this port's own.
+
+    Bad values raise ValueError or TypeError, a closed fd OSError(EBADF):
+    nothing has been forked or opened yet.
+    """
+    if sys.setctty and sys.foreground:
+        raise ValueError("both setctty and foreground set: the terminal is one or the other")
+    if sys.setctty and not 0 <= sys.ctty < len(files):
+        # go.dev/issue/29458: for setctty, ctty is a child fd.
+        raise ValueError(f"setctty set but ctty {sys.ctty} is not a child fd (0..{len(files) - 1})")
+    if sys.foreground:
+        _check_fd(sys.ctty, "foreground's ctty")
+    if sys.pgid < 0:
+        raise ValueError(f"pgid is {sys.pgid}: a process group id is >= 0")
+    if (sys.uid_mappings or sys.gid_mappings) and not (
+        (sys.cloneflags | sys.unshareflags) & CLONE_NEWUSER
+    ):
+        raise ValueError("uid or gid mappings need CLONE_NEWUSER in cloneflags or unshareflags")
+    if sys.credential is not None:
+        sys.credential.check()
+    if sys.pdeathsig and not 0 < sys.pdeathsig < signal.NSIG:
+        raise ValueError(f"pdeathsig {sys.pdeathsig} is not a signal number")
+    if sys.ambient_caps:
+        last = int(libc.read_file("/proc/sys/kernel/cap_last_cap"))
+        for cap in sys.ambient_caps:
+            if not 0 <= cap <= last:
+                raise ValueError(f"unknown capability {cap}: this kernel has 0..{last}")
+    if sys.use_cgroup_fd:
+        _check_fd(sys.cgroup_fd, "cgroup_fd")
+    if (sys.cloneflags or sys.use_cgroup_fd or sys.pidfd) and not SYSCALL:
+        raise libc.errno_error(
+            errno.ENOSYS, f"no clone system call number for {_machine.machine()}"
+        )
+
+
+def _id_map_text(mappings: Sequence[SysProcIDMap]) -> bytes:
+    """Port of formatIDMappings: one "container host size" line per map."""
+    return b"".join(b"%d %d %d\n" % (m.container_id, m.host_id, m.size) for m in mappings)
+
+
+def _write_proc_self(b: Builder, name: str, data: bytes) -> None:
+    """Steps that write ``data`` to /proc/self/NAME (the child's own id maps)."""
+    fd = b.cell(-1)
+    path = f"/proc/self/{name}"
+    b.call(
+        "open",
+        b.c_string(path.encode()),
+        libc.O_WRONLY,
+        text=f"open({path!r}, O_WRONLY) -> fd",
+        store=fd,
+        path=path,
+    )
+    b.call("write", fd, b.c_string(data), len(data), text=f"write(fd, {data!r})", path=path)
+    b.call("close", fd, text="close(fd)")
+
+
+def _ambient_capabilities(sys: SysProcAttr) -> tuple[Any, Any]:
+    """The capset header and data for the child, computed in the parent.
+
+    Go's child reads its capabilities and ORs the ambient ones into the
+    permitted and inheritable sets. Here the parent reads them (the child's
+    are the same, kept across setuid by PR_SET_KEEPCAPS) and does the OR;
+    the effective set is empty, as setuid away from root leaves it.
+    """
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # two of {effective, permitted, inheritable}
+    libc.call("capget", ctypes.addressof(header), ctypes.addressof(data))
+    for cap in sys.ambient_caps:
+        word = 3 * (cap >> 5)
+        data[word + 1] |= 1 << (cap & 31)
+        data[word + 2] |= 1 << (cap & 31)
+    credential = sys.credential
+    if credential is not None and credential.uid != 0 and libc.call("geteuid") == 0:
+        data[0] = data[3] = 0
+    return header, data
+
+
 def child_program(
     argv0: bytes,
     argv: Sequence[bytes],
@@ -89,22 +270,137 @@ def child_program(
     """Port of the child half of forkAndExecInChild1 (exec_linux.go), as a Plan.
 
     ``signals`` are the signals whose handlers the child resets
-    (runtime.signals_to_reset).
+    (runtime.signals_to_reset). Checks ``sys`` first (see check).
     """
-    if FORK is None:
-        raise libc.errno_error(
-            errno.ENOSYS, f"no _Fork in this C library and no clone number for {_machine.machine()}"
-        )
+    check(sys, files)
+    chroot = None if sys.chroot is None else byte_ptr_from_string(sys.chroot, "chroot")
     b = Builder()
+    new_user_by_unshare = bool(sys.unshareflags & CLONE_NEWUSER)
+    parent_fds: list[int] = []
+    after_fork = None
+
+    if sys.ambient_caps:
+        b.call("prctl", PR_SET_KEEPCAPS, 1, 0, 0, 0, text="prctl(PR_SET_KEEPCAPS, 1)")
+    if sys.uid_mappings or sys.gid_mappings:
+        # Wait until the parent has written the id maps (or, with
+        # unshareflags, until it says go): the parent closes its end without
+        # writing if it failed, and the read then returns 0.
+        fds = (ctypes.c_int * 2)()
+        libc.call("pipe2", ctypes.addressof(fds), O_CLOEXEC)
+        map_read, map_write = fds
+        parent_fds += [map_read, map_write]
+        b.call("close", map_write, text=f"close({map_write})  # the id-map pipe's write end")
+        word = b.buffer(8)
+        b.call("read", map_read, word, 8, text=f"read({map_read}, 8)", expect=8, name="id maps")
+        after_fork = _id_map_handshake(sys, parent_fds)
     if sys.setsid:
         b.call("setsid", text="setsid()")
-    if sys.setpgid:
+    if sys.setpgid or sys.foreground:
         b.call("setpgid", 0, sys.pgid, text=f"setpgid(0, {sys.pgid})")
-    # After any TIOCSPGRP, so the child is not stopped by SIGTTOU
-    # (go.dev/issue/37217).
+    if sys.foreground:
+        group = b.cell(sys.pgid)
+        if sys.pgid == 0:
+            b.call("getpid", text="getpid() -> pgrp", store=group)
+        b.call(
+            "ioctl",
+            sys.ctty,
+            TIOCSPGRP,
+            ctypes.addressof(group),
+            text=f"ioctl({sys.ctty}, TIOCSPGRP, &pgrp)",
+        )
+    # After TIOCSPGRP, so the child is not stopped by SIGTTOU (go.dev/issue/37217).
     saved_mask = b.reset_signals(signals, SIGACTION_SIZE, SIG_SETMASK, SIGSET_SIZE)
+    if sys.unshareflags:
+        b.call("unshare", sys.unshareflags, text=f"unshare({sys.unshareflags:#x})")
+        if new_user_by_unshare and sys.gid_mappings:
+            allow = b"allow" if sys.gid_mappings_enable_setgroups else b"deny"
+            _write_proc_self(b, "setgroups", allow)
+            _write_proc_self(b, "gid_map", _id_map_text(sys.gid_mappings))
+        if new_user_by_unshare and sys.uid_mappings:
+            _write_proc_self(b, "uid_map", _id_map_text(sys.uid_mappings))
+        if sys.unshareflags & CLONE_NEWNS:
+            # systemd mounts / shared: keep the child's mounts its own
+            # (go.dev/issue/19661).
+            b.call(
+                "mount",
+                b.c_string(b"none"),
+                b.c_string(b"/"),
+                0,
+                MS_REC | MS_PRIVATE,
+                0,
+                text='mount("none", "/", NULL, MS_REC|MS_PRIVATE, NULL)',
+            )
+    if chroot is not None:
+        b.call("chroot", b.c_string(chroot), text=f"chroot({chroot!r})", path=chroot.decode())
+    credential = sys.credential
+    if credential is not None:
+        groups = list(credential.groups)
+        setgroups_denied = bool(sys.gid_mappings) and not sys.gid_mappings_enable_setgroups
+        if not credential.no_setgroups and not (setgroups_denied and not groups):
+            array = (ctypes.c_uint32 * max(len(groups), 1))(*groups)
+            b.keep.append(array)
+            b.call(
+                "syscall",
+                SYSCALL["setgroups"],
+                len(groups),
+                ctypes.addressof(array) if groups else 0,
+                text=f"syscall(SYS_setgroups, {groups})",
+                name="setgroups",
+            )
+        b.call(
+            "syscall",
+            SYSCALL["setgid"],
+            credential.gid,
+            text=f"syscall(SYS_setgid, {credential.gid})",
+            name="setgid",
+        )
+        b.call(
+            "syscall",
+            SYSCALL["setuid"],
+            credential.uid,
+            text=f"syscall(SYS_setuid, {credential.uid})",
+            name="setuid",
+        )
+    if sys.ambient_caps:
+        header, data = _ambient_capabilities(sys)
+        b.keep += [header, data]
+        b.call(
+            "capset",
+            ctypes.addressof(header),
+            ctypes.addressof(data),
+            text="capset(v3, permitted and inheritable + the ambient caps)",
+        )
+        for cap in sys.ambient_caps:
+            b.call(
+                "prctl",
+                PR_CAP_AMBIENT,
+                PR_CAP_AMBIENT_RAISE,
+                cap,
+                0,
+                0,
+                text=f"prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, {cap})",
+            )
     if dir is not None:
         b.chdir(dir)
+    if sys.pdeathsig:
+        name = signal.Signals(sys.pdeathsig).name
+        b.call(
+            "prctl",
+            PR_SET_PDEATHSIG,
+            sys.pdeathsig,
+            0,
+            0,
+            0,
+            text=f"prctl(PR_SET_PDEATHSIG, {name})",
+        )
+        if not sys.cloneflags & CLONE_NEWPID:
+            # The parent may have died before the prctl: then signal
+            # ourselves. (In a new pid namespace getppid() is 0: no check.)
+            pid = b.cell()
+            b.call("getpid", text="getpid() -> pid", store=pid)
+            parent = libc.call("getpid")
+            kill = Step("kill", "kill", (pid, sys.pdeathsig), f"kill(pid, {name})")
+            b.call("getppid", text="getppid()", otherwise=kill, expect=parent)
 
     def dup_cloexec(old: int, new: int) -> None:
         b.call("dup3", old, new, O_CLOEXEC, text=f"dup3({old}, {new}, O_CLOEXEC)")
@@ -128,5 +424,54 @@ def child_program(
             CLOSE_RANGE_CLOEXEC,
             text=f"close_range({len(files)}, ~0U, CLOSE_RANGE_CLOEXEC)",
         )
+    if sys.noctty:
+        b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
+    if sys.setctty:
+        b.call("ioctl", sys.ctty, TIOCSCTTY, 1, text=f"ioctl({sys.ctty}, TIOCSCTTY, 1)")
+    if sys.ptrace:
+        # Last, so no other step is traced (go.dev/issue/21428).
+        b.call("ptrace", PTRACE_TRACEME, 0, 0, 0, text="ptrace(PTRACE_TRACEME)")
     b.execve(argv0, argv, envv)
-    return b.plan("linux", FORK, EXIT, first_free_fd, saved_mask)
+    pidfd = b.cell(-1) if sys.pidfd else None
+    fork = _fork_step(sys, pidfd, b.keep)
+    return b.plan(
+        "linux",
+        fork,
+        EXIT,
+        first_free_fd,
+        saved_mask,
+        after_fork=after_fork,
+        parent_fds=parent_fds,
+        pidfd=pidfd,
+    )
+
+
+def _id_map_handshake(sys: SysProcAttr, fds: list[int]) -> Any:
+    """Port of the parent's side of Go's id-map handshake (forkAndExecInChild).
+
+    With CLONE_NEWUSER in cloneflags the parent writes the child's maps
+    (uid_map, then setgroups, then gid_map: writeUidGidMappings), then lets
+    the child go. Returns the function the runner's caller calls with the
+    child's pid, under the fork lock; it returns the error, if any.
+    """
+
+    def write_maps(pid: int) -> OSError | None:
+        map_write = fds[1]
+        error = None
+        if not sys.unshareflags & CLONE_NEWUSER:
+            try:
+                if sys.uid_mappings:
+                    libc.write_file(f"/proc/{pid}/uid_map", _id_map_text(sys.uid_mappings))
+                if sys.gid_mappings:
+                    allow = b"allow" if sys.gid_mappings_enable_setgroups else b"deny"
+                    # Kernels before 3.19 have no setgroups file.
+                    with contextlib.suppress(FileNotFoundError):
+                        libc.write_file(f"/proc/{pid}/setgroups", allow)
+                    libc.write_file(f"/proc/{pid}/gid_map", _id_map_text(sys.gid_mappings))
+            except OSError as failure:
+                error = failure
+        if error is None:
+            libc.call("write", map_write, bytes(8), 8)
+        return error
+
+    return write_maps

@@ -21,33 +21,96 @@ import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Union
+
+from . import libc
 
 CHILD_EXIT_STATUS = 253  # Go's exit status for a child whose setup failed
+
+
+StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+def byte_ptr_from_string(value: StrPath, what: str) -> bytes:
+    """Port of BytePtrFromString: the bytes of a str or path, refusing NUL (Go: EINVAL)."""
+    data = os.fsencode(value)
+    if b"\0" in data:
+        raise ValueError(f"{what} contains a NUL byte: {value!r}")
+    return data
+
+
+@dataclass
+class Credential:
+    """Port of Go's Credential (exec_unix.go): the ids the child runs with.
+
+    The child calls setgroups(groups), then setgid(gid), then setuid(uid), as
+    Go orders them; a failure at any of them fails the start, so the program
+    never runs with partial privileges. An empty ``groups`` still clears the
+    supplementary groups, unless ``no_setgroups`` (which lets a process that
+    may not call setgroups keep its own).
+    """
+
+    uid: int
+    gid: int
+    groups: Sequence[int] = ()
+    no_setgroups: bool = False
+
+    def check(self) -> None:
+        """Refuse ids the kernel cannot take, before any fork."""
+        for what, value in [("uid", self.uid), ("gid", self.gid)] + [
+            (f"groups[{i}]", g) for i, g in enumerate(self.groups)
+        ]:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"credential {what} must be an int, not {type(value).__name__}")
+            if not 0 <= value < 0xFFFFFFFF:
+                raise ValueError(f"credential {what} is {value}: ids are 0 to 4294967294")
+
+
+class Cell(ctypes.c_int):
+    """A value the child computes and a later step reads (Go's child locals).
+
+    A step that stores its result in a Cell (a pid, an fd) writes it there
+    in the child; a step that has the Cell among its arguments reads it when
+    it is called, because ctypes reads a c_int argument's value at call time.
+    """
 
 
 @dataclass(frozen=True)
 class Step:
     """One C call of the child's program.
 
-    ``name`` names the step in errors ("chdir", "dup3"), ``func`` is the
-    libc symbol, ``args`` are integers (C buffers travel as addresses),
-    ``text`` is how the call prints. A step with ``checked`` False has its
-    result ignored, as Go ignores failures to close. ``path`` is the file
-    name an error at this step is about.
+    ``name`` names the step in errors ("chdir", "setuid"), ``func`` is the
+    libc symbol, ``args`` are integers (C buffers travel as addresses) or
+    Cells, ``text`` is how the call prints. The call fails when it returns
+    -1, or with ``expect`` set, when it returns anything else; failure ends
+    the program (the failure tail reports the step) unless ``checked`` is
+    False (Go ignores failures to close) or ``otherwise`` is set: then a
+    result other than ``expect`` runs ``otherwise`` instead. ``store``
+    keeps the result for later steps. ``path`` is the file name an error at
+    this step is about.
     """
 
     name: str
     func: str
-    args: tuple[int, ...]
+    args: tuple[Any, ...]
     text: str
     checked: bool = True
     path: str | None = None
+    expect: int | None = None
+    store: Cell | None = None
+    otherwise: Step | None = None
 
 
 @dataclass
 class Plan:
-    """The child's whole program, planned in the parent."""
+    """The child's whole program, planned in the parent.
+
+    ``after_fork``, when set, is parent-side work to do right after the fork
+    and before the fork lock is released (Linux's uid/gid map handshake); it
+    returns the error that should fail the start, if any. ``parent_fds``
+    are fds the plan opened for that work; ``close`` closes them. ``pidfd``
+    receives the child's pidfd when one was asked for.
+    """
 
     platform: str
     fork: Step  # the call that forks, without running any atfork handler
@@ -56,6 +119,9 @@ class Plan:
     first_free_fd: int  # the status pipe must sit at or above this fd
     saved_mask: Any  # filled by runtime.before_fork; restored by a step
     keep: list[Any] = field(default_factory=list, repr=False)  # C buffers
+    after_fork: Callable[[int], OSError | None] | None = None
+    parent_fds: list[int] = field(default_factory=list)
+    pidfd: Cell | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -63,13 +129,24 @@ class Plan:
             f"status pipe at fd >= {self.first_free_fd})"
         ]
         for index, step in enumerate(self.steps):
-            note = "" if step.checked else "  (result ignored)"
+            note = ""
+            if step.otherwise is not None:
+                note = f"  (unless it returns {step.expect}: {step.otherwise.text})"
+            elif step.expect is not None:
+                note = f"  (must return {step.expect})"
+            elif not step.checked:
+                note = "  (result ignored)"
             lines.append(f"{index:3}  {step.name:12} {step.text}{note}")
         lines.append(
             f"on failure: errno and step number to the status pipe, "
             f"then {self.exit}({CHILD_EXIT_STATUS})"
         )
         return "\n".join(lines)
+
+    def close(self) -> None:
+        """Close the fds the plan opened in the parent (idempotent)."""
+        while self.parent_fds:
+            libc.parent("close")(self.parent_fds.pop())
 
 
 class ChildError(ctypes.Structure):
@@ -103,14 +180,25 @@ class Builder:
     def call(
         self,
         func: str,
-        *args: int,
+        *args: Any,
         text: str,
         name: str | None = None,
         checked: bool = True,
         path: str | None = None,
+        expect: int | None = None,
+        store: Cell | None = None,
+        otherwise: Step | None = None,
     ) -> None:
-        """Append the step ``func(*args)``."""
-        self.steps.append(Step(name or func, func, args, text, checked, path))
+        """Append the step ``func(*args)`` (see Step for the options)."""
+        self.steps.append(
+            Step(name or func, func, args, text, checked, path, expect, store, otherwise)
+        )
+
+    def cell(self, value: int = 0) -> Cell:
+        """A Cell (see Cell) that lives as long as the plan."""
+        cell = Cell(value)
+        self.keep.append(cell)
+        return cell
 
     def buffer(self, size: int) -> int:
         """A zeroed C buffer of ``size`` bytes that lives as long as the plan."""
@@ -223,6 +311,15 @@ class Builder:
         return next_fd
 
     def plan(
-        self, platform: str, fork: Step, exit: str, first_free_fd: int, saved_mask: Any
+        self,
+        platform: str,
+        fork: Step,
+        exit: str,
+        first_free_fd: int,
+        saved_mask: Any,
+        **parent_side: Any,
     ) -> Plan:
-        return Plan(platform, fork, exit, self.steps, first_free_fd, saved_mask, self.keep)
+        """The Plan of the steps so far; ``parent_side``: Plan's optional fields."""
+        return Plan(
+            platform, fork, exit, self.steps, first_free_fd, saved_mask, self.keep, **parent_side
+        )

@@ -32,11 +32,11 @@ import itertools
 import operator
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Callable
 
 from . import libc, runtime
 from ._platform import system
-from .plan import CHILD_ERROR_MAGIC, CHILD_EXIT_STATUS, ChildError, Plan
+from .plan import CHILD_ERROR_MAGIC, CHILD_EXIT_STATUS, ChildError, Plan, Step
 
 NAME = "fork"
 
@@ -55,35 +55,65 @@ def unavailable(plan: Plan | None = None) -> str | None:
     return None
 
 
-def _program(plan: Plan, pipe: int, record: ChildError, step_numbers: Any) -> Iterator[Any]:
-    """The C-level iterator whose consumption forks and runs the child."""
+# How a result is judged: dict.get(table, result, default) is -1 (failed) or
+# not. Every judge is a C-level dict lookup, so judging runs no bytecode.
+_FAILS_ON_MINUS_ONE = ({-1: -1}, None)
+_NEVER_FAILS: tuple[dict[Any, Any], Any] = ({}, None)
+
+
+def _bind(step: Step) -> Callable[[], Any]:
+    function = libc.child(step.func, step.checked)
+    return functools.partial(function, *libc.variadic_arguments(step.func, step.args))
+
+
+def _program(plan: Plan, pipe: int, record: ChildError, constants: Any) -> Iterator[Any]:
+    """The C-level iterator whose consumption forks and runs the child.
+
+    ``constants`` is a c_int32 array: the step numbers, then EINVAL (the
+    errno of a step that returned the wrong value).
+    """
     memmove = libc.child("memmove")
-    step_field = ctypes.addressof(record) + ChildError.step.offset
-    numbers = ctypes.addressof(step_numbers)
     size = ctypes.sizeof(ctypes.c_int32)
-    calls = []
-    for index, step in enumerate(plan.steps):
-        calls.append(functools.partial(memmove, step_field, numbers + index * size, size))
-        function = libc.child(step.func, step.checked)
-        calls.append(functools.partial(function, *libc.variadic_arguments(step.func, step.args)))
+    record_address = ctypes.addressof(record)
+    step_field = record_address + ChildError.step.offset
+    numbers = ctypes.addressof(constants)
     # errno is thread-local: its address in the forking thread is its
     # address in the child, which is a copy of that thread.
     errno_address = libc.child(system.ERRNO_LOCATION)()
+    set_einval = functools.partial(memmove, errno_address, numbers + len(plan.steps) * size, size)
+    segments: list[Iterator[Any]] = []
+    judges: list[tuple[dict[Any, Any], Any]] = []
+    for index, step in enumerate(plan.steps):
+        mark = functools.partial(memmove, step_field, numbers + index * size, size)
+        call = _bind(step)
+        if step.otherwise is not None:
+            # Call, then call ``int`` (a no-op returning 0) if the result is
+            # the expected one, else the otherwise step.
+            otherwise = _bind(step.otherwise)
+            choice = map(dict.get, ({step.expect: int},), map(_call, (call,)), (otherwise,))
+            segments += [map(_call, (mark,)), map(_call, choice)]
+            judges += [_NEVER_FAILS, _FAILS_ON_MINUS_ONE]
+        elif step.store is not None:
+            stored, passed = itertools.tee(map(_call, (call,)))
+            store = functools.partial(setattr, step.store, "value")
+            segments += [map(_call, (mark,)), map(store, stored), passed]
+            judges += [_NEVER_FAILS, _NEVER_FAILS, _FAILS_ON_MINUS_ONE]
+        elif step.expect is not None:
+            segments.append(map(_call, (mark, set_einval, call)))
+            judges += [_NEVER_FAILS, _NEVER_FAILS, ({step.expect: None}, -1)]
+        else:
+            segments.append(map(_call, (mark, call)))
+            judges += [_NEVER_FAILS, _FAILS_ON_MINUS_ONE if step.checked else _NEVER_FAILS]
     tail = (
-        functools.partial(
-            memmove, ctypes.addressof(record) + ChildError.errno.offset, errno_address, size
-        ),
-        functools.partial(
-            libc.child("write", False), pipe, ctypes.addressof(record), ctypes.sizeof(record)
-        ),
+        functools.partial(memmove, record_address + ChildError.errno.offset, errno_address, size),
+        functools.partial(libc.child("write", False), pipe, record_address, ctypes.sizeof(record)),
         functools.partial(libc.child(plan.exit, False), CHILD_EXIT_STATUS),
     )
-    fork = functools.partial(
-        libc.child(plan.fork.func), *libc.variadic_arguments(plan.fork.func, plan.fork.args)
-    )
+    results = itertools.chain(*segments)
+    judged = map(dict.get, [t for t, _ in judges], results, [d for _, d in judges])
     return itertools.chain(
-        map(_raise_in_parent, map(_call, (fork,))),
-        itertools.takewhile(_not_failed, map(_call, calls)),
+        map(_raise_in_parent, map(_call, (_bind(plan.fork),))),
+        itertools.takewhile(_not_failed, judged),
         map(_call, tail),
     )
 
@@ -95,8 +125,9 @@ def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
     OSError if fork failed. Must be called with the fork lock held.
     """
     record = ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
-    step_numbers = (ctypes.c_int32 * len(plan.steps))(*range(len(plan.steps)))
-    program = _program(plan, pipe, record, step_numbers)
+    count = len(plan.steps)
+    constants = (ctypes.c_int32 * (count + 1))(*range(count), errno.EINVAL)
+    program = _program(plan, pipe, record, constants)
     errno_value = ctypes.c_int.from_address(libc.child(system.ERRNO_LOCATION)())
     gc_was_enabled = runtime.before_fork(plan.saved_mask)
     try:
