@@ -15,10 +15,22 @@ type-checked for darwin and its plans are unit-tested on Linux.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .plan import Builder, Plan, Step
+from . import libc
+from .plan import (
+    Builder,
+    Credential,
+    Plan,
+    Step,
+    StrPath,
+    byte_ptr_from_string,
+    check_common,
+)
 
 PLATFORMS = ("darwin",)
 
@@ -34,23 +46,64 @@ SIGCHLD = 20
 CONTINUED_STATUS = 0x137F  # _WSTOPPED with SIGCONT (0x13): WIFCONTINUED
 SIGSET_SIZE = 4  # sigset_t is a 32-bit mask
 SIGACTION_SIZE = 16  # struct sigaction: handler, mask, flags
+TIOCSCTTY = 0x20007461
+TIOCNOTTY = 0x20007471
+TIOCSPGRP = 0x80047476
+PT_TRACE_ME = 0
 
-FORK = Step("fork", "__fork", (), "__fork()")
 EXIT = "__exit"  # the system call, no atexit handlers (CL 459176)
 ERRNO_LOCATION = "__error"
 
 
 @dataclass
 class SysProcAttr:
-    """Port of Go's SysProcAttr (syscall_darwin.go), the fields ported so far.
+    """Port of Go's SysProcAttr for darwin (syscall_darwin.go, the exec_libc2 set).
 
-    ``setsid``: start a new session. ``setpgid``: put the child in process
-    group ``pgid`` (0: a new group whose id is the child's pid).
+    The fields mean what they mean on Linux (see linux.SysProcAttr): chroot,
+    credential, ptrace (first here, last on Linux), setsid, setpgid, setctty,
+    noctty, ctty, foreground, pgid. darwin has no pdeathsig, namespaces,
+    capabilities, cgroups or pidfds.
     """
 
+    chroot: StrPath | None = None
+    credential: Credential | None = None
+    ptrace: bool = False
     setsid: bool = False
     setpgid: bool = False
+    setctty: bool = False
+    noctty: bool = False
+    ctty: int = 0
+    foreground: bool = False
     pgid: int = 0
+
+
+def _osinit_hack() -> None:
+    """Port of Go's runtime osinit_hack (sys_darwin.go, go.dev/issue/56784).
+
+    With the public fork, libSystem's atfork child handlers run in the child
+    and have hung there on notify and xpc state the parent's threads held.
+    Initialising that state once at start-up keeps the handlers on their
+    fast path. Only used with PYSYSCALL_DARWIN_FORK=fork.
+    """
+    if sys.platform == "darwin":
+        library = ctypes.CDLL(libc.LIBRARY)
+        library.notify_is_valid_token.argtypes = (ctypes.c_int,)
+        library.notify_is_valid_token(0)
+        library.xpc_date_create_from_current.restype = ctypes.c_void_p
+        library.xpc_date_create_from_current()
+
+
+# The fork. By default libSystem's __fork, which runs no atfork handlers
+# (Go's CL 459176, the seed 002). Go reverted that for programs that go on
+# running after fork with Cocoa or Metal state (go.dev/issue/57263); a child
+# that only execs never touches it, so __fork stays the default here.
+# PYSYSCALL_DARWIN_FORK=fork chooses Go's later design instead: the public
+# fork, with the state its handlers need warmed up at import.
+if os.environ.get("PYSYSCALL_DARWIN_FORK") == "fork":
+    FORK = Step("fork", "fork", (), "fork()")
+    _osinit_hack()
+else:
+    FORK = Step("fork", "__fork", (), "__fork()")
 
 
 def child_program(
@@ -62,13 +115,30 @@ def child_program(
     sys: SysProcAttr,
     signals: Sequence[int],
 ) -> Plan:
-    """Port of the child half of forkAndExecInChild (exec_libc2.go), as a Plan."""
+    """Port of the child half of forkAndExecInChild (exec_libc2.go), as a Plan.
+
+    Checks ``sys`` first (plan.check_common), as Go's forkExec does.
+    """
+    check_common(sys, files)
+    chroot = None if sys.chroot is None else byte_ptr_from_string(sys.chroot, "chroot")
     b = Builder()
-    if sys.setsid:
-        b.call("setsid", text="setsid()")
-    if sys.setpgid:
-        b.call("setpgid", 0, sys.pgid, text=f"setpgid(0, {sys.pgid})")
+    if sys.ptrace:
+        b.call("ptrace", PT_TRACE_ME, 0, 0, 0, text="ptrace(PT_TRACE_ME)")
+    b.session(sys, TIOCSPGRP)
     saved_mask = b.reset_signals(signals, SIGACTION_SIZE, SIG_SETMASK, SIGSET_SIZE)
+    if chroot is not None:
+        b.chroot(chroot)
+    credential = sys.credential
+    if credential is not None:
+        # One thread in a forked child: libSystem's calls are plain system calls.
+        groups = list(credential.groups)
+        if not credential.no_setgroups:
+            array = (ctypes.c_uint32 * max(len(groups), 1))(*groups)
+            b.keep.append(array)
+            address = ctypes.addressof(array) if groups else 0
+            b.call("setgroups", len(groups), address, text=f"setgroups({groups})")
+        b.call("setgid", credential.gid, text=f"setgid({credential.gid})")
+        b.call("setuid", credential.uid, text=f"setuid({credential.uid})")
     if dir is not None:
         b.chdir(dir)
 
@@ -84,5 +154,10 @@ def child_program(
         b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)")
 
     first_free_fd = b.fd_passes(files, dup_cloexec, dup, clear_cloexec)
+    if sys.noctty:
+        b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
+    if sys.setctty:
+        # 0 here, where Linux passes 1.
+        b.call("ioctl", sys.ctty, TIOCSCTTY, 0, text=f"ioctl({sys.ctty}, TIOCSCTTY, 0)")
     b.execve(argv0, argv, envv)
     return b.plan("darwin", FORK, EXIT, first_free_fd, saved_mask)

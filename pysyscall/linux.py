@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import libc
-from .plan import Builder, Cell, Credential, Plan, Step, StrPath, byte_ptr_from_string
+from .plan import (
+    Builder,
+    Cell,
+    Credential,
+    Plan,
+    Step,
+    StrPath,
+    byte_ptr_from_string,
+    check_common,
+    check_open,
+)
 
 PLATFORMS = ("linux",)
 
@@ -175,32 +185,17 @@ def _has_close_range_cloexec() -> bool:
 CLOSE_RANGE = _has_close_range_cloexec()
 
 
-def _check_fd(fd: int, what: str) -> None:
-    if libc.parent("fcntl")(fd, F_GETFD) == -1:
-        raise libc.errno_error(ctypes.get_errno(), f"{what} is fd {fd}")
-
-
 def check(sys: SysProcAttr, files: Sequence[int]) -> None:
-    """Go's checks before the fork (forkExec, exec_unix.go), and this port's own.
+    """Go's checks before the fork (check_common), and the Linux fields' own.
 
     Bad values raise ValueError or TypeError, a closed fd OSError(EBADF):
     nothing has been forked or opened yet.
     """
-    if sys.setctty and sys.foreground:
-        raise ValueError("both setctty and foreground set: the terminal is one or the other")
-    if sys.setctty and not 0 <= sys.ctty < len(files):
-        # go.dev/issue/29458: for setctty, ctty is a child fd.
-        raise ValueError(f"setctty set but ctty {sys.ctty} is not a child fd (0..{len(files) - 1})")
-    if sys.foreground:
-        _check_fd(sys.ctty, "foreground's ctty")
-    if sys.pgid < 0:
-        raise ValueError(f"pgid is {sys.pgid}: a process group id is >= 0")
+    check_common(sys, files)
     if (sys.uid_mappings or sys.gid_mappings) and not (
         (sys.cloneflags | sys.unshareflags) & CLONE_NEWUSER
     ):
         raise ValueError("uid or gid mappings need CLONE_NEWUSER in cloneflags or unshareflags")
-    if sys.credential is not None:
-        sys.credential.check()
     if sys.pdeathsig and not 0 < sys.pdeathsig < signal.NSIG:
         raise ValueError(f"pdeathsig {sys.pdeathsig} is not a signal number")
     if sys.ambient_caps:
@@ -209,7 +204,7 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
             if not 0 <= cap <= last:
                 raise ValueError(f"unknown capability {cap}: this kernel has 0..{last}")
     if sys.use_cgroup_fd:
-        _check_fd(sys.cgroup_fd, "cgroup_fd")
+        check_open(sys.cgroup_fd, "cgroup_fd")
     if (sys.cloneflags or sys.use_cgroup_fd or sys.pidfd) and not SYSCALL:
         raise libc.errno_error(
             errno.ENOSYS, f"no clone system call number for {_machine.machine()}"
@@ -293,21 +288,7 @@ def child_program(
         word = b.buffer(8)
         b.call("read", map_read, word, 8, text=f"read({map_read}, 8)", expect=8, name="id maps")
         after_fork = _id_map_handshake(sys, parent_fds)
-    if sys.setsid:
-        b.call("setsid", text="setsid()")
-    if sys.setpgid or sys.foreground:
-        b.call("setpgid", 0, sys.pgid, text=f"setpgid(0, {sys.pgid})")
-    if sys.foreground:
-        group = b.cell(sys.pgid)
-        if sys.pgid == 0:
-            b.call("getpid", text="getpid() -> pgrp", store=group)
-        b.call(
-            "ioctl",
-            sys.ctty,
-            TIOCSPGRP,
-            ctypes.addressof(group),
-            text=f"ioctl({sys.ctty}, TIOCSPGRP, &pgrp)",
-        )
+    b.session(sys, TIOCSPGRP)
     # After TIOCSPGRP, so the child is not stopped by SIGTTOU (go.dev/issue/37217).
     saved_mask = b.reset_signals(signals, SIGACTION_SIZE, SIG_SETMASK, SIGSET_SIZE)
     if sys.unshareflags:
@@ -331,7 +312,7 @@ def child_program(
                 text='mount("none", "/", NULL, MS_REC|MS_PRIVATE, NULL)',
             )
     if chroot is not None:
-        b.call("chroot", b.c_string(chroot), text=f"chroot({chroot!r})", path=chroot.decode())
+        b.chroot(chroot)
     credential = sys.credential
     if credential is not None:
         groups = list(credential.groups)

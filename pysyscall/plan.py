@@ -21,11 +21,12 @@ import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Callable, Protocol, Union
 
 from . import libc
 
 CHILD_EXIT_STATUS = 253  # Go's exit status for a child whose setup failed
+F_GETFD = 1  # the same on Linux and darwin
 
 
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -64,6 +65,45 @@ class Credential:
                 raise TypeError(f"credential {what} must be an int, not {type(value).__name__}")
             if not 0 <= value < 0xFFFFFFFF:
                 raise ValueError(f"credential {what} is {value}: ids are 0 to 4294967294")
+
+
+class TerminalAttr(Protocol):
+    """The SysProcAttr fields every platform shares (Go's exec_libc2 set)."""
+
+    credential: Credential | None
+    setsid: bool
+    setpgid: bool
+    setctty: bool
+    foreground: bool
+    ctty: int
+    pgid: int
+
+
+def check_common(sys: TerminalAttr, files: Sequence[int]) -> None:
+    """Go's checks before the fork (forkExec, exec_unix.go) on the shared fields.
+
+    Bad values raise ValueError or TypeError, a closed fd OSError(EBADF):
+    nothing has been forked or opened yet.
+    """
+    if sys.setctty and sys.foreground:
+        raise ValueError("both setctty and foreground set: the terminal is one or the other")
+    if sys.setctty and not 0 <= sys.ctty < len(files):
+        # go.dev/issue/29458: for setctty, ctty is a child fd.
+        raise ValueError(f"setctty set but ctty {sys.ctty} is not a child fd (0..{len(files) - 1})")
+    if sys.foreground:
+        check_open(sys.ctty, "foreground's ctty")
+    if sys.pgid < 0:
+        raise ValueError(f"pgid is {sys.pgid}: a process group id is >= 0")
+    if sys.credential is not None:
+        sys.credential.check()
+
+
+def check_open(fd: int, what: str) -> None:
+    """Raise OSError(EBADF) naming ``what`` unless ``fd`` is open in the parent."""
+    if isinstance(fd, bool) or not isinstance(fd, int):
+        raise TypeError(f"{what} must be an fd (int), not {type(fd).__name__}")
+    if libc.parent("fcntl")(fd, F_GETFD) == -1:
+        raise libc.errno_error(ctypes.get_errno(), f"{what} is fd {fd}")
 
 
 class Cell(ctypes.c_int):
@@ -217,6 +257,29 @@ class Builder:
         array = (ctypes.c_char_p * (len(values) + 1))(*values)
         self.keep.append(array)
         return ctypes.addressof(array)
+
+    def session(self, sys: TerminalAttr, tiocspgrp: int) -> None:
+        """Append Go's setsid, setpgid and foreground steps, in Go's order."""
+        if sys.setsid:
+            self.call("setsid", text="setsid()")
+        if sys.setpgid or sys.foreground:
+            self.call("setpgid", 0, sys.pgid, text=f"setpgid(0, {sys.pgid})")
+        if sys.foreground:
+            group = self.cell(sys.pgid)
+            if sys.pgid == 0:
+                self.call("getpid", text="getpid() -> pgrp", store=group)
+            self.call(
+                "ioctl",
+                sys.ctty,
+                tiocspgrp,
+                ctypes.addressof(group),
+                text=f"ioctl({sys.ctty}, TIOCSPGRP, &pgrp)",
+            )
+
+    def chroot(self, root: bytes) -> None:
+        """Append chroot: before credentials and chdir, so dir is inside the root."""
+        path = os.fsdecode(root)
+        self.call("chroot", self.c_string(root), text=f"chroot({path!r})", path=path)
 
     def chdir(self, dir: bytes) -> None:
         """Append chdir(dir): after chroot and credentials, as in Go."""

@@ -16,6 +16,7 @@ from pysyscall.plan import Plan
 LIBSYSTEM = {
     "__fork", "__exit", "__error", "chdir", "close", "dup2", "execve", "fcntl",
     "setpgid", "setsid", "sigaction", "sigprocmask", "write", "memmove",
+    "ptrace", "chroot", "setgroups", "setgid", "setuid", "ioctl", "getpid",
 }  # fmt: skip
 
 
@@ -100,3 +101,65 @@ def test_darwin_constants() -> None:
     assert (darwin.SIG_BLOCK, darwin.SIG_SETMASK) == (1, 3)
     assert darwin.SIGCHLD == 20
     assert darwin.PLATFORMS == ("darwin",)
+
+
+def test_every_field_in_exec_libc2_order() -> None:
+    """ptrace first (last on Linux), then session, signals, chroot, ids, dir,
+    fds, then the terminal, then execve: Go's forkAndExecInChild order."""
+    from pysyscall.plan import Credential
+
+    p = plan(
+        [0, 1, 2],
+        ptrace=True,
+        setsid=True,
+        setctty=True,
+        ctty=0,
+        noctty=True,
+        chroot="/jail",
+        credential=Credential(uid=501, gid=20, groups=[12, 61]),
+    )
+    names = [s.name for s in p.steps]
+    assert names == [
+        "ptrace", "setsid", "sigaction", "sigaction", "sigprocmask", "chroot",
+        "setgroups", "setgid", "setuid", "chdir", "fcntl", "fcntl", "fcntl",
+        "ioctl", "ioctl", "execve",
+    ]  # fmt: skip
+    for step in p.steps:
+        assert step.func in LIBSYSTEM
+    by_name = {s.name: s for s in p.steps}
+    assert by_name["setgid"].args == (20,) and by_name["setuid"].args == (501,)
+    assert by_name["setgroups"].args[0] == 2
+    noctty, setctty = [s for s in p.steps if s.func == "ioctl"]
+    assert noctty.args == (0, darwin.TIOCNOTTY, 0)
+    assert setctty.args == (0, darwin.TIOCSCTTY, 0)  # 0 here, 1 on Linux
+    assert by_name["chroot"].path == "/jail"
+
+
+def test_foreground_stores_the_childs_pid() -> None:
+    import os
+
+    fd = os.open("/dev/null", os.O_RDONLY)
+    try:
+        p = plan([0, 1, 2], foreground=True, ctty=fd)
+    finally:
+        os.close(fd)
+    getpid, ioctl = [s for s in p.steps if s.func in ("getpid", "ioctl")]
+    assert getpid.store is not None
+    assert ioctl.args[:2] == (fd, darwin.TIOCSPGRP)
+    assert [s.func for s in p.steps][:2] == ["setpgid", "getpid"]
+
+
+def test_no_setgroups() -> None:
+    from pysyscall.plan import Credential
+
+    p = plan([0, 1, 2], credential=Credential(1, 2, no_setgroups=True))
+    assert "setgroups" not in [s.func for s in p.steps]
+
+
+def test_bad_terminal_attributes_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="both setctty and foreground"):
+        plan([0, 1, 2], setctty=True, foreground=True)
+    with pytest.raises(ValueError, match="ctty 3 is not a child fd"):
+        plan([0, 1, 2], setctty=True, ctty=3)
