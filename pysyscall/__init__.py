@@ -19,6 +19,7 @@ from .exec_unix import (
     start_process,
     wait4,
 )
+from .plan import Credential
 from .rwmutex import RWMutex
 
 SysProcAttr = _system.SysProcAttr
@@ -26,6 +27,7 @@ SysProcAttr = _system.SysProcAttr
 __version__ = "0.1.0"
 
 __all__ = [
+    "Credential",
     "ProcAttr",
     "RWMutex",
     "SysProcAttr",
