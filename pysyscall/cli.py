@@ -70,6 +70,9 @@ def _run(options: argparse.Namespace, argv: list[str]) -> int:
     except OSError as error:
         print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
         return 127 if error.errno == errno.ENOENT and error.filename == path else 126
+    except (RuntimeError, ValueError) as error:  # no runner here; bad arguments
+        print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
+        return 126
     previous = {s: signal.signal(s, _ignore) for s in (signal.SIGINT, signal.SIGQUIT)}
     try:
         _, status = exec_unix.wait4(pid)

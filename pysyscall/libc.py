@@ -79,7 +79,10 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "write": (c_ssize_t, (c_int, c_void_p, c_size_t), False),
 }
 
-_child_library = ctypes.PyDLL(LIBRARY, use_errno=False)
+# PyPy has no PyDLL (its ctypes is Python code anyway, so the fork runner
+# refuses there: runner_fork.unavailable); the parent's calls made through
+# child() then go through a plain handle.
+_child_library = getattr(ctypes, "PyDLL", ctypes.CDLL)(LIBRARY, use_errno=False)
 _parent_library = ctypes.CDLL(LIBRARY, use_errno=True)
 _bound: dict[tuple[int, str, Any], Callable[..., Any]] = {}
 
