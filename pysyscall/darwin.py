@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from . import libc
 from .plan import (
     Builder,
-    Credential,
     Plan,
     Step,
-    StrPath,
+    SysProcAttrBase,
     byte_ptr_from_string,
     check_common,
 )
@@ -56,7 +55,7 @@ ERRNO_LOCATION = "__error"
 
 
 @dataclass
-class SysProcAttr:
+class SysProcAttr(SysProcAttrBase):
     """Port of Go's SysProcAttr for darwin (syscall_darwin.go, the exec_libc2 set).
 
     The fields mean what they mean on Linux (see linux.SysProcAttr): chroot,
@@ -64,17 +63,6 @@ class SysProcAttr:
     noctty, ctty, foreground, pgid. darwin has no pdeathsig, namespaces,
     capabilities, cgroups or pidfds.
     """
-
-    chroot: StrPath | None = None
-    credential: Credential | None = None
-    ptrace: bool = False
-    setsid: bool = False
-    setpgid: bool = False
-    setctty: bool = False
-    noctty: bool = False
-    ctty: int = 0
-    foreground: bool = False
-    pgid: int = 0
 
 
 def _osinit_hack() -> None:

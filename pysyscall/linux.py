@@ -22,10 +22,9 @@ from . import libc
 from .plan import (
     Builder,
     Cell,
-    Credential,
     Plan,
     Step,
-    StrPath,
+    SysProcAttrBase,
     byte_ptr_from_string,
     check_common,
     check_open,
@@ -95,7 +94,7 @@ class SysProcIDMap:
 
 
 @dataclass
-class SysProcAttr:
+class SysProcAttr(SysProcAttrBase):
     """Port of Go's SysProcAttr (exec_linux.go). Every field is off by default.
 
     ``chroot``: the child's root, set before ``credential`` and the working
@@ -118,16 +117,6 @@ class SysProcAttr:
     start_process returns as its handle (Go's PidFD).
     """
 
-    chroot: StrPath | None = None
-    credential: Credential | None = None
-    ptrace: bool = False
-    setsid: bool = False
-    setpgid: bool = False
-    setctty: bool = False
-    noctty: bool = False
-    ctty: int = 0
-    foreground: bool = False
-    pgid: int = 0
     pdeathsig: int = 0
     cloneflags: int = 0
     unshareflags: int = 0

@@ -21,7 +21,7 @@ import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Union
+from typing import Any, Callable, Union
 
 from . import libc
 
@@ -67,19 +67,27 @@ class Credential:
                 raise ValueError(f"credential {what} is {value}: ids are 0 to 4294967294")
 
 
-class TerminalAttr(Protocol):
-    """The SysProcAttr fields every platform shares (Go's exec_libc2 set)."""
+@dataclass
+class SysProcAttrBase:
+    """The SysProcAttr fields every platform has (Go's exec_libc2.go set).
 
-    credential: Credential | None
-    setsid: bool
-    setpgid: bool
-    setctty: bool
-    foreground: bool
-    ctty: int
-    pgid: int
+    linux.SysProcAttr and darwin.SysProcAttr add their own; their docstrings
+    say what each field does.
+    """
+
+    chroot: StrPath | None = None
+    credential: Credential | None = None
+    ptrace: bool = False
+    setsid: bool = False
+    setpgid: bool = False
+    setctty: bool = False
+    noctty: bool = False
+    ctty: int = 0
+    foreground: bool = False
+    pgid: int = 0
 
 
-def check_common(sys: TerminalAttr, files: Sequence[int]) -> None:
+def check_common(sys: SysProcAttrBase, files: Sequence[int]) -> None:
     """Go's checks before the fork (forkExec, exec_unix.go) on the shared fields.
 
     Bad values raise ValueError or TypeError, a closed fd OSError(EBADF):
@@ -258,7 +266,7 @@ class Builder:
         self.keep.append(array)
         return ctypes.addressof(array)
 
-    def session(self, sys: TerminalAttr, tiocspgrp: int) -> None:
+    def session(self, sys: SysProcAttrBase, tiocspgrp: int) -> None:
         """Append Go's setsid, setpgid and foreground steps, in Go's order."""
         if sys.setsid:
             self.call("setsid", text="setsid()")
