@@ -115,8 +115,6 @@ def main(args: Sequence[str] | None = None) -> int:
     if options.command == "info":
         return _info()
     argv = [options.program, *options.args]
-    if argv[1:2] == ["--"]:
-        del argv[1]
     if options.command == "plan":
         return _plan(options, argv)
     return _run(options, argv)

@@ -361,7 +361,8 @@ class Builder:
 
         Go moves the status pipe up in pass 1 too; here the parent puts it at
         or above the returned fd before forking, so the child never has to.
-        Returns the lowest fd the passes leave untouched.
+        Returns the lowest fd the passes leave untouched (3 at least: a
+        parent with 1 and 2 closed gets its status pipe there).
         """
         fd = list(files)
         next_fd = max([len(fd), *fd]) + 1
@@ -379,7 +380,8 @@ class Builder:
                 dup(fd[i], i)
         for i in range(len(fd), 3):
             self.call("close", i, text=f"close({i})", checked=False)
-        return next_fd
+        # Above 0..2 as well, which the closes above may have touched.
+        return max(next_fd, 3)
 
     def plan(
         self,

@@ -472,3 +472,30 @@ def test_inheritable_fd_not_in_files_is_not_inherited(child_view: Any, tmp_path:
         os.close(fd)
         os.close(high)
     assert sorted(fds, key=int) == ["0", "1", "2", "3"]
+
+
+def test_failure_reported_when_parent_has_1_and_2_closed(tmp_path: Path) -> None:
+    """The status pipe must not land on an fd the child closes (0..2).
+
+    A parent with fds 1 and 2 closed gets its status pipe at 1 and 2; with
+    files=[0] the child closes 1 and 2, and a failed exec used to look like
+    a successful start.
+    """
+    import subprocess
+
+    report = tmp_path / "report"
+    script = (
+        "import os, sys, pysyscall\n"
+        "out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC)\n"
+        "os.close(1); os.close(2)\n"
+        "try:\n"
+        "    attr = pysyscall.ProcAttr(files=[0])\n"
+        "    pid = pysyscall.fork_exec('/nonexistent/prog', ['prog'], attr)\n"
+        "except FileNotFoundError as e:\n"
+        "    os.write(out, b'raised ' + e.step.encode())\n"
+        "else:\n"
+        "    os.write(out, b'started %d' % pysyscall.wait4(pid)[1].exit_status())\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pysyscall.__file__)))
+    subprocess.run([sys.executable, "-c", script, str(report)], env=env, timeout=60, check=True)
+    assert report.read_text() == "raised execve"

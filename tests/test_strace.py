@@ -7,7 +7,7 @@ which child; from each child's own trace file we take every system call
 from its first one to execve (success) or to exit_group (failure) and
 compare it with the plan, call by call: the plan's libc functions mapped to
 their system calls, preceded by what glibc's _Fork does in the child
-(set_robust_list) and, on failure, followed by the status record write and
+(see fork_prologue) and, on failure, followed by the status record write and
 exit_group(253). Any other call (mmap, brk, futex, rt_sigreturn, ...) fails
 the test: it would mean the child ran something besides the plan.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
 import signal
@@ -50,10 +49,28 @@ SYSCALL_OF = {
     "close_range": "close_range",
 }
 
-# What the fork call itself does in the child before returning 0.
-# glibc's _Fork (2.34+) re-registers the robust futex list; the raw clone
-# system call returns straight into the caller.
-FORK_PROLOGUE = {"_Fork": ["set_robust_list"], "syscall": []}
+
+def fork_prologue(fork: str, glibc: str) -> list[tuple[str, str]]:
+    """What the fork call itself does in the child before returning 0.
+
+    As (system call, how its line starts). The raw clone system call
+    returns straight into the caller. glibc's _Fork (2.34+) re-registers
+    the robust futex list; since 2.41 it also blocks all signals around the
+    clone (its abort lock) and restores the caller's mask in the child:
+    pysyscall has blocked every signal before forking, so that mask is
+    "all blocked" (strace: ~[...]), and the signals stay blocked until the
+    plan's own sigprocmask step.
+    """
+    if fork == "syscall":
+        return []
+    assert fork == "_Fork", fork
+    name, _, version = glibc.partition(" ")
+    assert name == "glibc", f"_Fork outside glibc ({glibc!r}): this test does not know it"
+    calls = [("set_robust_list", "set_robust_list(")]
+    if tuple(int(part) for part in version.split(".")[:2]) >= (2, 41):
+        calls.append(("rt_sigprocmask", "rt_sigprocmask(SIG_SETMASK, ~["))
+    return calls
+
 
 SCRIPT = textwrap.dedent(
     r"""
@@ -82,7 +99,7 @@ SCRIPT = textwrap.dedent(
             None,
         ),
     }
-    report = {"parent": os.getpid(), "cases": []}
+    report = {"parent": os.getpid(), "glibc": os.confstr("CS_GNU_LIBC_VERSION"), "cases": []}
     for name, (argv0, argv, attr, fails_at) in cases.items():
         plan = child_program(argv0, argv, attr)
         case = {
@@ -152,8 +169,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         )
     report: dict[str, Any] = json.loads(report_path.read_text())
     traces = {
-        int(p.name.rpartition(".")[2]): p.read_text().splitlines()
-        for p in work.glob("trace.*")
+        int(p.name.rpartition(".")[2]): p.read_text().splitlines() for p in work.glob("trace.*")
     }
     # The parent's clones, in order: one per case, the child's pid as result.
     children = []
@@ -211,7 +227,7 @@ def expected_prefix(step: dict[str, Any]) -> str:
 
 def child_calls(trace: list[str]) -> tuple[list[str], str | None]:
     """The child's system calls up to execve = 0 or exit_group; and how it ended."""
-    calls = []
+    calls: list[str] = []
     for line in trace:
         if line.startswith("+++"):
             return calls, line
@@ -259,7 +275,8 @@ def test_child_makes_exactly_the_planned_calls(traced: dict[str, Any], name: str
 
     unknown = {s["func"] for s in steps} - set(SYSCALL_OF)
     assert not unknown, f"plan steps this test cannot map to system calls: {unknown}"
-    expected = FORK_PROLOGUE[case["fork"]] + [SYSCALL_OF[s["func"]] for s in run]
+    prologue = fork_prologue(case["fork"], traced["glibc"])
+    expected = [name for name, _ in prologue] + [SYSCALL_OF[s["func"]] for s in run]
     if fails_at is not None:
         expected += ["write", "exit_group"]
     seen = [m["name"] if (m := LINE.match(c)) else f"<not a call: {c}>" for c in calls]
@@ -268,7 +285,9 @@ def test_child_makes_exactly_the_planned_calls(traced: dict[str, Any], name: str
 
     # Each call's arguments are the step's, and it succeeded unless it is the
     # failing one (close and sigaction results are ignored, but succeed here).
-    offset = len(FORK_PROLOGUE[case["fork"]])
+    for line, (_, start) in zip(calls, prologue):
+        assert line.startswith(start), context + f"\nnot how {traced['glibc']}'s _Fork starts"
+    offset = len(prologue)
     for i, step in enumerate(run):
         line = calls[offset + i]
         assert line.startswith(expected_prefix(step)), context + f"\nstep {i}: {step['text']}"
@@ -294,4 +313,3 @@ def test_child_makes_exactly_the_planned_calls(traced: dict[str, Any], name: str
         assert (magic, step, code) == (0x50595343, len(run) - 1, 2), context + f"\n{record!r}"
         assert exit_group["args"] == "253", context
         assert ending == "+++ exited with 253 +++", context
-
