@@ -499,3 +499,20 @@ def test_failure_reported_when_parent_has_1_and_2_closed(tmp_path: Path) -> None
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pysyscall.__file__)))
     subprocess.run([sys.executable, "-c", script, str(report)], env=env, timeout=60, check=True)
     assert report.read_text() == "raised execve"
+
+
+def test_fork_lock_read_side_blocks_forks() -> None:
+    """Holding fork_lock for reading keeps every fork out, as Go promises."""
+    started = threading.Event()
+
+    def spawn() -> None:
+        pid = pysyscall.fork_exec("/bin/true", ["true"])
+        started.set()
+        pysyscall.wait4(pid)
+
+    with pysyscall.fork_lock.rlocker():
+        t = threading.Thread(target=spawn)
+        t.start()
+        assert not started.wait(0.2)
+    assert started.wait(5)
+    t.join()

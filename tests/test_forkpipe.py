@@ -201,22 +201,3 @@ def test_rlocker_and_context_manager() -> None:
         assert not rw.try_rlock()
     assert rw.try_lock()
     rw.unlock()
-
-
-def test_fork_lock_read_side_blocks_forks() -> None:
-    """Holding fork_lock for reading keeps every fork out, as Go promises."""
-    import pysyscall
-
-    started = threading.Event()
-
-    def spawn() -> None:
-        pid = pysyscall.fork_exec("/bin/true", ["true"])
-        started.set()
-        pysyscall.wait4(pid)
-
-    with pysyscall.fork_lock.rlocker():
-        t = threading.Thread(target=spawn)
-        t.start()
-        assert not started.wait(0.2)
-    assert started.wait(5)
-    t.join()
