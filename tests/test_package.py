@@ -96,12 +96,13 @@ def test_relative_imports_only() -> None:
 
 @pytest.mark.lint
 @pytest.mark.parametrize("platform", ["linux", "darwin"])
-def test_mypy_strict(platform: str) -> None:
+@pytest.mark.parametrize("version", ["3.10", "3.15"])  # the oldest mypy 2 targets; the newest
+def test_mypy_strict(platform: str, version: str) -> None:
     mypy = shutil.which("mypy")
     assert mypy, "mypy is missing: install the test extra"
     out = subprocess.run(
-        [mypy, "--strict", "--platform", platform, "--config-file", str(ROOT / "pyproject.toml"),
-         str(PACKAGE)],
+        [mypy, "--strict", "--platform", platform, "--python-version", version,
+         "--config-file", str(ROOT / "pyproject.toml"), str(PACKAGE)],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
