@@ -27,6 +27,7 @@ from .plan import (
     Plan,
     StrPath,
     byte_ptr_from_string,
+    check_open,
 )
 from .rwmutex import RWMutex
 
@@ -68,6 +69,7 @@ def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
 
 
 def environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> list[bytes]:
+    """The child's environment as "KEY=value" bytes (None: this process's)."""
     if env is None:
         env = os.environb
     if not isinstance(env, Mapping):
@@ -92,8 +94,8 @@ def _files(files: Sequence[int | None] | None) -> list[int]:
             raise TypeError(f"files[{i}] must be an fd (int), -1 or None, not {type(fd).__name__}")
         if fd < -1:
             raise ValueError(f"files[{i}] is {fd}: an fd is >= 0, and -1 closes fd {i}")
-        if fd != -1 and libc.parent("fcntl")(fd, system.F_GETFD) == -1:
-            raise libc.errno_error(ctypes.get_errno(), f"files[{i}] is fd {fd}")
+        if fd != -1:
+            check_open(fd, f"files[{i}]")
         checked.append(fd)
     return checked
 
