@@ -211,10 +211,13 @@ def _start(plan: Plan) -> tuple[int, int]:
         raise
     finally:
         libc.parent("close")(pipe[0])
-    if parent_error is not None or record is not None:
-        _failed(pid, plan)
-        raise parent_error or _child_error(record, plan)  # type: ignore[arg-type]
-    return pid, -1 if plan.pidfd is None else plan.pidfd.value
+    if record is None and parent_error is None:
+        return pid, -1 if plan.pidfd is None else plan.pidfd.value
+    _failed(pid, plan)
+    if parent_error is not None:
+        raise parent_error  # the id maps could not be written
+    assert record is not None
+    raise _child_error(record, plan)
 
 
 def _failed(pid: int, plan: Plan) -> None:
