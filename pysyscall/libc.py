@@ -163,13 +163,13 @@ def call(name: str, *args: Any) -> int:
     return check(result, name)
 
 
-def call_retrying(name: str, *args: Any) -> int:
+def call_retrying(name: str, *args: Any, filename: str | None = None) -> int:
     """Like ``call``, retrying while the call fails with EINTR."""
     function = parent(name)
     while True:
         result: int = function(*args)
         if result != -1 or ctypes.get_errno() != errno.EINTR:
-            return check(result, name)
+            return check(result, name, filename)
 
 
 O_RDONLY = 0  # the same on Linux and darwin
@@ -181,7 +181,7 @@ def read_file(path: str, limit: int = 65536) -> bytes:
     fd = check(parent("open")(os.fsencode(path), O_RDONLY), "open", path)
     try:
         buffer = ctypes.create_string_buffer(limit)
-        n = call_retrying("read", fd, ctypes.addressof(buffer), limit)
+        n = call_retrying("read", fd, ctypes.addressof(buffer), limit, filename=path)
         return buffer.raw[:n]
     finally:
         parent("close")(fd)
@@ -191,7 +191,7 @@ def write_file(path: str, data: bytes) -> None:
     """Write ``data`` to a file (a /proc entry) in one write, as Go does."""
     fd = check(parent("open")(os.fsencode(path), O_WRONLY), "open", path)
     try:
-        if call_retrying("write", fd, data, len(data)) != len(data):
+        if call_retrying("write", fd, data, len(data), filename=path) != len(data):
             raise errno_error(errno.EIO, "short write", path)
     finally:
         parent("close")(fd)

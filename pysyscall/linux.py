@@ -28,6 +28,7 @@ from .plan import (
     byte_ptr_from_string,
     check_common,
     check_open,
+    signal_name,
 )
 
 PLATFORMS = ("linux",)
@@ -265,18 +266,17 @@ def child_program(
 
     if sys.ambient_caps:
         b.call("prctl", PR_SET_KEEPCAPS, 1, 0, 0, 0, text="prctl(PR_SET_KEEPCAPS, 1)")
+    map_pipe = None
     if sys.uid_mappings or sys.gid_mappings:
         # Wait until the parent has written the id maps (or, with
         # unshareflags, until it says go): the parent closes its end without
-        # writing if it failed, and the read then returns 0.
-        fds = (ctypes.c_int * 2)()
-        libc.call("pipe2", ctypes.addressof(fds), O_CLOEXEC)
-        map_read, map_write = fds
-        parent_fds += [map_read, map_write]
-        b.call("close", map_write, text=f"close({map_write})  # the id-map pipe's write end")
+        # writing if it failed, and the read then returns 0. The pipe is made
+        # last, when nothing in planning can fail any more: until then its
+        # fds are Cells.
+        map_pipe = b.cell(-1), b.cell(-1)
+        b.call("close", map_pipe[1], text="close(id-map pipe, write end)")
         word = b.buffer(8)
-        b.call("read", map_read, word, 8, text=f"read({map_read}, 8)", expect=8, name="id maps")
-        after_fork = _id_map_handshake(sys, parent_fds)
+        b.call("read", map_pipe[0], word, 8, text="read(id-map pipe, 8)", expect=8, name="id maps")
     b.session(sys, TIOCSPGRP)
     # After TIOCSPGRP, so the child is not stopped by SIGTTOU (go.dev/issue/37217).
     saved_mask = b.reset_signals(signals, SIGACTION_SIZE, SIG_SETMASK, SIGSET_SIZE)
@@ -353,7 +353,7 @@ def child_program(
     if dir is not None:
         b.chdir(dir)
     if sys.pdeathsig:
-        name = signal.Signals(sys.pdeathsig).name
+        name = signal_name(sys.pdeathsig)
         b.call(
             "prctl",
             PR_SET_PDEATHSIG,
@@ -404,6 +404,12 @@ def child_program(
     b.execve(argv0, argv, envv)
     pidfd = b.cell(-1) if sys.pidfd else None
     fork = _fork_step(sys, pidfd, b.keep)
+    if map_pipe is not None:
+        fds = (ctypes.c_int * 2)()
+        libc.call("pipe2", ctypes.addressof(fds), O_CLOEXEC)
+        parent_fds += fds
+        map_pipe[0].value, map_pipe[1].value = fds
+        after_fork = _id_map_handshake(sys, parent_fds)
     return b.plan(
         "linux",
         fork,
