@@ -1,10 +1,11 @@
-"""The command line: ``python -m pysyscall run|plan|info``.
+"""The command line: ``python -m pysyscall run|plan|info|bench``.
 
 ``run`` starts a program through fork_exec (with a shell's PATH search),
 waits for it and exits with its status (128 + the signal if it was killed);
 if the program cannot start it prints one line and exits 127 (not found) or
 126 (found but could not run), as a shell does. ``plan`` prints the child's
 program without running it. ``info`` prints what this build selected.
+``bench`` times starting a process against the stdlib's ways (bench.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import exec_unix, runners
 from ._platform import forkpipe, system
@@ -39,9 +41,33 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--setsid", action="store_true", help="start a new session")
         command.add_argument("--setpgid", action="store_true", help="start a new process group")
+        if name == "run":
+            command.add_argument(
+                "--via-subprocess",
+                action="store_true",
+                help="start it with subprocess.Popen routed through pysyscall.compat",
+            )
         command.add_argument("program", help="the program, searched in PATH unless it has a /")
         command.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     commands.add_parser("info", help="print the platform modules and runners selected")
+    text = "time spawn + reap of /bin/true: pysyscall's runners against the stdlib's"
+    bench = commands.add_parser("bench", help=text, description=text)
+    bench.add_argument(
+        "--rss",
+        default="0",
+        metavar="SIZE[,SIZE...]",
+        help="parent sizes to measure at, allocated and touched first (0, 512M, 2G)",
+    )
+    bench.add_argument(
+        "--threads", type=int, default=2, metavar="N", help="spawns/s with 1..N threads (0: none)"
+    )
+    bench.add_argument(
+        "--spawns", type=int, default=200, metavar="N", help="rounds (starts per method)"
+    )
+    text = "reproduce each seed's bug with the old design, show pysyscall's fix holding"
+    lab = commands.add_parser("lab", help=text, description=text)
+    lab.add_argument("names", nargs="*", metavar="NAME", help="scenarios (default: all)")
+    lab.add_argument("--rounds", type=int, metavar="N", help="rounds per arm (default: each's own)")
     return parser
 
 
@@ -60,21 +86,50 @@ def _ignore(signum: int, frame: object) -> None:
     """While the child runs, the terminal's SIGINT and SIGQUIT are the child's."""
 
 
+def _run_via_subprocess(options: argparse.Namespace, argv: list[str]) -> int:
+    import subprocess
+
+    from . import compat
+
+    env = dict(_attr(options).env or {})
+    previous = {s: signal.signal(s, _ignore) for s in (signal.SIGINT, signal.SIGQUIT)}
+    try:
+        group: dict[str, Any] = {"process_group": 0} if options.setpgid else {}
+        with compat.installed():
+            done: subprocess.CompletedProcess[bytes] = subprocess.run(
+                argv, cwd=options.dir, env=env, start_new_session=options.setsid, **group
+            )
+    except OSError as error:
+        print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
+        return 127 if error.errno == errno.ENOENT and error.filename == options.program else 126
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    code: int = done.returncode
+    return 128 - code if code < 0 else code
+
+
 def _run(options: argparse.Namespace, argv: list[str]) -> int:
+    if getattr(options, "via_subprocess", False):
+        return _run_via_subprocess(options, argv)
     path = shutil.which(options.program) if "/" not in options.program else options.program
     if path is None:
         print(f"pysyscall: {options.program}: command not found", file=sys.stderr)
         return 127
-    try:
-        pid = exec_unix.fork_exec(path, argv, _attr(options))
-    except OSError as error:
-        print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
-        return 127 if error.errno == errno.ENOENT and error.filename == path else 126
-    except (RuntimeError, ValueError) as error:  # no runner here; bad arguments
-        print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
-        return 126
+    # Ignored from before the start: a SIGINT sent to the child's group as soon
+    # as the child runs (the vfork runner returns at its execve) must not stop
+    # this process first. The child gets SIGINT and SIGQUIT at default (caught
+    # signals are reset in the child).
     previous = {s: signal.signal(s, _ignore) for s in (signal.SIGINT, signal.SIGQUIT)}
     try:
+        try:
+            pid = exec_unix.fork_exec(path, argv, _attr(options))
+        except OSError as error:
+            print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
+            return 127 if error.errno == errno.ENOENT and error.filename == path else 126
+        except (RuntimeError, ValueError) as error:  # no runner here; bad arguments
+            print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
+            return 126
         _, status = exec_unix.wait4(pid)
     finally:
         for signum, handler in previous.items():
@@ -109,11 +164,38 @@ def _info() -> int:
     return 0
 
 
+def _bench(options: argparse.Namespace) -> int:
+    from . import bench
+
+    try:
+        sizes = [bench.parse_size(size) for size in options.rss.split(",")]
+    except argparse.ArgumentTypeError as error:
+        raise SystemExit(f"pysyscall bench: --rss: {error}") from None
+    if options.spawns < 1 or options.threads < 0:
+        raise SystemExit("pysyscall bench: --spawns must be >= 1 and --threads >= 0")
+    command = (
+        f"python -m pysyscall bench --rss {options.rss} --threads {options.threads} "
+        f"--spawns {options.spawns}"
+    )
+    return bench.main(sizes, options.threads, options.spawns, command)
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     options = _parser().parse_args(args)
     if options.command == "info":
         return _info()
+    if options.command == "bench":
+        return _bench(options)
+    if options.command == "lab":
+        from . import lab
+
+        unknown = [name for name in options.names if name not in lab.SCENARIOS]
+        if unknown:
+            raise SystemExit(
+                f"pysyscall lab: no scenario {unknown[0]!r}; have {', '.join(lab.SCENARIOS)}"
+            )
+        return lab.run(options.names, options.rounds)
     argv = [options.program, *options.args]
     if options.command == "plan":
         return _plan(options, argv)

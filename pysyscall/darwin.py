@@ -149,3 +149,16 @@ def child_program(
         b.call("ioctl", sys.ctty, TIOCSCTTY, 0, text=f"ioctl({sys.ctty}, TIOCSCTTY, 0)")
     b.execve(argv0, argv, envv)
     return b.plan("darwin", FORK, EXIT, first_free_fd, saved_mask)
+
+
+# --- posix_spawn (runner_spawn.py) ------------------------------------------
+# libSystem's spawn.h (sys/spawn.h): SETSID and CLOEXEC_DEFAULT are Apple's
+# own. posix_spawnattr_t and posix_spawn_file_actions_t are pointers to
+# objects libSystem allocates in its init functions.
+POSIX_SPAWN_SETPGROUP = 0x0002
+POSIX_SPAWN_SETSIGDEF = 0x0004
+POSIX_SPAWN_SETSIGMASK = 0x0008
+POSIX_SPAWN_SETSID = 0x0400
+POSIX_SPAWN_CLOEXEC_DEFAULT = 0x4000
+POSIX_SPAWNATTR_SIZE = 8  # posix_spawnattr_t: a pointer
+POSIX_SPAWN_FILE_ACTIONS_SIZE = 8  # posix_spawn_file_actions_t: a pointer

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import libc, runners, runtime
+from . import env_unix, libc, runner_spawn, runners, runtime
 from ._platform import forkpipe, system
 from .plan import (
     CHILD_ERROR_MAGIC,
@@ -68,10 +68,10 @@ def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
     return [byte_ptr_from_string(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
 
-def environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> list[bytes]:
+def environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> Sequence[bytes]:
     """The child's environment as "KEY=value" bytes (None: this process's)."""
     if env is None:
-        env = os.environb
+        return env_unix.environ()  # encoded once while os.environ is unchanged
     if not isinstance(env, Mapping):
         return slice_ptr_from_strings(env, "env")
     entries = []
@@ -172,6 +172,9 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
 
 def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> tuple[int, int]:
     """Port of forkExec (exec_unix.go): returns (pid, pidfd or -1)."""
+    pid = runner_spawn.start_remembered(argv0, argv, attr)  # planned before: no plan
+    if pid is not None:
+        return pid, -1
     plan = child_program(argv0, argv, attr)
     try:
         return _start(plan)
@@ -179,8 +182,18 @@ def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -
         plan.close()
 
 
-def _start(plan: Plan) -> tuple[int, int]:
+def _start(plan: Plan, reap_failed: bool = True) -> tuple[int, int]:
+    # reap_failed=False (compat.py): a child that failed is left for the
+    # caller to reap; its error carries the pid as ``.pid``.
     runner = runners.select(plan)
+    if not runners.uses_status_pipe(runner):
+        # posix_spawn returns the child's error itself, the child reaped
+        # (runner_spawn.py), and runs no plan with parent-side work or a pidfd.
+        forkpipe.acquire_fork_lock(fork_lock)
+        try:
+            return runner.fork_and_exec_in_child(plan, -1), -1
+        finally:
+            forkpipe.release_fork_lock(fork_lock)
     forkpipe.acquire_fork_lock(fork_lock)
     try:
         pipe = forkpipe.fork_exec_pipe()
@@ -213,11 +226,15 @@ def _start(plan: Plan) -> tuple[int, int]:
         libc.parent("close")(pipe[0])
     if record is None and parent_error is None:
         return pid, -1 if plan.pidfd is None else plan.pidfd.value
-    _failed(pid, plan)
+    if reap_failed:
+        _failed(pid, plan)
     if parent_error is not None:
         raise parent_error  # the id maps could not be written
     assert record is not None
-    raise _child_error(record, plan)
+    error = _child_error(record, plan)
+    if not reap_failed:
+        error.pid = pid  # type: ignore[attr-defined]
+    raise error
 
 
 def _failed(pid: int, plan: Plan) -> None:

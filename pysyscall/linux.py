@@ -451,3 +451,16 @@ def _id_map_handshake(sys: SysProcAttr, fds: list[int]) -> Any:
         return error
 
     return write_maps
+
+
+# --- posix_spawn (runner_spawn.py) ------------------------------------------
+# glibc's spawn.h flags and object sizes (x86-64 and arm64 agree). SETSID is
+# a GNU extension (glibc 2.26+); glibc has no CLOEXEC_DEFAULT flag, its
+# posix_spawn_file_actions_addclosefrom_np (2.34+) closes the fds instead.
+POSIX_SPAWN_SETPGROUP = 0x02
+POSIX_SPAWN_SETSIGDEF = 0x04
+POSIX_SPAWN_SETSIGMASK = 0x08
+POSIX_SPAWN_SETSID = 0x80
+POSIX_SPAWN_CLOEXEC_DEFAULT = 0  # none
+POSIX_SPAWNATTR_SIZE = 336  # posix_spawnattr_t
+POSIX_SPAWN_FILE_ACTIONS_SIZE = 80  # posix_spawn_file_actions_t

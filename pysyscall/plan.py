@@ -17,6 +17,7 @@ the rest.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 from collections.abc import Sequence
@@ -210,12 +211,16 @@ class ChildError(ctypes.Structure):
 CHILD_ERROR_MAGIC = 0x50595343  # "PYSC"
 
 
+@functools.cache  # a fixed table, asked on every start
 def signal_name(signum: int) -> str:
     """SIGINT for 2, or the number where Python has no name for it."""
     try:
         return signal.Signals(signum).name
     except ValueError:
         return str(signum)
+
+
+_last_array: tuple[tuple[bytes, ...], Any] | None = None  # see Builder.c_string_array
 
 
 class Builder:
@@ -261,8 +266,20 @@ class Builder:
         return ctypes.addressof(buf)
 
     def c_string_array(self, values: Sequence[bytes]) -> int:
-        """Port of SlicePtrFromStrings: a NULL-terminated array of C strings."""
-        array = (ctypes.c_char_p * (len(values) + 1))(*values)
+        """Port of SlicePtrFromStrings: a NULL-terminated array of C strings.
+
+        The array of the last tuple is kept and reused for the same tuple
+        (env_unix.environ's, unchanged between starts): a tuple never
+        changes, and the cache holds it, so its identity cannot be reused.
+        """
+        global _last_array
+        last = _last_array
+        if last is not None and last[0] is values:
+            array = last[1]
+        else:
+            array = (ctypes.c_char_p * (len(values) + 1))(*values)
+            if type(values) is tuple:
+                _last_array = (values, array)
         self.keep.append(array)
         return ctypes.addressof(array)
 

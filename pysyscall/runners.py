@@ -8,18 +8,25 @@ error says why when it cannot.
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 
-from . import runner_fork
+from . import env_unix, runner_fork, runner_spawn, runner_vfork
 from .plan import Plan
 
-RUNNERS: tuple[ModuleType, ...] = (runner_fork,)  # auto's order of preference
+# auto's order of preference: posix_spawn where the plan fits its attributes
+# and file actions (runner_spawn.py), then the vfork routine, then fork.
+RUNNERS: tuple[ModuleType, ...] = (runner_spawn, runner_vfork, runner_fork)
+
+
+# A runner name that takes precedence over PYSYSCALL_RUNNER: the benchmark
+# (bench.py) switches runners between starts without changing os.environ,
+# which every child inherits and env_unix caches.
+override: str | None = None
 
 
 def requested() -> str:
-    """The runner PYSYSCALL_RUNNER names; auto when it is unset or empty."""
-    return os.environ.get("PYSYSCALL_RUNNER") or "auto"
+    """The runner PYSYSCALL_RUNNER names (or ``override``); auto when unset or empty."""
+    return override or env_unix.getenv("PYSYSCALL_RUNNER") or "auto"
 
 
 def select(plan: Plan | None = None) -> ModuleType:
@@ -37,3 +44,12 @@ def select(plan: Plan | None = None) -> ModuleType:
                 return runner
             reasons.append(f"{runner.NAME}: {reason}")
     raise RuntimeError("pysyscall cannot start this process here: " + "; ".join(reasons))
+
+
+def uses_status_pipe(runner: ModuleType) -> bool:
+    """Whether ``runner`` reports a child's failure on the status pipe.
+
+    A runner whose start call returns the child's error itself (posix_spawn:
+    runner_spawn.STATUS_PIPE is False) needs none; the default is Go's pipe.
+    """
+    return bool(getattr(runner, "STATUS_PIPE", True))

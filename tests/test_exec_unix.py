@@ -369,7 +369,10 @@ def test_none_in_files_closes(child_view: Any, no_leaks: None) -> None:
     assert sorted(fds, key=int) == ["0", "1", "2", "4"]
 
 
-def test_fork_failure_is_an_os_error(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
+@pytest.mark.parametrize(
+    ("runner", "fork"), [("fork", "fork through _Fork()"), ("spawn", "fork through posix_spawn")]
+)
+def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> None:
     """A fork that fails (here: RLIMIT_NPROC hit, in a helper) raises, leaking nothing."""
     script = (
         "import os, resource, pysyscall\n"
@@ -386,18 +389,21 @@ def test_fork_failure_is_an_os_error(monkeypatch: pytest.MonkeyPatch, no_leaks: 
         pytest.fail("this test needs root, to drop to an unprivileged uid")
     import subprocess
 
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pysyscall.__file__)))
+    package_parent = os.path.dirname(os.path.dirname(pysyscall.__file__))
+    env = dict(os.environ, PYTHONPATH=package_parent, PYSYSCALL_RUNNER=runner)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("EAGAIN"), out.stdout
-    assert "fork through _Fork()" in out.stdout
+    assert fork in out.stdout
 
 
 def test_runner_choice(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
     monkeypatch.setenv("PYSYSCALL_RUNNER", "fork")
     assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1].exit_status() == 0
     monkeypatch.setenv("PYSYSCALL_RUNNER", "teleport")
-    expected = "PYSYSCALL_RUNNER='teleport': the runners are 'auto', 'fork'"
+    names = ", ".join(repr(runner.NAME) for runner in pysyscall.runners.RUNNERS)
+    assert names.startswith("'spawn', ") and names.endswith(", 'fork'")
+    expected = f"PYSYSCALL_RUNNER='teleport': the runners are 'auto', {names}"
     with pytest.raises(ValueError, match=expected):
         pysyscall.fork_exec("/bin/true", ["true"])
 
@@ -410,6 +416,7 @@ def test_refuses_where_ctypes_runs_python(monkeypatch: pytest.MonkeyPatch, no_le
 
     pypy = SimpleNamespace(implementation=SimpleNamespace(name="pypy"))
     monkeypatch.setattr(runner_fork, "sys", pypy)
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "fork")  # auto would take another runner
     with pytest.raises(RuntimeError, match="fork: the fork runner needs CPython; on pypy"):
         pysyscall.fork_exec("/bin/true", ["true"])
 

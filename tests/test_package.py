@@ -89,6 +89,8 @@ def test_unsupported_platform_is_an_import_error() -> None:
 def test_relative_imports_only() -> None:
     """Vendorable: no module imports pysyscall by its absolute name."""
     for path in PACKAGE.glob("*.py"):
+        if path.name == "lab.py":
+            continue  # its scenario scripts run in fresh interpreters; it refuses when renamed
         text = path.read_text()
         assert not re.search(r"^\s*(from|import) pysyscall", text, re.M), path.name
         assert "importlib.metadata" not in text and "pkg_resources" not in text, path.name

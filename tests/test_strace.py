@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import signal
@@ -160,7 +161,10 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         strace, "-f", "-ff", "-q", "-s", "256", "-o", str(prefix), "--",
         sys.executable, "-I", "-S", str(script), PACKAGE_PARENT, str(report_path), MISSING,
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    # The fork runner's child runs the plan call by call; posix_spawn's child
+    # is the C library's (tests/test_spawn.py traces that one).
+    env = dict(os.environ, PYSYSCALL_RUNNER="fork")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     if done.returncode != 0 or not report_path.exists():
         pytest.fail(
             f"strace run failed ({done.returncode}):\n{' '.join(command)}\n"

@@ -1,0 +1,62 @@
+"""The vfork child's routine for linux/amd64, as bytes. Generated: do not edit.
+
+tools/asm.py assembled asm_linux_amd64.s (the listing beside this file, which says
+what the routine does and how the table is laid out) and wrote its .text
+bytes, entry offsets and layout constants here. tests/test_vfork.py
+re-assembles the listing and checks that this file matches.
+"""
+
+CODE = bytes.fromhex(
+    "f30f1efa4883e4f031ed4889fb4c8b2b"
+    "4c8d63484d85ed0f84e10000004d8b74"
+    "243841f7c6000200007409ff5308488b"
+    "4b408908498b7c240841f7c601000000"
+    "740348633f498b74241041f7c6020000"
+    "007403486336498b54241841f7c60400"
+    "00007403486312498b4c242041f7c608"
+    "00000074034863094d8b44242841f7c6"
+    "1000000074034d63004d8b4c243041f7"
+    "c62000000074034d630931c041ff1424"
+    "41f7c60010000075034863c041f7c600"
+    "0400007407498b4c2448890141f7c600"
+    "01000074064883f8ff743741f7c60002"
+    "00007407493b442440752741f7c60008"
+    "0000740e493b44244075074983c45849"
+    "ffcd4983c45849ffcde916ffffff4983"
+    "ec58ff53088b00488b7328894608498b"
+    "442450894604488b7b204885ff780948"
+    "8b533031c0ff5310488b7b3831c0ff53"
+    "180f0bf30f1efab8b30100000f054885"
+    "c07401c34889d7e9b4feffff"
+)
+
+# Entry points: offsets into CODE.
+VFORK_CHILD = 0x0
+CLONE3_VFORK = 0x133
+
+# The table's layout and the entry flags (the listing's global symbols).
+ENTRY_SIZE = 0x58
+E_ARGS = 0x8
+E_EXPECTED = 0x40
+E_FLAGS = 0x38
+E_FUNC = 0x0
+E_INDEX = 0x50
+E_STORE = 0x48
+F_EXPECT = 0x200
+F_FAIL = 0x100
+F_LOAD0 = 0x1
+F_OTHERWISE = 0x800
+F_STORE = 0x400
+F_WIDE = 0x1000
+HEADER_SIZE = 0x48
+H_COUNT = 0x0
+H_EINVAL = 0x40
+H_ERRNO_LOCATION = 0x8
+H_EXIT = 0x18
+H_EXIT_STATUS = 0x38
+H_RECORD = 0x28
+H_RECORD_SIZE = 0x30
+H_STATUS_FD = 0x20
+H_WRITE = 0x10
+R_ERRNO = 0x8
+R_STEP = 0x4

@@ -1,0 +1,422 @@
+"""``python -m pysyscall bench``: starting a process, against the stdlib, in one run.
+
+Every method starts ``/bin/true`` and reaps it. In one run, on one machine,
+the methods take turns, in a new random order every round (so that no method
+always follows a fork, and pays for the copy-on-write faults it leaves in the
+parent): pysyscall with each runner (auto, then every runner that can
+run the plan here), os.posix_spawn, subprocess.Popen and os.fork +
+os.execv. The table gives each method's median and min-max time per start
++ reap, and its ratio to os.posix_spawn's median, at each parent size asked
+for (``--rss``: memory allocated and touched before measuring, so the
+parent's page tables are that big).
+
+Then spawns per second with 1..N threads starting at once: pysyscall auto
+with the counting fork lock (Linux's forkpipe2, forks share the lock), the
+same with the serializing lock forced (forkpipe.acquire_fork_lock, darwin's
+protocol), os.posix_spawn and subprocess.Popen; each figure the median of
+three runs, interleaved. A progress line goes to stderr; the tables
+(Markdown) to stdout.
+
+Speed is only ever measured here, never asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable
+
+from . import env_unix, exec_unix, forkpipe, forkpipe2, runner_spawn, runners, runtime
+from .exec_unix import child_program, fork_exec, wait4
+
+Start = Callable[[], None]
+PROGRAM = "/bin/true"
+UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    """Bytes for "0", "512M", "2G", "1.5G" (binary units)."""
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in UNITS else ""
+    number = text[: len(text) - len(unit)]
+    try:
+        return int(float(number) * UNITS[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 0, 512M, 2G)") from None
+
+
+def show_size(size: int) -> str:
+    for unit in ("G", "M", "K"):
+        if size >= UNITS[unit] and size % UNITS[unit] == 0:
+            return f"{size // UNITS[unit]} {unit}iB"
+    return f"{size} B"
+
+
+def rss() -> int:
+    """This process's resident set, in bytes (VmRSS)."""
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def ballast(size: int) -> bytearray:
+    """``size`` bytes allocated and every page touched (resident, own page tables)."""
+    data = bytearray(size)
+    page = os.sysconf("SC_PAGE_SIZE")
+    data[::page] = b"\1" * len(range(0, size, page))
+    return data
+
+
+class Progress:
+    """One line on stderr, rewritten in place (at most 10 times a second)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.width = 0
+
+    def __call__(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 0.1:
+            return
+        self.last = now
+        sys.stderr.write("\r" + text.ljust(self.width))
+        sys.stderr.flush()
+        self.width = len(text)
+
+    def done(self) -> None:
+        if self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+        self.width = 0
+
+
+# --- the methods ---------------------------------------------------------------
+
+
+def pysyscall_start(runner: str | None, program: str = PROGRAM) -> Start:
+    """fork_exec + wait4, as a user calls them; ``runner`` forced (None: auto)."""
+    argv = [os.path.basename(program)]
+
+    def start() -> None:
+        runners.override = runner
+        try:
+            pid = fork_exec(program, argv)
+        finally:
+            runners.override = None
+        wait4(pid)
+
+    return start
+
+
+def posix_spawn_start(program: str = PROGRAM) -> Start:
+    argv = [os.path.basename(program)]
+
+    def start() -> None:
+        os.waitpid(os.posix_spawn(program, argv, os.environ), 0)
+
+    return start
+
+
+def popen_start(program: str = PROGRAM) -> Start:
+    def start() -> None:
+        subprocess.Popen([program]).wait()
+
+    return start
+
+
+def fork_execv_start(program: str = PROGRAM) -> Start:
+    argv = [os.path.basename(program)]
+
+    def start() -> None:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            try:
+                os.execv(program, argv)
+            finally:
+                os._exit(127)
+        os.waitpid(pid, 0)
+
+    return start
+
+
+def auto_pick(program: str = PROGRAM) -> str:
+    """The runner auto picks for a plain start of ``program``."""
+    plan = child_program(program, [os.path.basename(program)])
+    try:
+        return str(runners.select(plan).NAME)
+    finally:
+        plan.close()
+
+
+def methods(program: str = PROGRAM) -> list[tuple[str, Start]]:
+    """Every method, pysyscall's runners first; unavailable runners are left out."""
+    found = [(f"pysyscall auto ({auto_pick(program)})", pysyscall_start(None, program))]
+    plan = child_program(program, [os.path.basename(program)])
+    try:
+        for runner in runners.RUNNERS:
+            if runner.unavailable(plan) is None:
+                found.append((f"pysyscall {runner.NAME}", pysyscall_start(runner.NAME, program)))
+    finally:
+        plan.close()
+    return [
+        *found,
+        ("os.posix_spawn", posix_spawn_start(program)),
+        ("subprocess.Popen", popen_start(program)),
+        ("os.fork + os.execv", fork_execv_start(program)),
+    ]
+
+
+@contextlib.contextmanager
+def serializing_fork_lock() -> Iterator[None]:
+    """Force forkpipe's serializing fork lock (every start takes the write lock)."""
+    module: Any = exec_unix
+    current = module.forkpipe
+    shim = types.SimpleNamespace(
+        fork_exec_pipe=current.fork_exec_pipe,
+        acquire_fork_lock=forkpipe.acquire_fork_lock,
+        release_fork_lock=forkpipe.release_fork_lock,
+        ATOMIC=False,
+    )
+    module.forkpipe = shim
+    try:
+        yield
+    finally:
+        module.forkpipe = current
+
+
+# --- measuring -----------------------------------------------------------------
+
+
+def latency(
+    found: Sequence[tuple[str, Start]], rounds: int, progress: Callable[[str], None]
+) -> dict[str, list[float]]:
+    """Seconds per start + reap, ``rounds`` per method, the methods taking turns."""
+    for _, start in found:  # warm up: imports, caches, the first page faults
+        for _ in range(3):
+            start()
+    times: dict[str, list[float]] = {name: [] for name, _ in found}
+    clock = time.perf_counter
+    order = list(found)
+    shuffle = random.Random(4).shuffle
+    gc.collect()
+    for r in range(rounds):
+        progress(f"round {r + 1}/{rounds}")
+        shuffle(order)  # no method always follows a fork (whose copy-on-write faults it pays)
+        for name, start in order:
+            t0 = clock()
+            start()
+            times[name].append(clock() - t0)
+    return times
+
+
+def rate(start: Start, threads: int, spawns: int) -> float:
+    """Starts per second with ``threads`` threads each making ``spawns`` starts at once."""
+    barrier = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        barrier.wait()
+        try:
+            for _ in range(spawns):
+                start()
+        except BaseException as error:  # reported by the caller
+            errors.append(error)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return threads * spawns / elapsed
+
+
+def throughput(
+    threads: int, spawns: int, progress: Callable[[str], None], repeats: int = 3
+) -> dict[str, list[float]]:
+    """Median starts per second for 1..threads threads, per kind of start."""
+    auto = pysyscall_start(None)
+    kinds: list[tuple[str, Start, Callable[[], Any]]] = [
+        ("pysyscall auto, counting fork lock", auto, contextlib.nullcontext),
+        ("pysyscall auto, serializing fork lock", auto, serializing_fork_lock),
+        ("os.posix_spawn", posix_spawn_start(), contextlib.nullcontext),
+        ("subprocess.Popen", popen_start(), contextlib.nullcontext),
+    ]
+    rates: dict[tuple[str, int], list[float]] = {}
+    total = repeats * threads * len(kinds)
+    done = 0
+    for _ in range(repeats):
+        for n in range(1, threads + 1):
+            for name, start, context in kinds:
+                done += 1
+                progress(f"threads: run {done}/{total} ({name}, {n} thread{'s' * (n > 1)})")
+                with context():
+                    rates.setdefault((name, n), []).append(rate(start, n, spawns))
+    return {
+        name: [statistics.median(rates[(name, n)]) for n in range(1, threads + 1)]
+        for name, _, _ in kinds
+    }
+
+
+def overhead(samples: int = 2000) -> dict[str, float]:
+    """Median µs of pysyscall's own Python work per start (no process started)."""
+    plan = child_program(PROGRAM, ["true"])
+    picked = runners.select(plan)
+    plan.close()
+    procattr = exec_unix.ProcAttr
+
+    def remembered() -> Any:
+        runners.requested()
+        key = runner_spawn.request_key(PROGRAM, ["true"], None, procattr)
+        return None if key is None else runner_spawn._remembered.get(key)
+
+    def fork_lock() -> None:
+        forkpipe2.acquire_fork_lock(exec_unix.fork_lock)
+        forkpipe2.release_fork_lock(exec_unix.fork_lock)
+
+    parts: dict[str, Callable[[], Any]] = {
+        "environment (env_unix.environ)": env_unix.environ,
+        "signals to reset (runtime.signals_to_reset)": runtime.signals_to_reset,
+        "whole plan (exec_unix.child_program)": lambda: child_program(PROGRAM, ["true"]),
+        f"runner choice (runners.select: {picked.NAME})": lambda: runners.select(plan),
+        "a remembered start found (runner_spawn.request_key + lookup)": remembered,
+        "fork lock, taken and released (counting)": fork_lock,
+    }
+    result = {}
+    for name, part in parts.items():
+        times = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            part()
+            times.append(time.perf_counter() - t0)
+        result[name] = statistics.median(times) * 1e6
+    return result
+
+
+# --- the report ----------------------------------------------------------------
+
+
+def machine() -> str:
+    libc = " ".join(platform.libc_ver()) or "?"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{platform.system()} {platform.release()} {platform.machine()}, {libc}, {python}, "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
+
+
+def latency_table(times: dict[str, list[float]], baseline: str = "os.posix_spawn") -> list[str]:
+    base = statistics.median(times[baseline])
+    lines = [
+        "| method | median µs | min-max µs | vs os.posix_spawn |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        lines.append(
+            f"| {name} | {median * 1e6:,.0f} | {min(samples) * 1e6:,.0f}-"
+            f"{max(samples) * 1e6:,.0f} | {median / base:.2f}x |"
+        )
+    return lines
+
+
+def throughput_table(rates: dict[str, list[float]]) -> list[str]:
+    n = len(next(iter(rates.values())))
+    head = " | ".join(f"{k} thread{'s' * (k > 1)}" for k in range(1, n + 1))
+    lines = [
+        f"| spawns/s | {head} | {n} vs 1 |" if n > 1 else f"| spawns/s | {head} |",
+        "|---|" + "---:|" * (n + (n > 1)),
+    ]
+    for name, per in rates.items():
+        cells = " | ".join(f"{r:,.0f}" for r in per)
+        ratio = f" | {per[-1] / per[0]:.2f}x" if n > 1 else ""
+        lines.append(f"| {name} | {cells}{ratio} |")
+    return lines
+
+
+def goals(times: dict[str, list[float]], rates: dict[str, list[float]] | None) -> list[str]:
+    """Issue 4's goals, checked against this run's figures."""
+    med = {name: statistics.median(samples) for name, samples in times.items()}
+    auto = next(name for name in med if name.startswith("pysyscall auto"))
+
+    def ratio(ours: str, theirs: str, goal: float) -> str:
+        value = med[ours] / med[theirs]
+        return (
+            f"- {ours} / {theirs} = {med[ours] * 1e6:,.0f} / {med[theirs] * 1e6:,.0f} µs = "
+            f"{value:.3f} (goal ≤ {goal:g}): " + ("met" if value <= goal else "not met")
+        )
+
+    lines = [ratio(auto, "os.posix_spawn", 1.05), ratio(auto, "subprocess.Popen", 1)]
+    if "pysyscall fork" in med:
+        lines.append(ratio("pysyscall fork", "os.fork + os.execv", 1))
+    if rates is not None and len(next(iter(rates.values()))) > 1:
+        ours = rates["pysyscall auto, counting fork lock"]
+        theirs = rates["os.posix_spawn"]
+        scaling, reference = ours[1] / ours[0], theirs[1] / theirs[0]
+        met = scaling >= 1.6 or scaling >= reference
+        lines.append(
+            f"- 2 threads / 1 thread, counting lock = {scaling:.2f} (goal ≥ 1.6, or ≥ "
+            f"os.posix_spawn's {reference:.2f} in this run): " + ("met" if met else "not met")
+        )
+    return lines
+
+
+def _prefixed(progress: Progress, label: str) -> Callable[[str], None]:
+    return lambda text: progress(f"{label}: {text}")
+
+
+def main(
+    sizes: Sequence[int], threads: int, spawns: int, command: str = "", out: Any = None
+) -> int:
+    """Run the bench at each parent size; print the tables. Returns 0."""
+    out = out or sys.stdout
+    progress = Progress()
+    if command:
+        print(f"`{command}`", file=out)
+    print(f"\n{machine()}; {PROGRAM}, start + reap, {spawns} rounds\n", file=out)
+    keep: list[bytearray] = []
+    for size in sorted(sizes):
+        grow = size - sum(len(b) for b in keep)
+        if grow > 0:
+            progress(f"allocating and touching {show_size(size)}", force=True)
+            keep.append(ballast(grow))
+        label = f"parent RSS {rss() / (1 << 20):,.0f} MiB" + (
+            f" ({show_size(size)} allocated)" if size else " (nothing allocated)"
+        )
+        found = methods()
+        times = latency(found, spawns, _prefixed(progress, label))
+        rates = throughput(threads, spawns, _prefixed(progress, label)) if threads else None
+        progress.done()
+        print(f"### {label}\n", file=out)
+        print("\n".join(latency_table(times)), file=out)
+        if rates is not None:
+            print("", file=out)
+            print("\n".join(throughput_table(rates)), file=out)
+        print("\nGoals (issue 4):\n" + "\n".join(goals(times, rates)) + "\n", file=out)
+        out.flush()
+    progress(f"pysyscall's own work per start, {2000} samples", force=True)
+    costs = overhead()
+    progress.done()
+    print("pysyscall's own Python work per start (median µs, no process started):\n", file=out)
+    for name, micros in costs.items():
+        print(f"- {name}: {micros:.1f}", file=out)
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=out)
+    return 0

@@ -1,0 +1,812 @@
+"""The posix_spawn runner: the C library runs the child's program, at a flat cost.
+
+The fork runner copies the parent's page tables (about 33 ms per GiB
+resident). glibc's posix_spawn starts the child with
+clone(CLONE_VM|CLONE_VFORK), as Go's ForkExec does, so its cost does not grow
+with the parent; its whole child is C code in the C library, so no Python
+runs there either. It cannot run every plan: only steps that posix_spawn's
+attributes and file actions express, in an order it keeps. ``translate``
+turns a plan into them, step by step, or says which step it cannot take;
+``unavailable(plan)`` returns that reason and ``auto`` then falls back to the
+next runner (runners.py).
+
+| plan step (Go's child)                          | posix_spawn                            |
+|-------------------------------------------------|----------------------------------------|
+| setsid()                                        | POSIX_SPAWN_SETSID                     |
+| setpgid(0, pgid)                                | POSIX_SPAWN_SETPGROUP, pgroup          |
+| sigaction(sig, SIG_DFL) for the reset signals   | POSIX_SPAWN_SETSIGDEF, those signals   |
+| sigprocmask(SIG_SETMASK, the parent's mask)     | POSIX_SPAWN_SETSIGMASK, the calling    |
+|                                                 | thread's mask, read just before        |
+| chdir(dir)                                      | addchdir_np(dir)                       |
+| dup3(old, new, 0) / dup2(old, new)              | adddup2(old, new)                      |
+| dup3(old, new, O_CLOEXEC) (Go's pass 1)         | adddup2(old, new); addclose(new) last  |
+| fcntl(fd, F_SETFD, 0) (files[i] == i)           | adddup2(fd, fd) (glibc 2.29+ clears    |
+|                                                 | FD_CLOEXEC); darwin: addinherit_np(fd) |
+| close(fd) (result ignored)                      | addclose(fd) (glibc ignores EBADF)     |
+| close_range(n, ~0U, CLOSE_RANGE_CLOEXEC)        | addclosefrom_np(n) (closes: the same   |
+|                                                 | for exec); darwin: CLOEXEC_DEFAULT     |
+| execve(path, argv, envp)                        | posix_spawn(path, argv, envp)          |
+
+Anything else (credentials, chroot, a terminal, ptrace, pdeathsig,
+namespaces, a pidfd, a clone flag, a Step field or Plan field this module
+does not know, a known step with unknown arguments) is not spawnable.
+
+Order: glibc's child resets the signals, then setsid, setpgid, the file
+actions in order, restores the mask, and execs. The plan's order is Go's:
+session, signal reset and mask, chdir, fd passes, execve. The only
+difference is when the mask comes back (before chdir in the plan, just
+before execve here), which no file action can observe. glibc's child also
+sets its own signals (32, 33) to SIG_IGN unless they are in sigdefault, and
+SIG_IGN survives execve: they always go there (Library.internal_signals).
+
+Errors: posix_spawn returns only the errno of whatever failed (glibc reaps
+the failed child itself). The error is the same OSError subclass, errno and
+filename as the fork runner's, but the failing *step* is the parent's
+judgement (``judge``): a chdir error the parent can reproduce on the
+directory is chdir's, EPERM with a setpgid step is setpgid's, EBADF is the
+first fd step's, EAGAIN and ENOMEM are the clone's ("fork through
+posix_spawn"), anything else is execve's. The message says so.
+
+No status pipe: posix_spawn returns the child's error itself
+(STATUS_PIPE = False; exec_unix starts such a runner without the pipe). It
+runs under the fork lock like the fork runner, with the GIL released
+(libc.parent), so other threads keep running while the child starts.
+
+A start that can be keyed exactly is planned once and remembered
+(start_remembered, called by exec_unix before it plans). env=None uses
+env_unix's cached copy of os.environ, never libc's environ, which another
+thread's putenv may reallocate while the GIL-released spawn reads it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import errno
+import itertools
+import operator
+import os
+import signal
+import stat
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from . import env_unix, libc, runtime
+from ._platform import system
+from .plan import Plan, Step
+
+NAME = "spawn"
+STATUS_PIPE = False  # posix_spawn reports the child's error itself
+
+CLOSE_RANGE_CLOEXEC = 4  # Linux uapi; the step only appears in Linux plans
+SIG_DFL = 0
+_FORK_FUNCS = ("_Fork", "__fork", "fork")  # plain forks, no flags
+_FORK_ERRORS = (errno.EAGAIN, errno.ENOMEM)  # what clone (or its stack) fails with
+# What chdir fails with; judge() checks the directory from the parent.
+_CHDIR_ERRORS = (
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EACCES,
+    errno.ELOOP,
+    errno.ENAMETOOLONG,
+)
+_SETPGID_ERRORS = (errno.EPERM, errno.ESRCH, errno.EINVAL)
+
+
+@dataclass(frozen=True)
+class Library:
+    """What this C library's posix_spawn offers, detected once (see detect).
+
+    ``missing`` is why posix_spawn cannot be used at all (None: it can).
+    ``inherit`` is the file action that clears FD_CLOEXEC on an fd in place
+    (None: none does). ``cloexec_default`` is darwin's flag, 0 where absent.
+    ``internal_signals``: glibc's own (SIGCANCEL, SIGSETXID: 32 and 33),
+    which its child sets to SIG_IGN unless they are in sigdefault; an
+    ignored signal stays ignored across execve, so they always go there
+    (a fork runner's child gets them at default after execve).
+    """
+
+    name: str
+    missing: str | None
+    setsid: bool
+    chdir: bool
+    closefrom: bool
+    inherit: str | None
+    cloexec_default: int
+    internal_signals: tuple[int, ...] = ()
+
+
+def _glibc_version() -> tuple[int, int] | None:
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        return None
+    name, _, version = text.partition(" ")
+    if name != "glibc":
+        return None
+    major, _, minor = version.partition(".")
+    try:
+        return int(major), int(minor.partition(".")[0])
+    except ValueError:
+        return None
+
+
+def _setflags_accepts(flag: int) -> bool:
+    # glibc's posix_spawnattr_setflags refuses flags it does not know (EINVAL).
+    attr = ctypes.create_string_buffer(system.POSIX_SPAWNATTR_SIZE)
+    if libc.parent("posix_spawnattr_init")(attr) != 0:
+        return False
+    try:
+        return bool(libc.parent("posix_spawnattr_setflags")(attr, flag) == 0)
+    finally:
+        libc.parent("posix_spawnattr_destroy")(attr)
+
+
+def detect() -> Library:
+    """Probe this C library's posix_spawn: symbols, flags, and versions where needed."""
+    if sys.platform == "darwin":
+        return Library(
+            "libSystem",
+            None if libc.has("posix_spawn") else "libSystem has no posix_spawn",
+            setsid=True,
+            chdir=libc.has("posix_spawn_file_actions_addchdir_np"),  # macOS 10.15+
+            closefrom=False,
+            inherit=(
+                "posix_spawn_file_actions_addinherit_np"
+                if libc.has("posix_spawn_file_actions_addinherit_np")
+                else None
+            ),
+            cloexec_default=system.POSIX_SPAWN_CLOEXEC_DEFAULT,
+        )
+    version = _glibc_version()
+    if version is None:
+        # Other C libraries differ in what their child resets and reports.
+        return Library("libc", "not glibc: only glibc's posix_spawn is known here", *_NONE)
+    name = f"glibc {version[0]}.{version[1]}"
+    if not libc.has("posix_spawn"):
+        return Library(name, f"{name} has no posix_spawn", *_NONE)
+    return Library(
+        name,
+        None,
+        setsid=_setflags_accepts(system.POSIX_SPAWN_SETSID),  # 2.26+
+        chdir=libc.has("posix_spawn_file_actions_addchdir_np"),  # 2.29+
+        closefrom=libc.has("posix_spawn_file_actions_addclosefrom_np"),  # 2.34+
+        # adddup2(fd, fd) clears FD_CLOEXEC since 2.29 (Austin Group issue
+        # 411, now POSIX); before, it did nothing.
+        inherit="posix_spawn_file_actions_adddup2" if version >= (2, 29) else None,
+        cloexec_default=0,
+        # Between the kernel's first real-time signal and the C library's.
+        internal_signals=tuple(range(32, getattr(signal, "SIGRTMIN", 32))),
+    )
+
+
+_NONE = (False, False, False, None, 0)
+LIBRARY = detect()
+
+
+@dataclass
+class Spawn:
+    """A plan as posix_spawn's arguments: attributes, file actions, the exec.
+
+    ``actions`` are (libc function, arguments after the file-actions object,
+    step index); ``restore_mask`` sets the calling thread's mask as the
+    child's (the plan's sigprocmask step); ``steps`` are the plan's steps, for
+    errors.
+    """
+
+    steps: list[Step]
+    flags: int = 0
+    pgroup: int = 0
+    sigdefault: tuple[int, ...] = ()
+    restore_mask: bool = False
+    actions: list[tuple[str, tuple[int, ...], int]] = field(default_factory=list)
+    exec_args: tuple[int, int, int] = (0, 0, 0)  # path, argv, envp addresses
+    exec_index: int = -1
+    actions_key: tuple[Any, ...] = ()  # what the actions do, for the cache
+
+    def __str__(self) -> str:
+        flags = [
+            name
+            for name in ("SETSID", "SETPGROUP", "SETSIGDEF", "SETSIGMASK", "CLOEXEC_DEFAULT")
+            if self.flags & getattr(system, "POSIX_SPAWN_" + name)
+        ]
+        lines = [f"posix_spawn, flags {'|'.join(flags) or '0'}"]
+        if self.flags & system.POSIX_SPAWN_SETPGROUP:
+            lines.append(f"  pgroup {self.pgroup}")
+        if self.sigdefault:
+            lines.append(f"  sigdefault {list(self.sigdefault)}")
+        if self.restore_mask:
+            lines.append("  sigmask: the calling thread's")
+        for func, args, index in self.actions:
+            short = func.replace("posix_spawn_file_actions_", "")
+            shown = ", ".join(str(a) for a in args)
+            if func.endswith("addchdir_np"):
+                shown = repr(self.steps[index].path)
+            lines.append(f"  {short}({shown})  # step {index}")
+        lines.append(f"  exec: step {self.exec_index}, {self.steps[self.exec_index].text}")
+        return "\n".join(lines)
+
+
+# Step and Plan fields this module reads; every other field must be at its
+# default, or the step (plan) means something this module does not know.
+_STEP_READ = ("name", "func", "args", "text", "checked", "path")
+_PLAN_READ = ("platform", "fork", "exit", "steps", "first_free_fd", "saved_mask", "keep")
+_MISSING: Any = dataclasses.MISSING
+
+
+def _defaults(cls: Any, read: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The names of ``cls``'s other fields, and their defaults (MISSING if required)."""
+    names, values = [], []
+    for f in dataclasses.fields(cls):
+        factory: Any = f.default_factory
+        if f.name in read:
+            continue
+        names.append(f.name)
+        if f.default is not _MISSING:
+            values.append(f.default)
+        elif factory is not _MISSING:
+            values.append(factory())
+        else:
+            values.append(_MISSING)  # required: never at a default
+    return tuple(names), tuple(values)
+
+
+class _Fields:
+    """Checks that an object's other fields are at their defaults, in one C call."""
+
+    def __init__(self, cls: Any, read: tuple[str, ...]) -> None:
+        self.names, self.defaults = _defaults(cls, read)
+        get = operator.attrgetter(*self.names) if self.names else (lambda obj: ())
+        self.get: Any = (lambda obj: (get(obj),)) if len(self.names) == 1 else get
+
+    def unknown(self, obj: Any) -> str | None:
+        """The first field not at its default, or None."""
+        if self.get(obj) == self.defaults and _MISSING not in self.defaults:
+            return None
+        for name, default in zip(self.names, self.defaults):
+            value = getattr(obj, name)
+            if default is _MISSING or not (value is default or value == default):
+                return name
+        return None
+
+
+_STEP_FIELDS = _Fields(Step, _STEP_READ)
+_PLAN_FIELDS = _Fields(Plan, _PLAN_READ)
+_INT_TYPES = [(int,) * n for n in range(8)]
+
+
+def _plain_fork(fork: Step) -> bool:
+    if type(fork) is not Step or _STEP_FIELDS.unknown(fork):
+        return False
+    if fork.func in _FORK_FUNCS:
+        return fork.args == ()
+    # linux.py without _Fork: the raw clone system call with SIGCHLD only.
+    clone = getattr(system, "SYSCALL", {}).get("clone")
+    return fork.func == "syscall" and fork.args == (clone, system.SIGCHLD, 0, 0, 0, 0)
+
+
+# exec_unix's plans reset the caught signals, and SIGPIPE and SIGXFSZ if they
+# are ignored (runtime.signals_to_reset), to SIG_DFL. posix_spawn's child
+# resets every caught signal itself (glibc's child, before anything else;
+# darwin has no child code before the exec, and exec resets caught
+# handlers), so for such a plan sigdefault needs only IGNORED_BY_PYTHON,
+# whatever their state: a translation that holds whatever the handlers
+# become, which lets start_remembered reuse it. translate itself keeps to
+# the plan's own list, exact for any plan.
+_SIGDEFAULT = tuple(sorted(runtime.IGNORED_BY_PYTHON))
+
+
+def _no(index: int, step: Step, why: str) -> str:
+    return f"step {index} ({step.text}): {why}"
+
+
+Translation = Union[Spawn, str]
+
+
+def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
+    """The plan as posix_spawn's arguments, or why it cannot be (a reason).
+
+    ``lib`` is what the C library offers (detect); tests pass darwin's.
+    Runs on every start (about 6 µs for a plain plan): the checks are C-level
+    where they can be.
+    """
+    if lib.missing is not None:
+        return lib.missing
+    if type(plan) is not Plan:
+        return f"a {type(plan).__name__}, not a Plan"
+    unknown = _PLAN_FIELDS.unknown(plan)
+    if unknown is not None:
+        return f"the plan's {unknown} has no posix_spawn equivalent"
+    if not _plain_fork(plan.fork):
+        return f"the fork is {plan.fork.text}: posix_spawn forks only plainly"
+    f = system  # the platform's constants
+    spawn = Spawn(plan.steps)
+    actions = spawn.actions
+    flags = 0
+    sigdefault: list[int] = []
+    later_close: dict[int, int] = {}  # fd -> step: close-on-exec copies to close
+    dup_targets: set[int] = set()
+    swept = False  # after close_range no fd may be touched again
+    closed_from: int | None = None  # closefrom's first fd: copies from here are gone
+    files_started = False  # attributes must come before every file action
+    mask_seen = False
+    saved_mask = ctypes.addressof(plan.saved_mask) if plan.saved_mask is not None else None
+    mask_args = (f.SIG_SETMASK, saved_mask, 0)
+    get_fields, default_fields = _STEP_FIELDS.get, _STEP_FIELDS.defaults
+    int_types = _INT_TYPES
+    adddup2, addclose = "posix_spawn_file_actions_adddup2", "posix_spawn_file_actions_addclose"
+
+    for index, step in enumerate(plan.steps):
+        # Every step: a Step, its other fields at their defaults, integer
+        # arguments, and nothing after execve.
+        if type(step) is not Step or get_fields(step) != default_fields:
+            unknown = _STEP_FIELDS.unknown(step) if type(step) is Step else None
+            why = f"its {unknown}" if unknown else f"a {type(step).__name__}, not a Step"
+            return _no(index, step, f"{why}: no posix_spawn equivalent")
+        func, args, checked, path = step.func, step.args, step.checked, step.path
+        n = len(args)
+        # Plain ints, checked in C; else int subclasses (signal.SIGINT) will do.
+        if (n >= 8 or tuple(map(type, args)) != int_types[n]) and not all(
+            isinstance(a, int) for a in args
+        ):
+            return _no(index, step, "an argument that is not an integer (a Cell)")
+        if spawn.exec_index >= 0:
+            return _no(index, step, "comes after execve")
+        if swept and func != "execve" and func != "sigprocmask":
+            return _no(index, step, "comes after close_range, which closefrom cannot follow")
+        if path is not None and func != "chdir" and func != "execve":
+            return _no(index, step, "a path posix_spawn would not report")
+
+        if func == "sigaction" and n == 3 and args[1] and args[2] == 0 and not checked:
+            handler = ctypes.c_void_p.from_address(args[1]).value
+            if (handler or SIG_DFL) != SIG_DFL:
+                return _no(index, step, "only a reset to SIG_DFL is posix_spawn's sigdefault")
+            if mask_seen:
+                return _no(index, step, "posix_spawn resets handlers before the mask")
+            sigdefault.append(args[0])
+        elif func == "fcntl" and n == 3 and args[1] == f.F_SETFD and checked:
+            fd, value = args[0], args[2]
+            if value == f.FD_CLOEXEC and fd in dup_targets:
+                # darwin's pass 1: dup2, then mark the copy close-on-exec.
+                later_close[fd] = index
+            elif value == 0:
+                inherit = lib.inherit
+                if inherit is None:
+                    return _no(index, step, f"{lib.name} cannot clear FD_CLOEXEC in a file action")
+                files_started = True
+                actions.append((inherit, (fd, fd) if inherit == adddup2 else (fd,), index))
+                later_close.pop(fd, None)
+            else:
+                return _no(index, step, "only fcntl(fd, F_SETFD, 0) is known")
+        elif ((func == "dup3" and n == 3) or (func == "dup2" and n == 2)) and checked:
+            old, new = args[0], args[1]
+            cloexec = args[2] if n == 3 else 0
+            if old == new or cloexec not in (0, f.O_CLOEXEC):
+                return _no(index, step, "only Go's fd-pass dups are known")
+            files_started = True
+            actions.append((adddup2, (old, new), index))
+            dup_targets.add(new)
+            if cloexec:
+                later_close[new] = index
+            else:
+                later_close.pop(new, None)
+        elif func == "close" and n == 1 and not checked:
+            files_started = True
+            actions.append((addclose, args, index))
+            later_close.pop(args[0], None)
+        elif func == "close_range" and n == 3 and checked:
+            if args[1:] != (0xFFFFFFFF, CLOSE_RANGE_CLOEXEC):
+                return _no(index, step, "only close_range(n, ~0U, CLOSE_RANGE_CLOEXEC) is known")
+            files_started = swept = True
+            if lib.closefrom:
+                closed_from = args[0]
+                actions.append(("posix_spawn_file_actions_addclosefrom_np", args[:1], index))
+            elif lib.cloexec_default:
+                # Every fd the file actions do not name is closed at exec;
+                # Go's passes name every fd below files' length. The pass-1
+                # copies are named (dup2 targets): closed below.
+                flags |= lib.cloexec_default
+            else:
+                return _no(index, step, f"{lib.name} has no addclosefrom_np")
+        elif func == "sigprocmask" and args == mask_args and checked and not mask_seen:
+            mask_seen = spawn.restore_mask = True
+        elif func == "execve" and n == 3 and checked and path is not None:
+            spawn.exec_index = index
+            spawn.exec_args = (args[0], args[1], args[2])
+        elif func == "chdir" and n == 1 and checked and path is not None:
+            if not lib.chdir:
+                return _no(index, step, f"{lib.name} has no posix_spawn_file_actions_addchdir_np")
+            files_started = True
+            actions.append(("posix_spawn_file_actions_addchdir_np", args, index))
+        elif func == "setsid" and n == 0 and checked:
+            if not lib.setsid:
+                return _no(index, step, f"{lib.name} has no POSIX_SPAWN_SETSID")
+            if files_started or flags & f.POSIX_SPAWN_SETPGROUP:
+                return _no(index, step, "posix_spawn calls setsid before setpgid and files")
+            flags |= f.POSIX_SPAWN_SETSID
+        elif func == "setpgid" and n == 2 and args[0] == 0 and args[1] >= 0 and checked:
+            if files_started or flags & f.POSIX_SPAWN_SETPGROUP:
+                return _no(index, step, "posix_spawn calls setpgid once, before the files")
+            flags |= f.POSIX_SPAWN_SETPGROUP
+            spawn.pgroup = args[1]
+        else:
+            return _no(index, step, "posix_spawn has no equivalent")
+
+    if spawn.exec_index < 0:
+        return "the plan has no execve"
+    # Go's pass-1 copies are close-on-exec: close those closefrom did not.
+    for fd, index in sorted(later_close.items()):
+        if closed_from is None or fd < closed_from:
+            actions.append((addclose, (fd,), index))
+    sigdefault += [s for s in lib.internal_signals if s not in sigdefault]
+    if sigdefault:
+        flags |= f.POSIX_SPAWN_SETSIGDEF
+        spawn.sigdefault = tuple(sigdefault)
+    # The plan restores the parent's mask; without that step the child
+    # would keep every signal blocked, as the fork runner leaves it.
+    spawn.flags = flags | f.POSIX_SPAWN_SETSIGMASK
+    # chdir's argument is an address that changes with every plan: its
+    # cache key is the path.
+    spawn.actions_key = tuple(
+        (func, ctypes.string_at(args[0]) if func[-11:] == "addchdir_np" else args)
+        for func, args, _ in actions
+    )
+    return spawn
+
+
+# unavailable(plan) translates; fork_and_exec_in_child, called next in the
+# same thread with the same plan, takes the translation from here.
+_last = threading.local()
+
+
+def unavailable(plan: Plan | None = None) -> str | None:
+    """Why this runner cannot run ``plan`` here (or any plan), or None if it can."""
+    if sys.implementation.name != "cpython":
+        # The C child runs no Python, but the plan's buffers, read by a
+        # GIL-released posix_spawn, have only been checked on CPython.
+        return f"the spawn runner is only tested on CPython, not {sys.implementation.name}"
+    if plan is None:
+        return LIBRARY.missing
+    result = translate(plan)
+    if isinstance(result, str):
+        return result
+    _last.plan, _last.result = plan, result
+    return None
+
+
+# Initialised attribute and file-action objects, by what they hold. posix_spawn
+# only reads them, so threads share them; a cached one is never destroyed
+# (it may be in use). Past _CACHE_SIZE entries, objects are made per start.
+_CACHE_SIZE = 64
+_attributes_cache: dict[tuple[Any, ...], Any] = {}
+_actions_cache: dict[tuple[Any, ...], Any] = {}
+
+_p = libc.parent
+_attr_init, _attr_destroy = _p("posix_spawnattr_init"), _p("posix_spawnattr_destroy")
+_actions_init = _p("posix_spawn_file_actions_init")
+_actions_destroy = _p("posix_spawn_file_actions_destroy")
+_pthread_sigmask, _sigfillset = _p("pthread_sigmask"), _p("sigfillset")
+_posix_spawn = _p("posix_spawn") if libc.has("posix_spawn") else None
+
+
+def _sigset(signals: tuple[int, ...]) -> Any:
+    """A sigset_t of ``signals``, the bits set directly (glibc's sigaddset
+    refuses its internal signals): glibc's is an array of unsigned longs, bit
+    n-1 for signal n; darwin's one 32-bit word."""
+    word = ctypes.c_uint32 if system.SIGSET_SIZE == 4 else ctypes.c_ulong
+    bits = 8 * ctypes.sizeof(word)
+    sigset = (word * (system.SIGSET_SIZE // ctypes.sizeof(word)))()
+    for signum in signals:
+        sigset[(signum - 1) // bits] |= 1 << ((signum - 1) % bits)
+    return sigset
+
+
+def _check(code: int, spawn: Spawn, index: int, what: str) -> None:
+    if code:
+        step = spawn.steps[index]
+        raise libc.errno_error(code, f"{what} for child step {index}, {step.name}", step.path)
+
+
+def _cached(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], made: Any) -> bool:
+    """Keep ``made`` under ``key`` if there is room; False: the caller destroys it."""
+    return len(cache) < _CACHE_SIZE and cache.setdefault(key, made) is made
+
+
+def _attributes(spawn: Spawn, mask: Any) -> tuple[Any, bool]:
+    """The posix_spawnattr_t for ``spawn`` and the child's ``mask``; True: destroy it after."""
+    key = (spawn.flags, spawn.pgroup, spawn.sigdefault, mask.raw)
+    attr = _attributes_cache.get(key)
+    if attr is not None:
+        return attr, False
+    attr = ctypes.create_string_buffer(system.POSIX_SPAWNATTR_SIZE)
+    code = _attr_init(attr)
+    if code:
+        raise libc.errno_error(code, "posix_spawnattr_init")
+    try:
+        at = spawn.exec_index
+        _check(_p("posix_spawnattr_setflags")(attr, spawn.flags), spawn, at, "setflags")
+        if spawn.flags & system.POSIX_SPAWN_SETPGROUP:
+            _check(_p("posix_spawnattr_setpgroup")(attr, spawn.pgroup), spawn, at, "setpgroup")
+        if spawn.sigdefault:
+            sigset = _sigset(spawn.sigdefault)
+            _check(_p("posix_spawnattr_setsigdefault")(attr, sigset), spawn, at, "sigdefault")
+        _check(_p("posix_spawnattr_setsigmask")(attr, mask), spawn, at, "setsigmask")
+    except BaseException:
+        _attr_destroy(attr)
+        raise
+    return attr, not _cached(_attributes_cache, key, attr)
+
+
+def _file_actions(spawn: Spawn) -> tuple[Any, bool]:
+    """The posix_spawn_file_actions_t for ``spawn``; True: destroy it after."""
+    key = spawn.actions_key
+    actions = _actions_cache.get(key)
+    if actions is not None:
+        return actions, False
+    actions = ctypes.create_string_buffer(system.POSIX_SPAWN_FILE_ACTIONS_SIZE)
+    code = _actions_init(actions)
+    if code:
+        raise libc.errno_error(code, "posix_spawn_file_actions_init")
+    try:
+        for func, args, index in spawn.actions:
+            _check(_p(func)(actions, *args), spawn, index, func)
+    except BaseException:
+        _actions_destroy(actions)
+        raise
+    return actions, not _cached(_actions_cache, key, actions)
+
+
+def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
+    """Start the plan's program with posix_spawn; return the child's pid.
+
+    ``pipe`` is unused (STATUS_PIPE is False). Raises the OSError of a failed
+    start, the child already reaped by the C library (see judge). Must be
+    called with the fork lock held.
+    """
+    result = _last.result if getattr(_last, "plan", None) is plan else translate(plan)
+    _last.plan = _last.result = None
+    if isinstance(result, str):
+        raise RuntimeError(f"the spawn runner cannot run this plan: {result}")
+    return _run(result)
+
+
+def _run(spawn: Spawn) -> int:
+    """posix_spawn with ``spawn``'s attributes and file actions: the child's pid."""
+    assert _posix_spawn is not None  # else translate gave LIBRARY.missing
+    mask = ctypes.create_string_buffer(system.SIGSET_SIZE)
+    if spawn.restore_mask:
+        # The calling thread's mask, which the fork runner's child restores.
+        code = _pthread_sigmask(system.SIG_BLOCK, None, mask)
+        _check(code, spawn, spawn.exec_index, "pthread_sigmask")
+    else:
+        _sigfillset(mask)
+    attr, destroy_attr = _attributes(spawn, mask)
+    try:
+        actions, destroy_actions = _file_actions(spawn)
+        try:
+            pid = ctypes.c_int(0)
+            path, argv, envp = spawn.exec_args
+            # The GIL is released (libc.parent): this thread waits for the
+            # child's exec, other threads run on.
+            code = _posix_spawn(ctypes.addressof(pid), path, actions, attr, argv, envp)
+        finally:
+            if destroy_actions:
+                _actions_destroy(actions)
+    finally:
+        if destroy_attr:
+            _attr_destroy(attr)
+    if code:
+        raise judge(spawn, code)
+    return pid.value
+
+
+# --- remembered starts ---------------------------------------------------------
+#
+# Planning a start is pysyscall's main cost next to the spawn itself (about
+# 50 µs of Python per start measured in a loop, three times that between real
+# spawns, whose kernel work leaves the caches cold). A program that starts
+# the same command again and again (a build tool, a test runner) plans the
+# same thing each time. So the spawn runner remembers the plan and its
+# translation for requests it can key exactly: str or bytes argv0 and argv,
+# a str/bytes/None dir, an env that is None (then keyed by env_unix's copy of
+# os.environ, which changes whenever os.environ does) or a mapping or list of
+# str/bytes, files of ints or None, and a SysProcAttr whose only non-default
+# fields are setsid, setpgid and pgid. A remembered plan is only ever run by
+# this runner, which never writes to it, so threads share it. The fds in
+# files are checked again on every start (exec_unix._files), as a new plan
+# would; nothing else a plan depends on can change for the same key (the
+# signal handlers do not matter to the translation: see _SIGDEFAULT).
+
+_REMEMBERED_SIZE = 64
+_remembered: dict[tuple[Any, ...], _Remembered | None] = {}  # None: unspawnable
+_remembered_lock = threading.Lock()
+_STRINGS = frozenset({str, bytes})
+_FILE_TYPES = frozenset({int, type(None)})
+_SESSION_FIELDS = ("setsid", "setpgid", "pgid")
+_sys_fields = _Fields(system.SysProcAttr, _SESSION_FIELDS)
+
+
+def _env_key(env: Any) -> Any:
+    if env is None:
+        return env_unix.environ()  # the same tuple while os.environ is unchanged
+    if type(env) is dict:
+        items = tuple(env.items())
+        if set(map(type, itertools.chain.from_iterable(items))) <= _STRINGS:
+            return ("mapping", items)
+    elif type(env) in (list, tuple) and set(map(type, env)) <= _STRINGS:
+        return ("sequence", tuple(env))
+    return _MISSING
+
+
+def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, ...] | None:
+    """The key a start is remembered by, or None if it cannot be keyed exactly.
+
+    ``procattr`` is exec_unix.ProcAttr (which imports this module).
+    """
+    if type(argv0) not in _STRINGS or type(argv) not in (list, tuple):
+        return None
+    argv = tuple(argv)
+    if not set(map(type, argv)) <= _STRINGS:
+        return None
+    if attr is None:
+        return (argv0, argv, None, env_unix.environ(), None, None)
+    if type(attr) is not procattr:
+        return None
+    dir, env, files, sys_attr = attr.dir, _env_key(attr.env), attr.files, attr.sys
+    if (dir is not None and type(dir) not in _STRINGS) or env is _MISSING:
+        return None
+    if files is not None:
+        files = tuple(files)
+        if not set(map(type, files)) <= _FILE_TYPES:
+            return None
+    session = None
+    if sys_attr is not None:
+        if type(sys_attr) is not system.SysProcAttr or _sys_fields.get(sys_attr) != (
+            _sys_fields.defaults
+        ):
+            return None
+        session = (bool(sys_attr.setsid), bool(sys_attr.setpgid), sys_attr.pgid)
+    return (argv0, argv, dir, env, files, session)
+
+
+def start_remembered(argv0: Any, argv: Any, attr: Any) -> int | None:
+    """Start a request this runner has planned before; None: plan it as usual.
+
+    Called by exec_unix._fork_exec before it plans. Returns the child's pid
+    when the runner that would be chosen is this one and the request can be
+    keyed (request_key); plans and remembers it the first time. Raises what
+    fork_exec raises (bad arguments, a closed fd, the child's error).
+    """
+    exec_unix, runners = _modules()
+    name = runners.requested()
+    if not (name == NAME or (name == "auto" and runners.RUNNERS[0].NAME == NAME)):
+        return None
+    if sys.implementation.name != "cpython" or LIBRARY.missing is not None:
+        return None
+    key = request_key(argv0, argv, attr, exec_unix.ProcAttr)
+    if key is None:
+        return None
+    entry = _remembered.get(key, _MISSING)
+    if entry is None:
+        return None  # planned before, and not spawnable
+    if entry is _MISSING:
+        plan = exec_unix.child_program(argv0, argv, attr)
+        result = translate(plan)
+        if isinstance(result, str):
+            plan.close()
+            entry = None
+        else:
+            # exec_unix's plan: its signal list is the handlers' state now,
+            # and its meaning for any later start is _SIGDEFAULT.
+            result.sigdefault = _SIGDEFAULT + tuple(
+                s for s in LIBRARY.internal_signals if s not in _SIGDEFAULT
+            )
+            result.flags |= system.POSIX_SPAWN_SETSIGDEF
+            entry = _Remembered(plan, result, _pollfds(key[4]))
+        with _remembered_lock:
+            if len(_remembered) >= _REMEMBERED_SIZE:
+                del _remembered[next(iter(_remembered))]  # the oldest
+            _remembered[key] = entry
+        if entry is None:
+            return None
+    elif _poll(entry.pollfds, entry.nfds, 0) != 0:
+        # An fd that is not open (POLLNVAL), or one poll has news of: the
+        # same check a new plan makes raises, or passes.
+        exec_unix._files(None if attr is None else attr.files)
+    forkpipe = exec_unix.forkpipe  # looked up now: the bench may swap it
+    forkpipe.acquire_fork_lock(exec_unix.fork_lock)
+    try:
+        return _run(entry.spawn)
+    finally:
+        forkpipe.release_fork_lock(exec_unix.fork_lock)
+
+
+class _Remembered:
+    """A remembered start: its plan (kept alive), translation, and fds to check."""
+
+    __slots__ = ("nfds", "plan", "pollfds", "spawn")
+
+    def __init__(self, plan: Plan, spawn: Spawn, pollfds: Any) -> None:
+        self.plan, self.spawn, self.pollfds = plan, spawn, pollfds
+        self.nfds = len(pollfds) // 2
+
+
+def _pollfds(files: tuple[int | None, ...] | None) -> Any:
+    """struct pollfd {int fd; short events, revents;} for each fd in ``files``.
+
+    poll with no events asked reports only POLLNVAL (not open), POLLHUP and
+    POLLERR: a return of 0 means every fd is open. Threads share the array;
+    the revents the kernel writes are never read.
+    """
+    fds = sorted({fd for fd in (files if files is not None else (0, 1, 2)) if fd not in (None, -1)})
+    return (ctypes.c_int32 * (2 * len(fds)))(*[x for fd in fds for x in (fd, 0)])
+
+
+_poll = libc.parent("poll")
+_imported: tuple[Any, Any] | None = None
+
+
+def _modules() -> tuple[Any, Any]:
+    """exec_unix and runners, which import this module (so not at its top)."""
+    global _imported
+    if _imported is None:
+        from . import exec_unix, runners
+
+        _imported = (exec_unix, runners)
+    return _imported
+
+
+def judge(spawn: Spawn, code: int) -> OSError:
+    """The OSError for posix_spawn's error ``code``, naming the step it most likely was.
+
+    posix_spawn does not say which step failed. In the child's order:
+    setpgid for EPERM/ESRCH/EINVAL (with a group to join, or after setsid);
+    the first dup for EBADF; chdir when the parent gets the same error for
+    the directory; else execve. EAGAIN and ENOMEM are the clone's.
+    """
+    if code in _FORK_ERRORS:
+        return libc.errno_error(code, "fork through posix_spawn")
+    steps = spawn.steps
+    index = spawn.exec_index
+    for func, _, action_index in [("setpgid", (), -1), *spawn.actions]:
+        if func == "setpgid":
+            if (
+                code in _SETPGID_ERRORS
+                and spawn.flags & system.POSIX_SPAWN_SETPGROUP
+                and (spawn.pgroup != 0 or spawn.flags & system.POSIX_SPAWN_SETSID)
+            ):
+                index = next(i for i, s in enumerate(steps) if s.func == "setpgid")
+                break
+        elif func.endswith("adddup2") or func.endswith("addinherit_np"):
+            if code == errno.EBADF:
+                index = action_index
+                break
+        elif func.endswith("addchdir_np"):
+            path = steps[action_index].path
+            if code in _CHDIR_ERRORS and path is not None and _chdir_error(path) == code:
+                index = action_index
+                break
+    step = steps[index]
+    error = libc.errno_error(
+        code,
+        f"child step {index}, {step.name}, as judged by the parent: "
+        "posix_spawn reports only the errno",
+        step.path,
+    )
+    error.step = step.name  # type: ignore[attr-defined]
+    return error
+
+
+def _chdir_error(path: str) -> int:
+    """The errno chdir(path) would most likely fail with here, or 0."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return error.errno or 0
+    if not stat.S_ISDIR(mode):
+        return errno.ENOTDIR
+    if not os.access(path, os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        return errno.EACCES
+    return 0

@@ -1,0 +1,512 @@
+"""The vfork runner: Go's Linux child, run by a small machine-code routine.
+
+Go starts Linux children with clone(CLONE_VM|CLONE_VFORK): the child borrows
+the parent's memory, so a start costs the same in a small and a huge parent,
+and it runs only runtime-free code until execve. Python code cannot run in
+such a child, but the child needs none: the plan (plan.py) is already a list
+of C calls. This runner lays the plan out as a table of C words and starts
+the child with glibc's ``clone(fn, stack, CLONE_VM|CLONE_VFORK|SIGCHLD|flags,
+table, parent_tid)`` (through ctypes, the GIL released), where ``fn`` is a
+routine of 89 instructions, 332 bytes (asm_linux_amd64.s, its bytes in
+asm_linux_amd64.py) that walks the table: for each entry, load the six
+integer arguments, call the function, judge the result, and on failure
+store errno and the step number in the failure record, write the record to
+the status pipe and ``_exit(253)``. No Python runs in the child, and no
+Python object is touched there: the table holds only addresses of C
+buffers the plan keeps alive until clone returns (the parent is suspended
+until the child has called execve or exited).
+
+The table (header, then one entry per call; 64-bit words; the offsets and
+flags are the listing's, read from the generated module):
+
+* header: number of entries, the addresses of ``__errno_location``,
+  ``write`` and ``_exit``, the status fd (-1: none), the record's address and
+  size, the failure exit status (253), EINVAL;
+* entry: function address, six integer arguments, flags, expected value,
+  store address, the plan's step number. Flags: ``F_LOAD0 << k``, argument
+  k is a Cell's address and the Cell's value is loaded at call time;
+  ``F_FAIL``, fail on -1; ``F_EXPECT``, errno is set to EINVAL before the
+  call and any result but the expected one fails (a read that returns too
+  few bytes); ``F_STORE``, the result goes into a Cell; ``F_OTHERWISE``,
+  unless the result is the expected one, the next entry (the step's
+  ``otherwise``) runs, else it is skipped; ``F_WIDE``, the result is a
+  64-bit long, else an int (sign-extended before it is judged). No judging
+  flag: the result is ignored (Go ignores failures to close).
+
+The status pipe stays the protocol: with CLONE_VM the routine writes the
+record into the parent's memory too, but reading it there would give this
+runner its own failure path (reap, close the pidfd, raise the step's error)
+beside exec_unix's; with the pipe every runner that runs the plan fails the
+same way, the strace of a failing child shows the same write as the fork
+runner's, and exec_unix needs no change. (Measured: dropping the pipe saved
+no time that showed above this machine's noise.) A plan that runs out of
+steps without exec reports its last step failed, as the fork runner's tail
+does.
+
+Interpreters: the child runs no interpreter code at all, so PyPy is
+supported too (its ctypes only builds the call in the parent). Machines:
+x86-64 only; on aarch64 the runner says it has no routine (qemu-user, the
+one way to run aarch64 here, turns CLONE_VM|CLONE_VFORK into a plain fork,
+so the contract could not be tested).
+
+Hazards (../shared/design/vfork-runner.md), and how they are met:
+
+* only lock-free libc calls run in the child: a plan that calls anything
+  outside ``SAFE_CALLS`` is refused (``unavailable``); credentials are raw
+  ``syscall(SYS_setgroups/setgid/setuid)`` in linux.py, never glibc's setuid
+  family, which would signal the parent's threads;
+* signals: the forking thread blocks them all around clone
+  (runtime.before_fork/after_fork); the plan's own steps reset the handlers
+  and restore the mask in the child; the child's handler table is a copy
+  (no CLONE_SIGHAND), so resetting it there leaves the parent's alone;
+* errno: the child runs on the forking thread's TLS, so its errno writes
+  land in that thread's errno; only the record is read afterwards;
+* one child stack per thread (a spawn is synchronous in its thread, and the
+  GIL is released around clone so other threads spawn at the same time),
+  each with a guard page below it;
+* W^X: the routine's bytes go into a memfd (or, failing that, an unlinked
+  temporary file) mapped PROT_READ|PROT_EXEC: never a writable and
+  executable page, so it works under MemoryDenyWriteExecute and
+  PR_SET_MDWE. If no mapping can be made the runner is unavailable and
+  ``auto`` falls back;
+* a new user namespace (CLONE_NEWUSER in cloneflags or unshareflags) needs
+  the parent to write the id maps while the child waits, which a
+  suspended parent cannot: refused, as Go refuses it.
+
+clone3-only requests (CLONE_NEWTIME, CLONE_INTO_CGROUP) go through a
+second entry of the routine, ``clone3_vfork``, which makes the clone3
+system call with CLONE_VM|CLONE_VFORK and the child stack, as Go's
+rawVforkSyscall does, and enters the same loop in the child.
+"""
+
+from __future__ import annotations
+
+import array
+import ctypes
+import errno
+import os
+import platform
+import sys
+import tempfile
+import threading
+from types import ModuleType
+from typing import Any
+
+from . import libc, runtime
+from .plan import CHILD_ERROR_MAGIC, CHILD_EXIT_STATUS, Cell, ChildError, Plan, Step
+
+NAME = "vfork"
+
+# Linux numbers (x86-64 and arm64 agree); tests/test_vfork.py checks them
+# against Python's where Python has them.
+CLONE_VM = 0x100
+CLONE_VFORK = 0x4000
+CLONE_NEWUSER = 0x10000000
+CSIGNAL = 0xFF  # clone's exit-signal byte
+SIGCHLD = 17
+PROT_NONE = 0
+PROT_READ = 1
+PROT_WRITE = 2
+PROT_EXEC = 4
+MAP_PRIVATE = 0x02
+MAP_ANONYMOUS = 0x20
+MAP_NORESERVE = 0x4000
+MAP_STACK = 0x20000
+MAP_FAILED = 2**64 - 1
+MFD_CLOEXEC = 0x1
+MFD_EXEC = 0x10  # Linux 6.3+: ask for an executable memfd where vm.memfd_noexec is set
+
+STACK_SIZE = 64 * 1024  # glibc's posix_spawn gives its child 32 KiB + the argv
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+# The libc functions a vfork child may call: system-call wrappers that take
+# no lock, allocate nothing and touch no state but errno (the design note's
+# list, and the others linux.py plans: getpid, getppid, kill, capset,
+# mount, unshare, ptrace, open, read). Anything else makes the plan
+# unavailable here, so a new kind of step is never run blind.
+SAFE_CALLS = frozenset(
+    {
+        "capset",
+        "chdir",
+        "chroot",
+        "close",
+        "close_range",
+        "dup2",
+        "dup3",
+        "execve",
+        "fcntl",
+        "getpid",
+        "getppid",
+        "ioctl",
+        "kill",
+        "mount",
+        "open",
+        "prctl",
+        "ptrace",
+        "read",
+        "setpgid",
+        "setsid",
+        "sigaction",
+        "sigprocmask",
+        "syscall",
+        "unshare",
+        "write",
+    }
+)
+
+_WORD = (1 << 64) - 1
+
+
+def _routine_module() -> ModuleType | None:
+    """The generated module with the routine for this machine, if there is one."""
+    if not sys.platform.startswith("linux"):
+        return None
+    machine = platform.machine()
+    if machine == "x86_64":
+        from . import asm_linux_amd64
+
+        return asm_linux_amd64
+    return None
+
+
+asm = _routine_module()
+
+
+def _here() -> str | None:
+    """Why this runner cannot run here at all (platform, machine, C library)."""
+    if not sys.platform.startswith("linux"):
+        return f"the vfork runner is for Linux; this is {sys.platform}"
+    if asm is None:
+        return f"no vfork routine for {platform.machine()} (there is one for x86_64)"
+    for name in ("clone", "__errno_location", "write", "_exit", "mmap", "mprotect"):
+        if not libc.has(name):
+            return f"this C library has no {name}"
+    return None
+
+
+_HERE = _here()
+
+
+def unavailable(plan: Plan | None = None) -> str | None:
+    """Why this runner cannot run ``plan`` here (or any plan), or None if it can."""
+    if _HERE is not None:
+        return _HERE
+    state = _routine()
+    if isinstance(state, str):
+        return state
+    if plan is not None:
+        return _plan_unavailable(plan)
+    return None
+
+
+def _plan_unavailable(plan: Plan) -> str | None:
+    flags, _ = _fork_flags(plan.fork)
+    if flags is None:
+        return f"cannot start a child through {plan.fork.text}"
+    if flags & CLONE_NEWUSER:
+        return (
+            "a new user namespace (CLONE_NEWUSER in cloneflags) needs the parent to write "
+            "the id maps while the child waits: Go keeps that off vfork too"
+        )
+    if plan.after_fork is not None:
+        return "the plan has parent-side work to do while the child waits"
+    for index, step in enumerate(plan.steps):
+        for call in (step, step.otherwise):
+            if call is None:
+                continue
+            if call.func not in SAFE_CALLS:
+                return f"step {index} calls {call.func}, not known to be safe in a vfork child"
+            if len(call.args) > 6:
+                return f"step {index} ({call.name}) has more than six arguments"
+        if step.func == "unshare" and _value(step.args[0]) & CLONE_NEWUSER:
+            return (
+                "a new user namespace (CLONE_NEWUSER in unshareflags) cannot be made in a "
+                "child that shares its parent's memory: Go keeps that off vfork too"
+            )
+    if not plan.steps:
+        return "the plan has no steps"
+    return None
+
+
+def _value(arg: Any) -> int:
+    return arg.value if isinstance(arg, Cell) else int(arg or 0)
+
+
+def _fork_flags(fork: Step) -> tuple[int | None, int]:
+    """The clone flags (exit signal removed) and parent_tid address for ``fork``.
+
+    None as flags where the fork step is not one this runner knows.
+    """
+    if fork.func == "_Fork":
+        return 0, 0
+    if fork.name == "clone" and fork.func == "syscall":
+        # syscall(SYS_clone, flags|SIGCHLD, stack, parent_tid, child_tid, tls)
+        return int(fork.args[1]) & ~CSIGNAL, int(fork.args[3])
+    if fork.name == "clone3" and fork.func == "syscall":
+        clone_args = (ctypes.c_uint64 * 2).from_address(int(fork.args[1]))
+        return int(clone_args[0]), 0
+    return None, 0
+
+
+# --- the routine's mapping: read+execute, never writable ----------------------
+
+_mapped: list[int | str] = []  # the routine's address, or why it cannot be mapped
+_map_lock = threading.Lock()
+
+
+def _routine() -> int | str:
+    """The routine's address, mapped on first use; or why it cannot be mapped."""
+    if not _mapped:
+        with _map_lock:
+            if not _mapped:
+                assert asm is not None
+                try:
+                    _mapped.append(_map_code(asm.CODE))
+                except OSError as error:
+                    _mapped.append(f"cannot map the routine read+execute: {error}")
+    return _mapped[0]
+
+
+def _map_code(code: bytes) -> int:
+    """Map ``code`` PROT_READ|PROT_EXEC from a memfd, else an unlinked temp file.
+
+    Like a shared library: no page is ever writable and executable, so
+    MemoryDenyWriteExecute (seccomp) and PR_SET_MDWE allow it. Raises
+    OSError naming every way that failed.
+    """
+    failures = []
+    for source, make in (("memfd", _memfd), ("temporary file", _temporary_file)):
+        try:
+            fd = make(code)
+        except OSError as error:
+            failures.append(f"{source}: {error}")
+            continue
+        try:
+            address = libc.parent("mmap")(
+                None, len(code), PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0
+            )
+            if address is None or address == MAP_FAILED:
+                code_ = ctypes.get_errno()
+                failures.append(f"{source}: mmap PROT_READ|PROT_EXEC: {os.strerror(code_)}")
+                continue
+            return int(address)
+        finally:
+            os.close(fd)
+    raise OSError(errno.EPERM, "; ".join(failures))
+
+
+def _memfd(code: bytes) -> int:
+    create = getattr(os, "memfd_create", None)
+    if create is None:
+        raise OSError(errno.ENOSYS, "no os.memfd_create")
+    try:
+        fd: int = create("pysyscall-vfork", MFD_CLOEXEC | MFD_EXEC)
+    except OSError as error:
+        if error.errno != errno.EINVAL:  # MFD_EXEC is Linux 6.3+
+            raise
+        fd = create("pysyscall-vfork", MFD_CLOEXEC)
+    return _filled(fd, code)
+
+
+def _temporary_file(code: bytes) -> int:
+    fd, path = tempfile.mkstemp(prefix="pysyscall-vfork-")
+    os.unlink(path)
+    return _filled(fd, code)
+
+
+def _filled(fd: int, code: bytes) -> int:
+    try:
+        view = memoryview(code)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+# --- per-thread child stacks -----------------------------------------------------
+
+
+class _Stack:
+    """A child stack: STACK_SIZE bytes above a PROT_NONE guard page."""
+
+    def __init__(self) -> None:
+        size = STACK_SIZE + PAGE_SIZE
+        base = libc.parent("mmap")(
+            None,
+            size,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
+            -1,
+            0,
+        )
+        if base is None or base == MAP_FAILED:
+            raise libc.errno_error(ctypes.get_errno(), "mmap of a vfork child stack")
+        self.base: int = base
+        self.size = size
+        self._munmap = libc.parent("munmap")
+        if libc.parent("mprotect")(base, PAGE_SIZE, PROT_NONE) != 0:
+            code = ctypes.get_errno()
+            self._munmap(base, size)
+            raise libc.errno_error(code, "mprotect of a vfork child stack's guard page")
+        self.low = base + PAGE_SIZE  # the lowest usable byte
+        self.top = base + size
+
+    def __del__(self) -> None:
+        self._munmap(self.base, self.size)
+
+
+_stacks = threading.local()
+
+
+def _stack() -> _Stack:
+    """This thread's child stack: no two spawns in flight ever share one."""
+    stack: _Stack | None = getattr(_stacks, "stack", None)
+    if stack is None:
+        stack = _stacks.stack = _Stack()
+    return stack
+
+
+# --- the table ----------------------------------------------------------------------
+
+_functions: dict[str, tuple[int, int]] = {}  # name: (address, F_WIDE or 0)
+
+
+def _function(name: str) -> tuple[int, int]:
+    """The address of libc's ``name`` and F_WIDE if it returns a 64-bit value."""
+    known = _functions.get(name)
+    if known is None:
+        assert asm is not None
+        function: Any = libc.parent(name)
+        restype = libc.PROTOTYPES[name][0]
+        wide = asm.F_WIDE if restype is not None and ctypes.sizeof(restype) == 8 else 0
+        known = _functions[name] = int(ctypes.cast(function, ctypes.c_void_p).value or 0), wide
+    return known
+
+
+# The flags, as plain module constants: _entry runs for every step of every start.
+F_LOAD0, F_FAIL, F_EXPECT, F_STORE, F_OTHERWISE = (
+    (asm.F_LOAD0, asm.F_FAIL, asm.F_EXPECT, asm.F_STORE, asm.F_OTHERWISE) if asm else (0,) * 5
+)
+
+
+def _entry(step: Step, index: int, words: list[int]) -> None:
+    """Append the table entry for ``step`` (the plan's step ``index``)."""
+    address, flags = _function(step.func)
+    args = [0, 0, 0, 0, 0, 0]
+    for k, arg in enumerate(step.args):
+        if type(arg) is int:
+            args[k] = arg & _WORD
+        elif isinstance(arg, Cell):
+            flags |= F_LOAD0 << k
+            args[k] = ctypes.addressof(arg)
+        else:
+            args[k] = int(arg or 0) & _WORD
+    expected = store = 0
+    # Judged exactly as runner_fork judges: otherwise, then store, then
+    # expect, then checked.
+    if step.otherwise is not None:
+        flags |= F_OTHERWISE
+        expected = step.expect or 0
+    elif step.store is not None:
+        flags |= F_STORE | F_FAIL
+        store = ctypes.addressof(step.store)
+    elif step.expect is not None:
+        flags |= F_EXPECT
+        expected = step.expect
+    elif step.checked:
+        flags |= F_FAIL
+    words += (address, *args, flags, expected & _WORD, store, index)
+
+
+def table(plan: Plan, status_fd: int, record: ChildError) -> Any:
+    """The routine's table for ``plan`` (a c_uint64 array; see the module doc)."""
+    assert asm is not None
+    words: list[int] = []
+    for index, step in enumerate(plan.steps):
+        _entry(step, index, words)
+        if step.otherwise is not None:
+            _entry(step.otherwise, index, words)
+    count = len(words) // (asm.ENTRY_SIZE // 8)
+    header = [
+        count,
+        _function("__errno_location")[0],
+        _function("write")[0],
+        _function("_exit")[0],
+        status_fd & _WORD,
+        ctypes.addressof(record),
+        ctypes.sizeof(record),
+        CHILD_EXIT_STATUS,
+        errno.EINVAL,
+    ]
+    assert len(header) * 8 == asm.HEADER_SIZE
+    # array.array converts the words in C; the ctypes view shares its memory
+    # (and keeps it alive), so the table costs microseconds, not tens.
+    words[:0] = header
+    return (ctypes.c_uint64 * len(words)).from_buffer(array.array("Q", words))
+
+
+# --- the start ----------------------------------------------------------------------
+
+_clone3: Any = None
+
+
+def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
+    """Port of forkAndExecInChild1's vfork path (exec_linux.go): clone, run the plan.
+
+    The child reports a failure on ``pipe``. Returns the child's pid once the
+    child has called execve or exited; raises OSError if clone failed. Must
+    be called with the fork lock held.
+    """
+    global _clone3
+    assert asm is not None
+    address = _routine()
+    if isinstance(address, str):
+        raise RuntimeError(f"vfork: {address}")
+    flags, parent_tid = _fork_flags(plan.fork)
+    if flags is None:
+        raise RuntimeError(f"vfork: cannot start a child through {plan.fork.text}")
+    record = ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
+    words = table(plan, pipe, record)
+    stack = _stack()
+    clone3_args = None
+    if plan.fork.name == "clone3":
+        source = (ctypes.c_uint64 * 11).from_address(int(plan.fork.args[1]))
+        clone3_args = (ctypes.c_uint64 * 11)(*source)
+        clone3_args[0] |= CLONE_VM | CLONE_VFORK
+        clone3_args[5] = stack.low  # stack, stack_size: the kernel starts at the top
+        clone3_args[6] = stack.top - stack.low
+        if _clone3 is None:
+            prototype = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t,
+                                         ctypes.c_void_p)  # fmt: skip
+            _clone3 = prototype(address + asm.CLONE3_VFORK)
+    clone = libc.parent("clone")
+    arguments = libc.variadic_arguments(
+        "clone",
+        (address + asm.VFORK_CHILD, stack.top, CLONE_VM | CLONE_VFORK | SIGCHLD | flags,
+         ctypes.addressof(words), parent_tid, 0, 0),
+    )  # fmt: skip
+    gc_was_enabled = runtime.before_fork(plan.saved_mask)
+    try:
+        # GIL released (CDLL, CFUNCTYPE): other threads run while this one
+        # waits for the child's execve or exit.
+        if clone3_args is None:
+            pid: int = clone(*arguments)
+            code = ctypes.get_errno() if pid == -1 else 0
+        else:
+            result: int = _clone3(
+                ctypes.addressof(clone3_args), ctypes.sizeof(clone3_args), ctypes.addressof(words)
+            )
+            pid, code = (result, 0) if result >= 0 else (-1, -result)
+    finally:
+        runtime.after_fork(plan.saved_mask, gc_was_enabled)
+    if pid == -1:
+        how = "clone" if clone3_args is None else "clone3"
+        raise libc.errno_error(
+            code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}(CLONE_VM|CLONE_VFORK)"
+        )
+    # The plan's buffers, the table, the record and the stack were in use
+    # until here: clone returns once the child has exec'd or exited.
+    del words, clone3_args, record
+    return pid

@@ -1,0 +1,852 @@
+"""The posix_spawn runner: the same behaviour as the fork runner, seen from the child.
+
+The behaviour tests run once per runner (PYSYSCALL_RUNNER=fork, =spawn) and
+check, besides what the child saw of itself, which runner actually started
+it (a spy on each runner's fork_and_exec_in_child; strace below shows the
+clone flags). Then: auto's fallback, the translation of plans into
+posix_spawn's attributes and file actions (Linux, and darwin's plans on a
+described libSystem), errors, the cached environment and the /proc signal
+scan, and a smoke run of the bench. No test measures time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from conftest import CHILD_VIEW, signal_set
+
+import pysyscall
+from pysyscall import (
+    ProcAttr,
+    SysProcAttr,
+    darwin,
+    env_unix,
+    exec_unix,
+    runner_fork,
+    runner_spawn,
+    runners,
+    runtime,
+)
+from pysyscall.plan import Step
+
+PACKAGE_PARENT = str(Path(pysyscall.__file__).resolve().parent.parent)
+
+
+@pytest.fixture(params=["fork", "spawn"])
+def runner(request: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """PYSYSCALL_RUNNER set to the runner; ``.ran`` lists the runners that started a child.
+
+    The spies: the fork runner's fork_and_exec_in_child, and the spawn
+    runner's _run, through which its every start goes (a new plan's, and a
+    remembered one's: runner_spawn.start_remembered).
+    """
+    name: str = request.param
+    monkeypatch.setenv("PYSYSCALL_RUNNER", name)
+    ran: list[str] = []
+    for runner_name, module, function in [
+        ("fork", runner_fork, "fork_and_exec_in_child"),
+        ("spawn", runner_spawn, "_run"),
+    ]:
+        real = getattr(module, function)
+
+        def spy(*args: Any, real: Any = real, runner_name: str = runner_name) -> int:
+            ran.append(runner_name)
+            pid: int = real(*args)
+            return pid
+
+        monkeypatch.setattr(module, function, spy)
+    return type("Runner", (), {"name": name, "ran": ran})
+
+
+def view(runner: Any, tmp_path: Path, attr: ProcAttr | None = None) -> dict[str, Any]:
+    """What tests/child_view.py saw of itself, started through ``runner``."""
+    import json
+
+    report = tmp_path / "view.json"
+    argv = [sys.executable, "-I", "-S", CHILD_VIEW, str(report)]
+    pid = pysyscall.fork_exec(sys.executable, argv, attr)
+    wpid, status = pysyscall.wait4(pid)
+    assert wpid == pid and status.exited() and status.exit_status() == 0, status
+    assert runner.ran == [runner.name]
+    result: dict[str, Any] = json.loads(report.read_text())
+    result["started_pid"] = pid
+    return result
+
+
+def output_of(runner: Any, argv: list[str], **attr: Any) -> bytes:
+    """Run argv with a pipe as fd 1; return what it wrote; expect exit 0."""
+    r, w = os.pipe()
+    try:
+        pid = pysyscall.fork_exec(argv[0], argv, ProcAttr(files=[0, w, 2], **attr))
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = pysyscall.wait4(pid)
+    assert status.exited() and status.exit_status() == 0, status
+    assert runner.ran == [runner.name]
+    return data
+
+
+def status_of(runner: Any) -> dict[str, str]:
+    text = output_of(runner, ["/bin/cat", "/proc/self/status"]).decode()
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+# --- the child's view, on both runners -----------------------------------------
+
+
+def test_plain_start(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    seen = view(runner, tmp_path)
+    assert seen["pid"] == seen["started_pid"] and seen["ppid"] == os.getpid()
+    assert (seen["pgid"], seen["sid"]) == (os.getpgid(0), os.getsid(0))
+    assert sorted(seen["fds"], key=int) == ["0", "1", "2"]
+    assert seen["cwd"] == os.getcwd()
+
+
+def test_setsid_and_dir(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    seen = view(runner, tmp_path, ProcAttr(dir=work, sys=SysProcAttr(setsid=True)))
+    assert seen["sid"] == seen["pid"] == seen["pgid"]
+    assert seen["cwd"] == str(work)
+
+
+def test_setpgid(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    seen = view(runner, tmp_path, ProcAttr(sys=SysProcAttr(setpgid=True)))
+    assert seen["pgid"] == seen["pid"] != os.getpgid(0)
+
+
+def test_join_a_group(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    r, w = os.pipe()
+    leader = pysyscall.fork_exec(
+        "/bin/cat", ["cat"], ProcAttr(files=[r, 1, 2], sys=SysProcAttr(setpgid=True))
+    )
+    os.close(r)
+    runner.ran.clear()
+    try:
+        seen = view(runner, tmp_path, ProcAttr(sys=SysProcAttr(setpgid=True, pgid=leader)))
+        assert seen["pgid"] == leader != seen["pid"]
+    finally:
+        os.close(w)
+        assert pysyscall.wait4(leader)[1].exit_status() == 0
+
+
+def test_environment(runner: Any, monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
+    env = {"A": "1", "B": "two words", "EMPTY": "", "ODD": "=x\t"}
+    out = output_of(runner, ["/usr/bin/env", "-0"], env=env)
+    assert out.split(b"\0")[:-1] == [b"A=1", b"B=two words", b"EMPTY=", b"ODD==x\t"]
+    runner.ran.clear()
+    monkeypatch.setenv("PYSYSCALL_SPAWN_TEST", "inherited")
+    out = output_of(runner, ["/usr/bin/env", "-0"])
+    assert out.split(b"\0")[:-1] == [k + b"=" + v for k, v in os.environb.items()]
+    runner.ran.clear()
+    monkeypatch.setenv("PYSYSCALL_SPAWN_TEST", "changed")  # the cached copy must follow
+    assert b"PYSYSCALL_SPAWN_TEST=changed" in output_of(runner, ["/usr/bin/env", "-0"])
+
+
+def test_fd_passes(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    """Go's two passes: files[i] < i, files[i] == i, duplicates, holes, fewer than 3."""
+    paths = [tmp_path / f"f{i}" for i in range(3)]
+    opened = []
+    for path in paths:
+        path.touch()
+        opened.append(os.open(path, os.O_RDONLY))
+    a, b, c = opened
+    try:
+        seen = view(runner, tmp_path, ProcAttr(files=[0, 1, 2, c, b, -1, a, 1, None, a]))
+    finally:
+        for fd in opened:
+            os.close(fd)
+    fds = seen["fds"]
+    assert sorted(fds, key=int) == ["0", "1", "2", "3", "4", "6", "7", "9"]
+    assert fds["3"]["target"] == str(paths[2]) and fds["4"]["target"] == str(paths[1])
+    assert fds["6"]["target"] == fds["9"]["target"] == str(paths[0])
+    assert fds["7"]["target"] == os.readlink("/proc/self/fd/1")
+    assert all(fd["inheritable"] for fd in fds.values())
+
+
+def test_fd_moved_down(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    path = tmp_path / "f"
+    path.touch()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fds = view(runner, tmp_path, ProcAttr(files=[0, fd, 2, 1, fd]))["fds"]
+    finally:
+        os.close(fd)
+    assert fds["1"]["target"] == fds["4"]["target"] == str(path)
+    assert fds["3"]["target"] == os.readlink("/proc/self/fd/1")
+    assert sorted(fds, key=int) == ["0", "1", "2", "3", "4"]
+
+
+def free_fd(low: int) -> int:
+    fd = low
+    while True:
+        try:
+            os.fstat(fd)
+        except OSError:
+            return fd
+        fd += 1
+
+
+def test_close_on_exec_fd_passed_at_its_own_number(
+    runner: Any, tmp_path: Path, no_leaks: None
+) -> None:
+    """files[i] == i with FD_CLOEXEC set: the fork runner's fcntl(i, F_SETFD, 0),
+    posix_spawn's adddup2(i, i) (glibc 2.29+ clears FD_CLOEXEC there)."""
+    source = os.open(tmp_path, os.O_RDONLY)
+    n = free_fd(max(5, source + 1))
+    os.dup2(source, n, inheritable=False)
+    os.close(source)
+    try:
+        fds = view(runner, tmp_path, ProcAttr(files=[0, 1, 2] + [-1] * (n - 3) + [n]))["fds"]
+    finally:
+        os.close(n)
+    assert sorted(fds, key=int) == ["0", "1", "2", str(n)]
+    assert fds[str(n)] == {"target": str(tmp_path), "inheritable": True}
+
+
+def test_fewer_than_three_files(runner: Any, no_leaks: None) -> None:
+    r, w = os.pipe()
+    script = (
+        "import os\n"
+        "for fd in (1, 2):\n"
+        "    try: os.fstat(fd); os.write(0, b'open')\n"
+        "    except OSError: os.write(0, b'closed')\n"
+    )
+    argv = [sys.executable, "-I", "-S", "-c", script]
+    try:
+        pid = pysyscall.fork_exec(sys.executable, argv, ProcAttr(files=[w]))
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        assert f.read() == b"closedclosed"
+    assert pysyscall.wait4(pid)[1].exit_status() == 0
+    assert runner.ran == [runner.name]
+
+
+def test_unlisted_inheritable_fds_are_not_inherited(
+    runner: Any, tmp_path: Path, no_leaks: None
+) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY)
+    os.set_inheritable(fd, True)
+    high = os.dup2(fd, 100)
+    try:
+        fds = view(runner, tmp_path, ProcAttr(files=[0, 1, 2, fd]))["fds"]
+    finally:
+        os.close(fd)
+        os.close(high)
+    assert sorted(fds, key=int) == ["0", "1", "2", "3"]
+
+
+def test_signal_mask_is_the_callers(runner: Any, no_leaks: None) -> None:
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGWINCH})
+    try:
+        status = status_of(runner)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    assert signal_set(status, "SigBlk") == {signal.SIGUSR2, signal.SIGWINCH}
+
+
+def test_signal_dispositions(runner: Any, no_leaks: None) -> None:
+    """Caught: default. Ignored: still ignored, but SIGPIPE and SIGXFSZ. And
+    glibc's internal signals (32, 33), which its posix_spawn child would
+    leave ignored across execve unless they are in sigdefault: default."""
+    rt = signal.SIGRTMIN + 2
+    previous = {
+        signal.SIGUSR1: signal.signal(signal.SIGUSR1, signal.SIG_IGN),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *a: None),
+        rt: signal.signal(rt, lambda *a: None),
+    }
+    try:
+        status = status_of(runner)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert signal_set(status, "SigIgn") == {signal.SIGUSR1}
+    assert signal_set(status, "SigCgt") == set()
+
+
+def test_threads_spawning(runner: Any, no_leaks: None) -> None:
+    results: list[int] = []
+
+    def spawn() -> None:
+        for _ in range(10):
+            pid = pysyscall.fork_exec("/bin/true", ["true"])
+            results.append(pysyscall.wait4(pid)[1].exit_status())
+
+    threads = [threading.Thread(target=spawn) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [0] * 40
+    assert set(runner.ran) == {runner.name}
+
+
+# --- errors, on both runners ---------------------------------------------------
+
+
+def test_missing_program(runner: Any, no_leaks: None) -> None:
+    with pytest.raises(FileNotFoundError) as info:
+        pysyscall.fork_exec("/nonexistent/program", ["program"])
+    assert info.value.errno == errno.ENOENT
+    assert info.value.filename == "/nonexistent/program"
+    assert info.value.step == "execve"  # type: ignore[attr-defined]
+    assert runner.ran == [runner.name]
+
+
+def test_missing_program_in_a_dir(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    """The directory is fine, the program (relative to it) is not: execve's."""
+    with pytest.raises(FileNotFoundError) as info:
+        pysyscall.fork_exec("./missing", ["missing"], ProcAttr(dir=tmp_path))
+    assert info.value.filename == "./missing"
+    assert info.value.step == "execve"  # type: ignore[attr-defined]
+
+
+def test_not_executable(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    path = tmp_path / "data"
+    path.write_text("just data\n")
+    with pytest.raises(PermissionError) as info:
+        pysyscall.fork_exec(str(path), ["data"])
+    assert (info.value.errno, info.value.filename) == (errno.EACCES, str(path))
+    assert info.value.step == "execve"  # type: ignore[attr-defined]
+
+
+def test_not_a_binary(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    path = tmp_path / "garbage"
+    path.write_bytes(b"\x00\x01\x02\x03 not an executable format")
+    path.chmod(0o755)
+    with pytest.raises(OSError) as info:
+        pysyscall.fork_exec(str(path), ["garbage"])
+    assert info.value.errno == errno.ENOEXEC
+    assert info.value.step == "execve"  # type: ignore[attr-defined]
+
+
+def test_missing_dir(runner: Any, no_leaks: None) -> None:
+    with pytest.raises(FileNotFoundError) as info:
+        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir="/nonexistent/dir"))
+    assert (info.value.errno, info.value.filename) == (errno.ENOENT, "/nonexistent/dir")
+    assert info.value.step == "chdir"  # type: ignore[attr-defined]
+    assert "chdir" in str(info.value)
+    assert runner.ran == [runner.name]
+
+
+def test_dir_not_a_directory(runner: Any, no_leaks: None) -> None:
+    with pytest.raises(NotADirectoryError) as info:
+        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir="/etc/passwd"))
+    assert info.value.filename == "/etc/passwd"
+    assert info.value.step == "chdir"  # type: ignore[attr-defined]
+
+
+def test_setpgid_refused(runner: Any, no_leaks: None) -> None:
+    with pytest.raises(PermissionError) as info:
+        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setpgid=True, pgid=1)))
+    assert info.value.step == "setpgid"  # type: ignore[attr-defined]
+
+
+def test_spawn_errors_say_the_step_is_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "spawn")
+    with pytest.raises(FileNotFoundError, match="posix_spawn reports only the errno"):
+        pysyscall.fork_exec("/nonexistent/program", ["program"])
+
+
+# --- which runner runs what ----------------------------------------------------
+
+
+def test_auto_prefers_spawn_for_a_plain_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
+    assert runners.RUNNERS[0] is runner_spawn
+    plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(dir="/", files=[0, 1, 2, 2]))
+    assert runners.select(plan) is runner_spawn
+
+
+def test_auto_falls_back_when_a_step_is_not_spawnable(
+    monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
+    attr = ProcAttr(sys=SysProcAttr(pdeathsig=signal.SIGTERM))
+    plan = exec_unix.child_program("/bin/true", ["true"], attr)
+    reason = runner_spawn.unavailable(plan)
+    assert reason is not None and "prctl(PR_SET_PDEATHSIG, SIGTERM)" in reason
+    fallback = next(r for r in runners.RUNNERS[1:] if r.unavailable(plan) is None)
+    ran: list[str] = []
+    real = fallback.fork_and_exec_in_child
+    monkeypatch.setattr(
+        fallback,
+        "fork_and_exec_in_child",
+        lambda p, pipe: ran.append(fallback.NAME) or real(p, pipe),
+    )
+    monkeypatch.setattr(runner_spawn, "fork_and_exec_in_child", lambda p, pipe: ran.append("spawn"))
+    pid = pysyscall.fork_exec("/bin/true", ["true"], attr)
+    assert pysyscall.wait4(pid)[1].exit_status() == 0
+    assert ran == [fallback.NAME]
+
+
+def test_forced_spawn_on_an_unspawnable_plan(
+    monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "spawn")
+    attr = ProcAttr(sys=SysProcAttr(pdeathsig=signal.SIGTERM))
+    expected = (
+        r"pysyscall cannot start this process here: spawn: step \d+ "
+        r"\(prctl\(PR_SET_PDEATHSIG, SIGTERM\)\): posix_spawn has no equivalent"
+    )
+    with pytest.raises(RuntimeError, match=expected):
+        pysyscall.fork_exec("/bin/true", ["true"], attr)
+
+
+def strace_or_fail() -> str:
+    path = shutil.which("strace")
+    if path is None:
+        pytest.fail("strace is not installed (apt-get install strace)", pytrace=False)
+    return path
+
+
+STRACED = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import pysyscall
+os.environ["PYSYSCALL_RUNNER"] = sys.argv[2]
+attr = pysyscall.ProcAttr(dir="/", sys=pysyscall.SysProcAttr(setsid=True))
+pid = pysyscall.fork_exec("/bin/true", ["true"], attr)
+print(pid, pysyscall.wait4(pid)[1].exit_status())
+"""
+
+
+@pytest.mark.parametrize("name", ["spawn", "fork"])
+def test_strace_shows_which_runner_ran(name: str, tmp_path: Path) -> None:
+    """spawn: clone with CLONE_VM|CLONE_VFORK (glibc's posix_spawn), and the
+    child makes the translated calls; fork: a clone without CLONE_VM."""
+    trace = tmp_path / "trace"
+    command = [strace_or_fail(), "-f", "-o", str(trace), sys.executable, "-I", "-S", "-c"]
+    done = subprocess.run(
+        [*command, STRACED, PACKAGE_PARENT, name], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    pid, status = (int(x) for x in done.stdout.split())
+    assert status == 0
+    lines = trace.read_text().splitlines()
+    made = [
+        line
+        for line in lines
+        if re.search(r"\bclone3?\(", line) and "CLONE_THREAD" not in line and "resumed" not in line
+    ]
+    assert len(made) == 1, made
+    if name == "spawn":
+        assert "CLONE_VM|CLONE_VFORK" in made[0], made[0]
+        child = [
+            line.split(None, 1)[1]
+            for line in lines
+            if line.startswith(f"{pid} ")
+            and not line.split(None, 1)[1].startswith(("rt_sigaction", "<...", "+++"))
+        ]
+        calls = [re.match(r"[a-z_0-9]+", line)[0] for line in child]  # type: ignore[index]
+        end = calls.index("execve")
+        assert calls[:end] == [
+            "rt_sigprocmask",  # glibc reads the mask, resets the handlers (not listed)
+            "setsid",
+            "chdir",
+            *["fcntl"] * 6,  # adddup2(i, i): F_GETFD, F_SETFD for fds 0..2
+            "close_range",  # addclosefrom_np(3)
+            "rt_sigprocmask",  # the caller's mask
+        ], child[: end + 1]
+    else:
+        assert "CLONE_VM" not in made[0] and "CLONE_VFORK" not in made[0], made[0]
+
+
+# --- the translation -------------------------------------------------------------
+
+
+def translated(*args: Any, **kwargs: Any) -> runner_spawn.Spawn:
+    plan = exec_unix.child_program(*args, **kwargs)
+    result = runner_spawn.translate(plan)
+    assert isinstance(result, runner_spawn.Spawn), result
+    return result
+
+
+def actions_of(spawn: runner_spawn.Spawn) -> list[tuple[str, tuple[Any, ...]]]:
+    return [
+        (func.replace("posix_spawn_file_actions_", ""), args) for func, args, _ in spawn.actions
+    ]
+
+
+def test_translation_of_go_fd_passes(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        spawn = translated("/bin/true", ["true"], ProcAttr(files=[0, 1, None, fd, 1]))
+    finally:
+        os.close(fd)
+    # Pass 1 copies fd 1 (files[4] < 4) above every fd in play, close-on-exec;
+    # pass 2 places each; then everything from 5 (the copy too) is closed.
+    copy = max(5, fd) + 1
+    assert actions_of(spawn) == [
+        ("adddup2", (1, copy)),
+        ("adddup2", (0, 0)),
+        ("adddup2", (1, 1)),
+        ("addclose", (2,)),
+        ("adddup2", (fd, 3)),
+        ("adddup2", (copy, 4)),
+        ("addclosefrom_np", (5,)),
+    ]
+    assert spawn.flags & runner_spawn.system.POSIX_SPAWN_SETSIGMASK
+    assert str(spawn).startswith("posix_spawn, flags SETSIGDEF|SETSIGMASK")
+
+
+def test_translation_of_attributes() -> None:
+    attr = ProcAttr(dir="/tmp", sys=SysProcAttr(setsid=True, setpgid=True, pgid=0))
+    spawn = translated("/bin/true", ["true"], attr)
+    system = runner_spawn.system
+    want = system.POSIX_SPAWN_SETSID | system.POSIX_SPAWN_SETPGROUP
+    assert spawn.flags & want == want and spawn.pgroup == 0
+    assert actions_of(spawn)[0] == ("addchdir_np", spawn.actions[0][1])
+    assert spawn.actions_key[0] == ("posix_spawn_file_actions_addchdir_np", b"/tmp")
+    # The plan's own list, and glibc's own signals (test_signal_dispositions).
+    assert spawn.sigdefault == (*runtime.signals_to_reset(), 32, 33)
+
+
+def test_unknown_step_fields_and_kinds_are_not_spawnable() -> None:
+    plan = exec_unix.child_program("/bin/true", ["true"])
+    assert runner_spawn.unavailable(plan) is None
+    for index, step in enumerate(plan.steps):
+        changed = dataclasses.replace(plan, steps=list(plan.steps))
+        changed.steps[index] = dataclasses.replace(step, expect=0)
+        assert f"step {index} " in str(runner_spawn.translate(changed)), step
+
+    @dataclasses.dataclass(frozen=True)
+    class FutureStep(Step):
+        uid: int = 0
+
+    first = plan.steps[0]
+    future = FutureStep(first.name, first.func, first.args, first.text, first.checked)
+    changed = dataclasses.replace(plan, steps=[future, *plan.steps[1:]])
+    assert "FutureStep, not a Step" in str(runner_spawn.translate(changed))
+    changed = dataclasses.replace(plan, pidfd=object())
+    assert "the plan's pidfd" in str(runner_spawn.translate(changed))
+    changed = dataclasses.replace(plan, fork=Step("clone", "syscall", (56, 0x20000011), "clone"))
+    assert "posix_spawn forks only plainly" in str(runner_spawn.translate(changed))
+    changed = dataclasses.replace(plan, steps=plan.steps[:-1])
+    assert runner_spawn.translate(changed) == "the plan has no execve"
+
+
+def test_what_an_older_library_cannot_do() -> None:
+    plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(dir="/"))
+    lib = runner_spawn.LIBRARY
+    for missing, reason in [
+        ({"inherit": None}, "cannot clear FD_CLOEXEC"),
+        ({"closefrom": False}, "has no addclosefrom_np"),
+        ({"chdir": False}, "has no posix_spawn_file_actions_addchdir_np"),
+        ({"missing": "no posix_spawn here"}, "no posix_spawn here"),
+    ]:
+        older = dataclasses.replace(lib, **missing)
+        assert reason in str(runner_spawn.translate(plan, older)), missing
+
+
+DARWIN = runner_spawn.Library(
+    "libSystem",
+    None,
+    setsid=True,
+    chdir=True,
+    closefrom=False,
+    inherit="posix_spawn_file_actions_addinherit_np",
+    cloexec_default=darwin.POSIX_SPAWN_CLOEXEC_DEFAULT,
+)
+
+
+def test_darwin_plans_on_libsystem(monkeypatch: pytest.MonkeyPatch) -> None:
+    """darwin's plan (dup2, then fcntl FD_CLOEXEC for pass 1) on libSystem's
+    posix_spawn: inherit_np for files[i] == i, the pass-1 copy closed."""
+    monkeypatch.setattr(runner_spawn, "system", darwin)
+    plan = darwin.child_program(
+        b"/bin/echo",
+        [b"echo"],
+        [b"A=1"],
+        b"/tmp",
+        [0, 2, 1, 1],
+        darwin.SysProcAttr(setsid=True),
+        [signal.SIGINT, signal.SIGPIPE],
+    )
+    spawn = runner_spawn.translate(plan, DARWIN)
+    assert isinstance(spawn, runner_spawn.Spawn), spawn
+    assert actions_of(spawn) == [
+        ("addchdir_np", spawn.actions[0][1]),
+        ("adddup2", (1, 5)),  # pass 1: files[2] == 1 < 2 ...
+        ("adddup2", (1, 6)),  # ... and files[3]
+        ("addinherit_np", (0,)),  # files[0] == 0
+        ("adddup2", (2, 1)),
+        ("adddup2", (5, 2)),
+        ("adddup2", (6, 3)),
+        ("addclose", (5,)),  # the copies were close-on-exec
+        ("addclose", (6,)),
+    ]
+    flags = darwin.POSIX_SPAWN_SETSID | darwin.POSIX_SPAWN_SETSIGDEF | darwin.POSIX_SPAWN_SETSIGMASK
+    assert spawn.flags == flags
+    assert spawn.sigdefault == (signal.SIGINT, signal.SIGPIPE)
+    # A ptrace or credential step has no posix_spawn equivalent.
+    plan = darwin.child_program(
+        b"/bin/echo", [b"echo"], [], None, [0, 1, 2], darwin.SysProcAttr(ptrace=True), []
+    )
+    assert "ptrace(PT_TRACE_ME)" in str(runner_spawn.translate(plan, DARWIN))
+
+
+def test_judging_the_failed_step(tmp_path: Path) -> None:
+    spawn = translated("/bin/true", ["true"], ProcAttr(dir=tmp_path, files=[0, 1, 2, 1]))
+    assert runner_spawn.judge(spawn, errno.EBADF).step == "dup3"  # type: ignore[attr-defined]
+    error = runner_spawn.judge(spawn, errno.ENOENT)  # the dir exists: execve's
+    assert (error.step, error.filename) == ("execve", "/bin/true")  # type: ignore[attr-defined]
+    error = runner_spawn.judge(spawn, errno.EAGAIN)
+    assert isinstance(error, BlockingIOError) and "fork through posix_spawn" in str(error)
+    tmp_path.rmdir()
+    error = runner_spawn.judge(spawn, errno.ENOENT)
+    assert (error.step, error.filename) == ("chdir", str(tmp_path))  # type: ignore[attr-defined]
+
+
+def test_setup_objects_are_cached_and_shared() -> None:
+    for _ in range(3):
+        pid = pysyscall.fork_exec("/bin/true", ["true"])
+        assert pysyscall.wait4(pid)[1].exit_status() == 0
+    assert 0 < len(runner_spawn._attributes_cache) <= runner_spawn._CACHE_SIZE
+    assert 0 < len(runner_spawn._actions_cache) <= runner_spawn._CACHE_SIZE
+
+
+# --- remembered starts ------------------------------------------------------------
+
+
+@pytest.fixture
+def planned(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Counts the plans exec_unix makes; starts forget what they remembered."""
+    monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
+    monkeypatch.setattr(runner_spawn, "_remembered", {})
+    made: list[Any] = []
+    real = exec_unix.child_program
+
+    def counting(*args: Any) -> Any:
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(exec_unix, "child_program", counting)
+    return made
+
+
+def test_a_start_is_planned_once(planned: list[Any], tmp_path: Path, no_leaks: None) -> None:
+    work = str(tmp_path)
+    attr = ProcAttr(dir=work, files=[0, 1, 2], sys=SysProcAttr(setsid=True))
+    for _ in range(3):
+        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
+    assert len(planned) == 1
+    # Another argument, dir, env or setting: another plan.
+    for other in [
+        ("/bin/true", ["true", "x"], attr),
+        ("/bin/true", ["true"], ProcAttr(dir="/", files=[0, 1, 2], sys=SysProcAttr(setsid=True))),
+        ("/bin/true", ["true"], ProcAttr(dir=work, env={"A": "1"}, files=[0, 1, 2])),
+        ("/bin/true", ["true"], ProcAttr(dir=work, sys=SysProcAttr(setpgid=True))),
+    ]:
+        assert pysyscall.wait4(pysyscall.fork_exec(*other))[1] == 0
+    assert len(planned) == 5
+
+
+def test_a_remembered_start_follows_os_environ(
+    planned: list[Any], monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    monkeypatch.setenv("PYSYSCALL_REMEMBERED", "one")
+    assert b"PYSYSCALL_REMEMBERED=one\n" in output_of_env()
+    assert b"PYSYSCALL_REMEMBERED=one\n" in output_of_env()
+    monkeypatch.setenv("PYSYSCALL_REMEMBERED", "two")
+    assert b"PYSYSCALL_REMEMBERED=two\n" in output_of_env()
+    assert len(planned) == 2
+
+
+def output_of_env() -> bytes:
+    r, w = os.pipe()
+    try:
+        pid = pysyscall.fork_exec("/usr/bin/env", ["env"], ProcAttr(files=[0, w, 2]))
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    assert pysyscall.wait4(pid)[1] == 0
+    return data
+
+
+def test_a_remembered_start_checks_its_fds_again(
+    planned: list[Any], tmp_path: Path, no_leaks: None
+) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY)
+    attr = ProcAttr(files=[0, 1, 2, fd])
+    assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
+    os.close(fd)
+    with pytest.raises(OSError) as info:
+        pysyscall.fork_exec("/bin/true", ["true"], attr)
+    assert info.value.errno == errno.EBADF and f"files[3] is fd {fd}" in str(info.value)
+    assert len(planned) == 1
+
+
+def test_a_remembered_failure_is_the_same_error(planned: list[Any], no_leaks: None) -> None:
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError) as info:
+            pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir="/nonexistent/dir"))
+        assert info.value.step == "chdir"  # type: ignore[attr-defined]
+        assert info.value.filename == "/nonexistent/dir"
+    assert len(planned) == 1
+
+
+def test_what_is_not_remembered(planned: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for attr in [
+        ProcAttr(dir=Path("/")),  # a PathLike: not keyed
+        ProcAttr(sys=SysProcAttr(noctty=False, pdeathsig=signal.SIGTERM)),  # not spawnable here
+        ProcAttr(env={"A": Path("/")}),
+    ]:
+        for _ in range(2):
+            assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
+    assert len(planned) == 6
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "fork")  # another runner: always planned
+    for _ in range(2):
+        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
+    assert len(planned) == 8
+    assert all(entry is not None for entry in runner_spawn._remembered.values())
+
+
+def test_a_remembered_start_follows_the_signal_handlers(planned: list[Any], no_leaks: None) -> None:
+    """Planned while SIGPIPE is at default and SIGUSR1 caught; started again
+    while SIGPIPE is ignored (Python's own ignore: reset in the child) and
+    SIGUSR1 ignored (stays ignored), as a new plan would have it."""
+    previous = {
+        signal.SIGPIPE: signal.signal(signal.SIGPIPE, signal.SIG_DFL),
+        signal.SIGUSR1: signal.signal(signal.SIGUSR1, lambda *a: None),
+    }
+    try:
+        assert signal_set(own_status(), "SigIgn") == set()
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        status = own_status()
+        assert signal_set(status, "SigIgn") == {signal.SIGUSR1}
+        assert signal_set(status, "SigCgt") == set()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert len(planned) == 1
+
+
+def own_status() -> dict[str, str]:
+    """/proc/self/status of a cat started through fork_exec."""
+    r, w = os.pipe()
+    try:
+        attr = ProcAttr(files=[0, w, 2])
+        pid = pysyscall.fork_exec("/bin/cat", ["cat", "/proc/self/status"], attr)
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        text = f.read().decode()
+    assert pysyscall.wait4(pid)[1] == 0
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def test_remembered_starts_are_bounded(planned: list[Any]) -> None:
+    for i in range(runner_spawn._REMEMBERED_SIZE + 5):
+        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true", str(i)]))[1] == 0
+    assert len(runner_spawn._remembered) == runner_spawn._REMEMBERED_SIZE
+    assert ("/bin/true", ("true", "0")) not in {key[:2] for key in runner_spawn._remembered}
+
+
+# --- the cached environment and the signal scan ---------------------------------
+
+
+def test_environment_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = env_unix.environ()
+    assert first is env_unix.environ()  # unchanged: the same tuple
+    assert list(first) == [k + b"=" + v for k, v in os.environb.items()]
+    monkeypatch.setenv("PYSYSCALL_ENV_TEST", "1")
+    second = env_unix.environ()
+    assert second is not first and b"PYSYSCALL_ENV_TEST=1" in second
+    # Same pairs in another order: another environment for the child.
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setenv("HOME", "/somewhere")
+    third = env_unix.environ()
+    assert list(third) == [k + b"=" + v for k, v in os.environb.items()]
+
+
+def test_signals_from_proc_match_sigaction() -> None:
+    rt = signal.SIGRTMIN + 5
+    previous = {
+        signal.SIGUSR1: signal.signal(signal.SIGUSR1, lambda *a: None),
+        signal.SIGUSR2: signal.signal(signal.SIGUSR2, signal.SIG_IGN),
+        signal.SIGPIPE: signal.signal(signal.SIGPIPE, signal.SIG_DFL),
+        rt: signal.signal(rt, lambda *a: None),
+    }
+    try:
+        assert runtime._proc_signal_masks() is not None
+        from_proc = runtime.signals_to_reset()
+        assert from_proc == runtime._signals_to_reset_by_sigaction()
+        assert {signal.SIGUSR1, rt} <= set(from_proc)
+        assert signal.SIGUSR2 not in from_proc and signal.SIGPIPE not in from_proc
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert runtime.signals_to_reset() == runtime._signals_to_reset_by_sigaction()
+
+
+def test_signals_without_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "_proc_signal_masks", lambda: None)
+    assert runtime.signals_to_reset() == runtime._signals_to_reset_by_sigaction()
+
+
+# --- the bench -------------------------------------------------------------------
+
+
+def test_bench_smoke() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pysyscall", "bench", "--spawns", "3", "--threads", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert text.startswith("`python -m pysyscall bench --rss 0 --threads 2 --spawns 3`")
+    for method in ("pysyscall auto (spawn)", "pysyscall spawn", "pysyscall fork", "os.posix_spawn"):
+        assert f"| {method} |" in text
+    assert "| pysyscall auto, serializing fork lock |" in text
+    assert "Goals (issue 4):" in text
+
+
+def test_bench_sizes() -> None:
+    from pysyscall import bench
+
+    assert [bench.parse_size(s) for s in ("0", "512M", "2G", "1.5g", "64KiB")] == [
+        0,
+        512 << 20,
+        2 << 30,
+        3 << 29,
+        64 << 10,
+    ]
+    with pytest.raises(Exception, match="not a size"):
+        bench.parse_size("lots")
+
+
+def test_no_start_leaves_anything_behind(runner: Any, tmp_path: Path, no_leaks: None) -> None:
+    """Failures of every kind in a row: no fd, no zombie (no_leaks)."""
+    data = tmp_path / "data"
+    data.write_text("x")
+    cases: list[Callable[[], Any]] = [
+        lambda: pysyscall.fork_exec("/nonexistent", ["x"]),
+        lambda: pysyscall.fork_exec(str(data), ["x"]),
+        lambda: pysyscall.fork_exec("/bin/true", ["x"], ProcAttr(dir="/nonexistent")),
+        lambda: pysyscall.fork_exec(
+            "/bin/true", ["x"], ProcAttr(sys=SysProcAttr(setpgid=True, pgid=1))
+        ),
+    ]
+    for case in cases * 5:
+        with pytest.raises(OSError):
+            case()
+    assert runner.ran == [runner.name] * len(cases) * 5

@@ -1,0 +1,130 @@
+"""Regenerate pysyscall/asm_linux_ARCH.py from the listing pysyscall/asm_linux_ARCH.s.
+
+    python3 tools/asm.py            # rewrite every asm_linux_*.py from its .s
+    python3 tools/asm.py --check    # exit 1 if any .py differs from its listing
+
+Uses binutils (``as``, ``objcopy``, ``nm``, ``objdump``; Debian's binutils
+package). The listing is assembled into an object file; its .text section,
+which must have no relocations (the bytes run wherever they are mapped),
+becomes CODE; every global code symbol becomes an entry offset and every
+global absolute symbol (a ``.globl`` + ``.set``: the table layout, the
+flags) a constant, so the Python side never restates a number the routine
+uses. tests/test_vfork.py runs ``generate`` and compares with the module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "pysyscall"
+
+# Go's architecture names (the listing's suffix) -> the assembler for it.
+ASSEMBLERS = {"amd64": ["as", "--64"]}
+
+HEADER = '''\
+"""The vfork child's routine for linux/{arch}, as bytes. Generated: do not edit.
+
+tools/asm.py assembled {listing} (the listing beside this file, which says
+what the routine does and how the table is laid out) and wrote its .text
+bytes, entry offsets and layout constants here. tests/test_vfork.py
+re-assembles the listing and checks that this file matches.
+"""
+'''
+
+
+class ToolMissing(RuntimeError):
+    """A binutils program this script needs is not installed."""
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise ToolMissing(
+            f"{name} is not installed: tools/asm.py needs binutils (apt-get install binutils)"
+        )
+    return path
+
+
+def _run(*command: str) -> str:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def arch_of(listing: Path) -> str:
+    m = re.fullmatch(r"asm_linux_(\w+)\.s", listing.name)
+    if not m or m[1] not in ASSEMBLERS:
+        raise ValueError(f"{listing.name}: expected asm_linux_ARCH.s, ARCH in {list(ASSEMBLERS)}")
+    return m[1]
+
+
+def generate(listing: Path) -> str:
+    """The text of the Python module for ``listing``."""
+    arch = arch_of(listing)
+    assembler, *options = ASSEMBLERS[arch]
+    with tempfile.TemporaryDirectory() as work:
+        obj = str(Path(work) / "routine.o")
+        raw = Path(work) / "routine.bin"
+        _run(_tool(assembler), *options, "-o", obj, str(listing))
+        relocations = _run(_tool("objdump"), "-r", obj)
+        if "RELOCATION RECORDS" in relocations:
+            raise RuntimeError(f"{listing.name} needs relocations:\n{relocations}")
+        _run(_tool("objcopy"), "-O", "binary", "--only-section=.text", obj, str(raw))
+        code = raw.read_bytes()
+        symbols = _run(_tool("nm"), obj)
+    entries: dict[str, int] = {}
+    constants: dict[str, int] = {}
+    for line in symbols.splitlines():
+        value, kind, name = line.split()
+        if kind == "T":
+            entries[name.upper()] = int(value, 16)
+        elif kind == "A":
+            constants[name] = int(value, 16)
+    lines = [HEADER.format(arch=arch, listing=listing.name), "CODE = bytes.fromhex("]
+    for start in range(0, len(code), 16):
+        lines.append(f'    "{code[start : start + 16].hex()}"')
+    lines += [")", "", "# Entry points: offsets into CODE."]
+    lines += [f"{name} = 0x{value:X}" for name, value in sorted(entries.items(), key=_by_value)]
+    lines += ["", "# The table's layout and the entry flags (the listing's global symbols)."]
+    lines += [f"{name} = 0x{value:X}" for name, value in sorted(constants.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _by_value(item: tuple[str, int]) -> tuple[int, str]:
+    return item[1], item[0]
+
+
+def module_of(listing: Path) -> Path:
+    return listing.with_suffix(".py")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    parser.add_argument("listings", nargs="*", type=Path, help="default: pysyscall/asm_linux_*.s")
+    options = parser.parse_args(argv)
+    listings = options.listings or sorted(PACKAGE.glob("asm_linux_*.s"))
+    status = 0
+    for listing in listings:
+        text = generate(listing)
+        target = module_of(listing)
+        if options.check:
+            if not target.exists() or target.read_text() != text:
+                print(f"{target} is out of date: run python3 tools/asm.py", file=sys.stderr)
+                status = 1
+        else:
+            target.write_text(text)
+            print(f"wrote {target.relative_to(ROOT)} ({len(text)} characters)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
