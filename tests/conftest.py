@@ -55,6 +55,24 @@ def child_view(tmp_path: Path) -> Callable[..., dict[str, Any]]:
     return run
 
 
+def output_of(argv: list[str], **attr: Any) -> bytes:
+    """Run argv with a pipe as fd 1; return what it wrote; expect exit 0.
+
+    ``files`` may name the pipe's write end as "w" (default [0, "w", 2]).
+    """
+    r, w = os.pipe()
+    try:
+        files = [w if f == "w" else f for f in attr.pop("files", [0, "w", 2])]
+        pid = pysyscall.fork_exec(argv[0], argv, pysyscall.ProcAttr(files=files, **attr))
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = pysyscall.wait4(pid)
+    assert status.exited() and status.exit_status() == 0, (status, data)
+    return data
+
+
 def signal_set(status: dict[str, str], field: str) -> set[int]:
     """The signals in a /proc/self/status mask such as SigBlk."""
     mask = int(status[field], 16)

@@ -15,26 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_children, signal_set
+from conftest import assert_no_children, output_of, signal_set
 
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr
-
-
-def output_of(argv: list[str], **attr: Any) -> bytes:
-    """Run argv with a pipe as fd 1; return what it wrote; expect exit 0."""
-    r, w = os.pipe()
-    try:
-        files = attr.pop("files", [0, w, 2])
-        files = [w if f == "w" else f for f in files]
-        pid = pysyscall.fork_exec(argv[0], argv, ProcAttr(files=files, **attr))
-    finally:
-        os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    _, status = pysyscall.wait4(pid)
-    assert status.exited() and status.exit_status() == 0, status
-    return data
 
 
 def test_zero_sys_proc_attr(child_view: Any, no_leaks: None) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import pytest
 from conftest import CHILD_VIEW, signal_set
+from conftest import output_of as shared_output_of
 
 import pysyscall
 from pysyscall import (
@@ -85,16 +86,8 @@ def view(runner: Any, tmp_path: Path, attr: ProcAttr | None = None) -> dict[str,
 
 
 def output_of(runner: Any, argv: list[str], **attr: Any) -> bytes:
-    """Run argv with a pipe as fd 1; return what it wrote; expect exit 0."""
-    r, w = os.pipe()
-    try:
-        pid = pysyscall.fork_exec(argv[0], argv, ProcAttr(files=[0, w, 2], **attr))
-    finally:
-        os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    _, status = pysyscall.wait4(pid)
-    assert status.exited() and status.exit_status() == 0, status
+    """conftest's output_of, checking which runner ran."""
+    data = shared_output_of(argv, **attr)
     assert runner.ran == [runner.name]
     return data
 

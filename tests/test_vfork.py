@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_children, open_fds, signal_set
+from conftest import assert_no_children, open_fds, output_of, signal_set
 
 import pysyscall
 from pysyscall import (
@@ -75,21 +75,6 @@ def vfork(monkeypatch: pytest.MonkeyPatch) -> None:
     """Force the vfork runner, and check it is the one selected."""
     monkeypatch.setenv("PYSYSCALL_RUNNER", "vfork")
     assert runners.select() is runner_vfork
-
-
-def output_of(argv: list[str], **attr: Any) -> bytes:
-    """Run argv with a pipe as its fd 1; return what it wrote; expect exit 0."""
-    r, w = os.pipe()
-    try:
-        files = [w if f == "w" else f for f in attr.pop("files", [0, "w", 2])]
-        pid = pysyscall.fork_exec(argv[0], argv, ProcAttr(files=files, **attr))
-    finally:
-        os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    _, status = pysyscall.wait4(pid)
-    assert status.exited() and status.exit_status() == 0, (status, data)
-    return data
 
 
 def proc_status(**attr: Any) -> dict[str, str]:
