@@ -17,9 +17,10 @@ import errno
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, NoReturn
 
-from . import env_unix, libc, runner_spawn, runners, runtime
+from . import env_unix, libc, remembered, runners, runtime
 from ._platform import forkpipe, system
 from .plan import (
     CHILD_ERROR_MAGIC,
@@ -172,9 +173,9 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
 
 def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> tuple[int, int]:
     """Port of forkExec (exec_unix.go): returns (pid, pidfd or -1)."""
-    pid = runner_spawn.start_remembered(argv0, argv, attr)  # planned before: no plan
-    if pid is not None:
-        return pid, -1
+    started = remembered.start(argv0, argv, attr)  # planned before: no plan to make
+    if started is not None:
+        return started
     plan = child_program(argv0, argv, attr)
     try:
         return _start(plan)
@@ -182,19 +183,28 @@ def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -
         plan.close()
 
 
-def _start(plan: Plan, reap_failed: bool = True) -> tuple[int, int]:
+def _start(
+    plan: Plan, reap_failed: bool = True, runner: ModuleType | None = None
+) -> tuple[int, int]:
     # reap_failed=False (compat.py): a child that failed is left for the
-    # caller to reap; its error carries the pid as ``.pid``.
-    runner = runners.select(plan)
-    if not runners.uses_status_pipe(runner):
-        # posix_spawn returns the child's error itself, the child reaped
-        # (runner_spawn.py), and runs no plan with parent-side work or a pidfd.
-        forkpipe.acquire_fork_lock(fork_lock)
+    # caller to reap; its error carries the pid as ``.pid``. ``runner``:
+    # the one runners.select(plan) picked (remembered.py knows it).
+    if runner is None:
+        runner = runners.select(plan)
+    forkpipe.acquire_fork_lock(fork_lock)
+    if not runner.status_pipe(plan):
+        # posix_spawn returns the child's error itself (the child reaped);
+        # a vfork child writes its record into plan.record, which it shares
+        # with this process. Neither runs a plan with parent-side work.
         try:
-            return runner.fork_and_exec_in_child(plan, -1), -1
+            pid: int = runner.fork_and_exec_in_child(plan, -1)
         finally:
             forkpipe.release_fork_lock(fork_lock)
-    forkpipe.acquire_fork_lock(fork_lock)
+        if plan.record.step == -1:
+            return pid, -1 if plan.pidfd is None else plan.pidfd.value
+        record = ChildError.from_buffer_copy(plan.record)
+        plan.record.step, plan.record.errno = -1, 0  # ready for the next start
+        return _failure(pid, plan, record, None, reap_failed)
     try:
         pipe = forkpipe.fork_exec_pipe()
     except BaseException:
@@ -202,7 +212,7 @@ def _start(plan: Plan, reap_failed: bool = True) -> tuple[int, int]:
         raise
     try:
         pipe = _pipe_at_or_above(pipe, plan.first_free_fd)
-        pid: int = runner.fork_and_exec_in_child(plan, pipe[1])
+        pid = runner.fork_and_exec_in_child(plan, pipe[1])
     except BaseException:
         for fd in pipe:
             libc.parent("close")(fd)
@@ -218,14 +228,25 @@ def _start(plan: Plan, reap_failed: bool = True) -> tuple[int, int]:
 
     libc.parent("close")(pipe[1])  # else the read below never sees EOF
     try:
-        record = _read_status(pipe[0])
+        read = _read_status(pipe[0])
     except OSError:
         _failed(pid, plan)
         raise
     finally:
         libc.parent("close")(pipe[0])
-    if record is None and parent_error is None:
+    if read is None and parent_error is None:
         return pid, -1 if plan.pidfd is None else plan.pidfd.value
+    return _failure(pid, plan, read, parent_error, reap_failed)
+
+
+def _failure(
+    pid: int,
+    plan: Plan,
+    record: ChildError | None,
+    parent_error: OSError | None,
+    reap_failed: bool,
+) -> NoReturn:
+    """Raise the error of a start that failed: the parent's, or the child's step's."""
     if reap_failed:
         _failed(pid, plan)
     if parent_error is not None:

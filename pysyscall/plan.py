@@ -17,7 +17,9 @@ the rest.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
+import operator
 import os
 import signal
 from collections.abc import Sequence
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from . import libc
+
+MISSING: Any = dataclasses.MISSING
 
 CHILD_EXIT_STATUS = 253  # Go's exit status for a child whose setup failed
 F_GETFD = 1  # the same on Linux and darwin
@@ -150,6 +154,24 @@ class Step:
     otherwise: Step | None = None
 
 
+class ChildError(ctypes.Structure):
+    """What a failed child writes to the status pipe: fixed size, no allocation.
+
+    ``magic`` tells a record from stray bytes; ``step`` is the index of the
+    failing step in the plan, ``errno`` its error. A child that shares its
+    parent's memory (the vfork runner) writes it into Plan.record instead.
+    """
+
+    _fields_ = [("magic", ctypes.c_uint32), ("step", ctypes.c_int32), ("errno", ctypes.c_int32)]
+
+
+CHILD_ERROR_MAGIC = 0x50595343  # "PYSC"
+
+
+def _no_failure() -> ChildError:
+    return ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
+
+
 @dataclass
 class Plan:
     """The child's whole program, planned in the parent.
@@ -158,7 +180,10 @@ class Plan:
     and before the fork lock is released (Linux's uid/gid map handshake); it
     returns the error that should fail the start, if any. ``parent_fds``
     are fds the plan opened for that work; ``close`` closes them. ``pidfd``
-    receives the child's pidfd when one was asked for.
+    receives the child's pidfd when one was asked for. ``record`` is where a
+    child that shares the parent's memory reports its failure (step -1:
+    none). ``prepared`` holds what each runner made of the plan (keyed by
+    runner name), kept for the next start of the same plan (remembered.py).
     """
 
     platform: str
@@ -171,6 +196,8 @@ class Plan:
     after_fork: Callable[[int], OSError | None] | None = None
     parent_fds: list[int] = field(default_factory=list)
     pidfd: Cell | None = None
+    record: ChildError = field(default_factory=_no_failure, repr=False)
+    prepared: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
         lines = [
@@ -196,19 +223,6 @@ class Plan:
         """Close the fds the plan opened in the parent (idempotent)."""
         while self.parent_fds:
             libc.parent("close")(self.parent_fds.pop())
-
-
-class ChildError(ctypes.Structure):
-    """What a failed child writes to the status pipe: fixed size, no allocation.
-
-    ``magic`` tells a record from stray bytes; ``step`` is the index of the
-    failing step in the plan, ``errno`` its error.
-    """
-
-    _fields_ = [("magic", ctypes.c_uint32), ("step", ctypes.c_int32), ("errno", ctypes.c_int32)]
-
-
-CHILD_ERROR_MAGIC = 0x50595343  # "PYSC"
 
 
 @functools.cache  # a fixed table, asked on every start
@@ -413,3 +427,45 @@ class Builder:
         return Plan(
             platform, fork, exit, self.steps, first_free_fd, saved_mask, self.keep, **parent_side
         )
+
+
+def _defaults(cls: Any, read: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The names of ``cls``'s other fields, and their defaults (MISSING if required)."""
+    names, values = [], []
+    for f in dataclasses.fields(cls):
+        factory: Any = f.default_factory
+        if f.name in read:
+            continue
+        names.append(f.name)
+        if f.default is not MISSING:
+            values.append(f.default)
+        elif factory is not MISSING:
+            values.append(factory())
+        else:
+            values.append(MISSING)  # required: never at a default
+    return tuple(names), tuple(values)
+
+
+class OtherFields:
+    """Checks that a dataclass's fields other than ``read`` are at their defaults.
+
+    A runner that translates a plan (runner_spawn.py), or a key that stands
+    for a request (remembered.py), reads some fields; any other field not at
+    its default means something the reader does not know. One C-level
+    attrgetter call in the common case.
+    """
+
+    def __init__(self, cls: Any, read: tuple[str, ...]) -> None:
+        self.names, self.defaults = _defaults(cls, read)
+        get = operator.attrgetter(*self.names) if self.names else (lambda obj: ())
+        self.get: Any = (lambda obj: (get(obj),)) if len(self.names) == 1 else get
+
+    def unknown(self, obj: Any) -> str | None:
+        """The first field not at its default, or None."""
+        if self.get(obj) == self.defaults and MISSING not in self.defaults:
+            return None
+        for name, default in zip(self.names, self.defaults):
+            value = getattr(obj, name)
+            if default is MISSING or not (value is default or value == default):
+                return name
+        return None

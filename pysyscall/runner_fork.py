@@ -39,6 +39,7 @@ from ._platform import system
 from .plan import CHILD_ERROR_MAGIC, CHILD_EXIT_STATUS, ChildError, Plan, Step
 
 NAME = "fork"
+SIGNALS_IN_PLAN = True  # the child resets the handlers the plan lists
 
 _call = operator.methodcaller("__call__")
 _not_failed = functools.partial(operator.ne, -1)
@@ -53,6 +54,11 @@ def unavailable(plan: Plan | None = None) -> str | None:
             "itself runs Python code, which the child must not do between fork and execve"
         )
     return None
+
+
+def status_pipe(plan: Plan) -> bool:
+    """True: the child, a copy of this process, reports a failure on the status pipe."""
+    return True
 
 
 # How a result is judged: dict.get(table, result, default) is -1 (failed) or

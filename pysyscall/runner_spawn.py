@@ -47,15 +47,12 @@ directory is chdir's, EPERM with a setpgid step is setpgid's, EBADF is the
 first fd step's, EAGAIN and ENOMEM are the clone's ("fork through
 posix_spawn"), anything else is execve's. The message says so.
 
-No status pipe: posix_spawn returns the child's error itself
-(STATUS_PIPE = False; exec_unix starts such a runner without the pipe). It
-runs under the fork lock like the fork runner, with the GIL released
-(libc.parent), so other threads keep running while the child starts.
-
-A start that can be keyed exactly is planned once and remembered
-(start_remembered, called by exec_unix before it plans). env=None uses
-env_unix's cached copy of os.environ, never libc's environ, which another
-thread's putenv may reallocate while the GIL-released spawn reads it.
+No status pipe: posix_spawn returns the child's error itself (status_pipe;
+exec_unix starts such a runner without the pipe). It runs under the fork
+lock like the fork runner, with the GIL released (libc.parent), so other
+threads keep running while the child starts. env=None passes env_unix's
+cached copy of os.environ, never libc's environ, which another thread's
+putenv may reallocate while the GIL-released spawn reads it.
 """
 
 from __future__ import annotations
@@ -63,22 +60,19 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import errno
-import itertools
-import operator
 import os
 import signal
 import stat
 import sys
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from . import env_unix, libc, runtime
+from . import libc, runtime
 from ._platform import system
-from .plan import Plan, Step
+from .plan import OtherFields, Plan, Step
 
 NAME = "spawn"
-STATUS_PIPE = False  # posix_spawn reports the child's error itself
+SIGNALS_IN_PLAN = False  # the C library's child resets every caught handler (remember)
 
 CLOSE_RANGE_CLOEXEC = 4  # Linux uapi; the step only appears in Linux plans
 SIG_DFL = 0
@@ -232,48 +226,15 @@ class Spawn:
 # Step and Plan fields this module reads; every other field must be at its
 # default, or the step (plan) means something this module does not know.
 _STEP_READ = ("name", "func", "args", "text", "checked", "path")
-_PLAN_READ = ("platform", "fork", "exit", "steps", "first_free_fd", "saved_mask", "keep")
+_PLAN_READ = (
+    *("platform", "fork", "exit", "steps", "first_free_fd", "saved_mask", "keep"),
+    *("record", "prepared"),  # runners' state, not what the child does
+)
 _MISSING: Any = dataclasses.MISSING
 
 
-def _defaults(cls: Any, read: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """The names of ``cls``'s other fields, and their defaults (MISSING if required)."""
-    names, values = [], []
-    for f in dataclasses.fields(cls):
-        factory: Any = f.default_factory
-        if f.name in read:
-            continue
-        names.append(f.name)
-        if f.default is not _MISSING:
-            values.append(f.default)
-        elif factory is not _MISSING:
-            values.append(factory())
-        else:
-            values.append(_MISSING)  # required: never at a default
-    return tuple(names), tuple(values)
-
-
-class _Fields:
-    """Checks that an object's other fields are at their defaults, in one C call."""
-
-    def __init__(self, cls: Any, read: tuple[str, ...]) -> None:
-        self.names, self.defaults = _defaults(cls, read)
-        get = operator.attrgetter(*self.names) if self.names else (lambda obj: ())
-        self.get: Any = (lambda obj: (get(obj),)) if len(self.names) == 1 else get
-
-    def unknown(self, obj: Any) -> str | None:
-        """The first field not at its default, or None."""
-        if self.get(obj) == self.defaults and _MISSING not in self.defaults:
-            return None
-        for name, default in zip(self.names, self.defaults):
-            value = getattr(obj, name)
-            if default is _MISSING or not (value is default or value == default):
-                return name
-        return None
-
-
-_STEP_FIELDS = _Fields(Step, _STEP_READ)
-_PLAN_FIELDS = _Fields(Plan, _PLAN_READ)
+_STEP_FIELDS = OtherFields(Step, _STEP_READ)
+_PLAN_FIELDS = OtherFields(Plan, _PLAN_READ)
 _INT_TYPES = [(int,) * n for n in range(8)]
 
 
@@ -293,7 +254,7 @@ def _plain_fork(fork: Step) -> bool:
 # darwin has no child code before the exec, and exec resets caught
 # handlers), so for such a plan sigdefault needs only IGNORED_BY_PYTHON,
 # whatever their state: a translation that holds whatever the handlers
-# become, which lets start_remembered reuse it. translate itself keeps to
+# become, which lets a remembered plan reuse it (remember). translate keeps to
 # the plan's own list, exact for any plan.
 _SIGDEFAULT = tuple(sorted(runtime.IGNORED_BY_PYTHON))
 
@@ -456,24 +417,48 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
     return spawn
 
 
-# unavailable(plan) translates; fork_and_exec_in_child, called next in the
-# same thread with the same plan, takes the translation from here.
-_last = threading.local()
-
-
 def unavailable(plan: Plan | None = None) -> str | None:
-    """Why this runner cannot run ``plan`` here (or any plan), or None if it can."""
+    """Why this runner cannot run ``plan`` here (or any plan), or None if it can.
+
+    The translation is kept in ``plan.prepared`` for fork_and_exec_in_child
+    and for later starts of a remembered plan.
+    """
     if sys.implementation.name != "cpython":
         # The C child runs no Python, but the plan's buffers, read by a
         # GIL-released posix_spawn, have only been checked on CPython.
         return f"the spawn runner is only tested on CPython, not {sys.implementation.name}"
     if plan is None:
         return LIBRARY.missing
-    result = translate(plan)
-    if isinstance(result, str):
-        return result
-    _last.plan, _last.result = plan, result
-    return None
+    result = _translation(plan)
+    return result if isinstance(result, str) else None
+
+
+def _translation(plan: Plan) -> Translation:
+    result: Translation | None = plan.prepared.get(NAME)
+    if result is None:
+        result = plan.prepared[NAME] = translate(plan)
+    return result
+
+
+def status_pipe(plan: Plan) -> bool:
+    """False: posix_spawn returns the child's error itself (exec_unix._start)."""
+    return False
+
+
+def remember(plan: Plan) -> None:
+    """Make the plan's translation hold for later starts (remembered.py).
+
+    exec_unix's plan resets the signals caught when it was made; posix_spawn's
+    child resets every caught signal itself, so the translation needs only
+    IGNORED_BY_PYTHON in sigdefault (see _SIGDEFAULT) to hold whatever the
+    handlers become.
+    """
+    spawn = _translation(plan)
+    if isinstance(spawn, Spawn):
+        spawn.sigdefault = _SIGDEFAULT + tuple(
+            s for s in LIBRARY.internal_signals if s not in _SIGDEFAULT
+        )
+        spawn.flags |= system.POSIX_SPAWN_SETSIGDEF
 
 
 # Initialised attribute and file-action objects, by what they hold. posix_spawn
@@ -561,12 +546,11 @@ def _file_actions(spawn: Spawn) -> tuple[Any, bool]:
 def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
     """Start the plan's program with posix_spawn; return the child's pid.
 
-    ``pipe`` is unused (STATUS_PIPE is False). Raises the OSError of a failed
+    ``pipe`` is unused (status_pipe is False). Raises the OSError of a failed
     start, the child already reaped by the C library (see judge). Must be
     called with the fork lock held.
     """
-    result = _last.result if getattr(_last, "plan", None) is plan else translate(plan)
-    _last.plan = _last.result = None
+    result = _translation(plan)
     if isinstance(result, str):
         raise RuntimeError(f"the spawn runner cannot run this plan: {result}")
     return _run(result)
@@ -600,162 +584,6 @@ def _run(spawn: Spawn) -> int:
     if code:
         raise judge(spawn, code)
     return pid.value
-
-
-# --- remembered starts ---------------------------------------------------------
-#
-# Planning a start is pysyscall's main cost next to the spawn itself (about
-# 50 µs of Python per start measured in a loop, three times that between real
-# spawns, whose kernel work leaves the caches cold). A program that starts
-# the same command again and again (a build tool, a test runner) plans the
-# same thing each time. So the spawn runner remembers the plan and its
-# translation for requests it can key exactly: str or bytes argv0 and argv,
-# a str/bytes/None dir, an env that is None (then keyed by env_unix's copy of
-# os.environ, which changes whenever os.environ does) or a mapping or list of
-# str/bytes, files of ints or None, and a SysProcAttr whose only non-default
-# fields are setsid, setpgid and pgid. A remembered plan is only ever run by
-# this runner, which never writes to it, so threads share it. The fds in
-# files are checked again on every start (exec_unix._files), as a new plan
-# would; nothing else a plan depends on can change for the same key (the
-# signal handlers do not matter to the translation: see _SIGDEFAULT).
-
-_REMEMBERED_SIZE = 64
-_remembered: dict[tuple[Any, ...], _Remembered | None] = {}  # None: unspawnable
-_remembered_lock = threading.Lock()
-_STRINGS = frozenset({str, bytes})
-_FILE_TYPES = frozenset({int, type(None)})
-_SESSION_FIELDS = ("setsid", "setpgid", "pgid")
-_sys_fields = _Fields(system.SysProcAttr, _SESSION_FIELDS)
-
-
-def _env_key(env: Any) -> Any:
-    if env is None:
-        return env_unix.environ()  # the same tuple while os.environ is unchanged
-    if type(env) is dict:
-        items = tuple(env.items())
-        if set(map(type, itertools.chain.from_iterable(items))) <= _STRINGS:
-            return ("mapping", items)
-    elif type(env) in (list, tuple) and set(map(type, env)) <= _STRINGS:
-        return ("sequence", tuple(env))
-    return _MISSING
-
-
-def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, ...] | None:
-    """The key a start is remembered by, or None if it cannot be keyed exactly.
-
-    ``procattr`` is exec_unix.ProcAttr (which imports this module).
-    """
-    if type(argv0) not in _STRINGS or type(argv) not in (list, tuple):
-        return None
-    argv = tuple(argv)
-    if not set(map(type, argv)) <= _STRINGS:
-        return None
-    if attr is None:
-        return (argv0, argv, None, env_unix.environ(), None, None)
-    if type(attr) is not procattr:
-        return None
-    dir, env, files, sys_attr = attr.dir, _env_key(attr.env), attr.files, attr.sys
-    if (dir is not None and type(dir) not in _STRINGS) or env is _MISSING:
-        return None
-    if files is not None:
-        files = tuple(files)
-        if not set(map(type, files)) <= _FILE_TYPES:
-            return None
-    session = None
-    if sys_attr is not None:
-        if type(sys_attr) is not system.SysProcAttr or _sys_fields.get(sys_attr) != (
-            _sys_fields.defaults
-        ):
-            return None
-        session = (bool(sys_attr.setsid), bool(sys_attr.setpgid), sys_attr.pgid)
-    return (argv0, argv, dir, env, files, session)
-
-
-def start_remembered(argv0: Any, argv: Any, attr: Any) -> int | None:
-    """Start a request this runner has planned before; None: plan it as usual.
-
-    Called by exec_unix._fork_exec before it plans. Returns the child's pid
-    when the runner that would be chosen is this one and the request can be
-    keyed (request_key); plans and remembers it the first time. Raises what
-    fork_exec raises (bad arguments, a closed fd, the child's error).
-    """
-    exec_unix, runners = _modules()
-    name = runners.requested()
-    if not (name == NAME or (name == "auto" and runners.RUNNERS[0].NAME == NAME)):
-        return None
-    if sys.implementation.name != "cpython" or LIBRARY.missing is not None:
-        return None
-    key = request_key(argv0, argv, attr, exec_unix.ProcAttr)
-    if key is None:
-        return None
-    entry = _remembered.get(key, _MISSING)
-    if entry is None:
-        return None  # planned before, and not spawnable
-    if entry is _MISSING:
-        plan = exec_unix.child_program(argv0, argv, attr)
-        result = translate(plan)
-        if isinstance(result, str):
-            plan.close()
-            entry = None
-        else:
-            # exec_unix's plan: its signal list is the handlers' state now,
-            # and its meaning for any later start is _SIGDEFAULT.
-            result.sigdefault = _SIGDEFAULT + tuple(
-                s for s in LIBRARY.internal_signals if s not in _SIGDEFAULT
-            )
-            result.flags |= system.POSIX_SPAWN_SETSIGDEF
-            entry = _Remembered(plan, result, _pollfds(key[4]))
-        with _remembered_lock:
-            if len(_remembered) >= _REMEMBERED_SIZE:
-                del _remembered[next(iter(_remembered))]  # the oldest
-            _remembered[key] = entry
-        if entry is None:
-            return None
-    elif _poll(entry.pollfds, entry.nfds, 0) != 0:
-        # An fd that is not open (POLLNVAL), or one poll has news of: the
-        # same check a new plan makes raises, or passes.
-        exec_unix._files(None if attr is None else attr.files)
-    forkpipe = exec_unix.forkpipe  # looked up now: the bench may swap it
-    forkpipe.acquire_fork_lock(exec_unix.fork_lock)
-    try:
-        return _run(entry.spawn)
-    finally:
-        forkpipe.release_fork_lock(exec_unix.fork_lock)
-
-
-class _Remembered:
-    """A remembered start: its plan (kept alive), translation, and fds to check."""
-
-    __slots__ = ("nfds", "plan", "pollfds", "spawn")
-
-    def __init__(self, plan: Plan, spawn: Spawn, pollfds: Any) -> None:
-        self.plan, self.spawn, self.pollfds = plan, spawn, pollfds
-        self.nfds = len(pollfds) // 2
-
-
-def _pollfds(files: tuple[int | None, ...] | None) -> Any:
-    """struct pollfd {int fd; short events, revents;} for each fd in ``files``.
-
-    poll with no events asked reports only POLLNVAL (not open), POLLHUP and
-    POLLERR: a return of 0 means every fd is open. Threads share the array;
-    the revents the kernel writes are never read.
-    """
-    fds = sorted({fd for fd in (files if files is not None else (0, 1, 2)) if fd not in (None, -1)})
-    return (ctypes.c_int32 * (2 * len(fds)))(*[x for fd in fds for x in (fd, 0)])
-
-
-_poll = libc.parent("poll")
-_imported: tuple[Any, Any] | None = None
-
-
-def _modules() -> tuple[Any, Any]:
-    """exec_unix and runners, which import this module (so not at its top)."""
-    global _imported
-    if _imported is None:
-        from . import exec_unix, runners
-
-        _imported = (exec_unix, runners)
-    return _imported
 
 
 def judge(spawn: Spawn, code: int) -> OSError:

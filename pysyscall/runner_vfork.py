@@ -33,15 +33,16 @@ flags are the listing's, read from the generated module):
   64-bit long, else an int (sign-extended before it is judged). No judging
   flag: the result is ignored (Go ignores failures to close).
 
-The status pipe stays the protocol: with CLONE_VM the routine writes the
-record into the parent's memory too, but reading it there would give this
-runner its own failure path (reap, close the pidfd, raise the step's error)
-beside exec_unix's; with the pipe every runner that runs the plan fails the
-same way, the strace of a failing child shows the same write as the fork
-runner's, and exec_unix needs no change. (Measured: dropping the pipe saved
-no time that showed above this machine's noise.) A plan that runs out of
-steps without exec reports its last step failed, as the fork runner's tail
-does.
+No status pipe: clone(CLONE_VFORK) returns only once the child has called
+execve or exited, and the child wrote its failure record (if any) into the
+memory it shares with the parent (``plan.record``), so the parent reads the
+record right there, and exec_unix reaps the child and raises the step's
+error as it does for a record read from the pipe. Waiting for the pipe's
+EOF made the parent wait for the child's close-on-exec, after the exec has
+already released it: measured here, start + reap of /bin/true took 1.08x
+os.posix_spawn's time with the pipe, 0.91x without. A plan that runs out
+of steps without exec reports its last step failed, as the fork runner's
+tail does.
 
 Interpreters: the child runs no interpreter code at all, so PyPy is
 supported too (its ctypes only builds the call in the parent). Machines:
@@ -71,7 +72,9 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   ``auto`` falls back;
 * a new user namespace (CLONE_NEWUSER in cloneflags or unshareflags) needs
   the parent to write the id maps while the child waits, which a
-  suspended parent cannot: refused, as Go refuses it.
+  suspended parent cannot: as Go does, such a child is started without
+  CLONE_VM|CLONE_VFORK (a copy of the parent, at fork's cost), runs the
+  same routine, and reports on the status pipe (shares_memory).
 
 clone3-only requests (CLONE_NEWTIME, CLONE_INTO_CGROUP) go through a
 second entry of the routine, ``clone3_vfork``, which makes the clone3
@@ -93,9 +96,10 @@ from types import ModuleType
 from typing import Any
 
 from . import libc, runtime
-from .plan import CHILD_ERROR_MAGIC, CHILD_EXIT_STATUS, Cell, ChildError, Plan, Step
+from .plan import CHILD_EXIT_STATUS, Cell, Plan, Step
 
 NAME = "vfork"
+SIGNALS_IN_PLAN = True  # the child resets the handlers the plan lists
 
 # Linux numbers (x86-64 and arm64 agree); tests/test_vfork.py checks them
 # against Python's where Python has them.
@@ -203,12 +207,7 @@ def _plan_unavailable(plan: Plan) -> str | None:
     flags, _ = _fork_flags(plan.fork)
     if flags is None:
         return f"cannot start a child through {plan.fork.text}"
-    if flags & CLONE_NEWUSER:
-        return (
-            "a new user namespace (CLONE_NEWUSER in cloneflags) needs the parent to write "
-            "the id maps while the child waits: Go keeps that off vfork too"
-        )
-    if plan.after_fork is not None:
+    if plan.after_fork is not None and shares_memory(plan):
         return "the plan has parent-side work to do while the child waits"
     for index, step in enumerate(plan.steps):
         for call in (step, step.otherwise):
@@ -218,14 +217,39 @@ def _plan_unavailable(plan: Plan) -> str | None:
                 return f"step {index} calls {call.func}, not known to be safe in a vfork child"
             if len(call.args) > 6:
                 return f"step {index} ({call.name}) has more than six arguments"
-        if step.func == "unshare" and _value(step.args[0]) & CLONE_NEWUSER:
-            return (
-                "a new user namespace (CLONE_NEWUSER in unshareflags) cannot be made in a "
-                "child that shares its parent's memory: Go keeps that off vfork too"
-            )
     if not plan.steps:
         return "the plan has no steps"
     return None
+
+
+def shares_memory(plan: Plan) -> bool:
+    """Whether the child runs in the parent's memory (CLONE_VM|CLONE_VFORK).
+
+    Not when the plan makes a new user namespace: the parent must write the
+    id maps while the child waits for them, which a parent suspended until
+    the child's execve cannot do, and unshare(CLONE_NEWUSER) refuses a
+    process that shares its memory. Go keeps CLONE_NEWUSER off vfork and
+    forks plainly there (forkAndExecInChild1 in exec_linux.go); so does this
+    runner, with the same routine, in a copy of the parent's memory.
+    """
+    flags, _ = _fork_flags(plan.fork)
+    if flags is not None and flags & CLONE_NEWUSER:
+        return False
+    return not any(
+        step.func == "unshare" and _value(step.args[0]) & CLONE_NEWUSER for step in plan.steps
+    )
+
+
+def status_pipe(plan: Plan) -> bool:
+    """Whether the child reports a failure on the status pipe (exec_unix._start).
+
+    A child in the parent's memory writes its record into ``plan.record``
+    instead: clone returns only once the child has called execve or exited,
+    so the record is complete when the parent reads it, and the parent does
+    not wait for the child's close-on-exec (measured: start + reap of
+    /bin/true 0.91x of os.posix_spawn's time without the pipe, 1.08x with).
+    """
+    return not shares_memory(plan)
 
 
 def _value(arg: Any) -> int:
@@ -420,9 +444,17 @@ def _entry(step: Step, index: int, words: list[int]) -> None:
     words += (address, *args, flags, expected & _WORD, store, index)
 
 
-def table(plan: Plan, status_fd: int, record: ChildError) -> Any:
-    """The routine's table for ``plan`` (a c_uint64 array; see the module doc)."""
+def table(plan: Plan, status_fd: int) -> Any:
+    """The routine's table for ``plan`` (a c_uint64 array; see the module doc).
+
+    The child writes its failure record into ``plan.record`` (and to
+    ``status_fd`` unless it is -1). Made once per plan and status fd: a
+    remembered plan (remembered.py) keeps its table in ``plan.prepared``.
+    """
     assert asm is not None
+    made = plan.prepared.get(NAME)
+    if made is not None and made[0] == status_fd:
+        return made[1]
     words: list[int] = []
     for index, step in enumerate(plan.steps):
         _entry(step, index, words)
@@ -435,8 +467,8 @@ def table(plan: Plan, status_fd: int, record: ChildError) -> Any:
         _function("write")[0],
         _function("_exit")[0],
         status_fd & _WORD,
-        ctypes.addressof(record),
-        ctypes.sizeof(record),
+        ctypes.addressof(plan.record),
+        ctypes.sizeof(plan.record),
         CHILD_EXIT_STATUS,
         errno.EINVAL,
     ]
@@ -444,7 +476,9 @@ def table(plan: Plan, status_fd: int, record: ChildError) -> Any:
     # array.array converts the words in C; the ctypes view shares its memory
     # (and keeps it alive), so the table costs microseconds, not tens.
     words[:0] = header
-    return (ctypes.c_uint64 * len(words)).from_buffer(array.array("Q", words))
+    made = status_fd, (ctypes.c_uint64 * len(words)).from_buffer(array.array("Q", words))
+    plan.prepared[NAME] = made
+    return made[1]
 
 
 # --- the start ----------------------------------------------------------------------
@@ -453,11 +487,15 @@ _clone3: Any = None
 
 
 def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
-    """Port of forkAndExecInChild1's vfork path (exec_linux.go): clone, run the plan.
+    """Port of forkAndExecInChild1 (exec_linux.go): clone, run the plan.
 
-    The child reports a failure on ``pipe``. Returns the child's pid once the
-    child has called execve or exited; raises OSError if clone failed. Must
-    be called with the fork lock held.
+    With CLONE_VM|CLONE_VFORK (shares_memory), as Go does unless the plan
+    makes a user namespace: the child reports a failure in ``plan.record``
+    and ``pipe`` is -1; clone returns once the child has called execve or
+    exited. Otherwise (a plain clone, the routine in a copy of this
+    process) the child reports on ``pipe`` and clone returns at once.
+    Returns the child's pid; raises OSError if clone failed. Must be called
+    with the fork lock held.
     """
     global _clone3
     assert asm is not None
@@ -467,14 +505,14 @@ def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
     flags, parent_tid = _fork_flags(plan.fork)
     if flags is None:
         raise RuntimeError(f"vfork: cannot start a child through {plan.fork.text}")
-    record = ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
-    words = table(plan, pipe, record)
+    vfork = CLONE_VM | CLONE_VFORK if shares_memory(plan) else 0
+    words = table(plan, pipe)
     stack = _stack()
     clone3_args = None
     if plan.fork.name == "clone3":
         source = (ctypes.c_uint64 * 11).from_address(int(plan.fork.args[1]))
         clone3_args = (ctypes.c_uint64 * 11)(*source)
-        clone3_args[0] |= CLONE_VM | CLONE_VFORK
+        clone3_args[0] |= vfork
         clone3_args[5] = stack.low  # stack, stack_size: the kernel starts at the top
         clone3_args[6] = stack.top - stack.low
         if _clone3 is None:
@@ -484,7 +522,7 @@ def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
     clone = libc.parent("clone")
     arguments = libc.variadic_arguments(
         "clone",
-        (address + asm.VFORK_CHILD, stack.top, CLONE_VM | CLONE_VFORK | SIGCHLD | flags,
+        (address + asm.VFORK_CHILD, stack.top, vfork | SIGCHLD | flags,
          ctypes.addressof(words), parent_tid, 0, 0),
     )  # fmt: skip
     gc_was_enabled = runtime.before_fork(plan.saved_mask)
@@ -503,10 +541,9 @@ def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
         runtime.after_fork(plan.saved_mask, gc_was_enabled)
     if pid == -1:
         how = "clone" if clone3_args is None else "clone3"
-        raise libc.errno_error(
-            code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}(CLONE_VM|CLONE_VFORK)"
-        )
-    # The plan's buffers, the table, the record and the stack were in use
-    # until here: clone returns once the child has exec'd or exited.
-    del words, clone3_args, record
+        vm = "(CLONE_VM|CLONE_VFORK)" if vfork else ""
+        raise libc.errno_error(code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}{vm}")
+    # The plan's buffers, the table and the stack were in use until here:
+    # with CLONE_VFORK, clone returns once the child has exec'd or exited.
+    del clone3_args
     return pid

@@ -13,9 +13,10 @@ from types import ModuleType
 from . import env_unix, runner_fork, runner_spawn, runner_vfork
 from .plan import Plan
 
-# auto's order of preference: posix_spawn where the plan fits its attributes
-# and file actions (runner_spawn.py), then the vfork routine, then fork.
-RUNNERS: tuple[ModuleType, ...] = (runner_spawn, runner_vfork, runner_fork)
+# auto's order of preference: the vfork routine (Go's way: every plan, at a
+# flat cost, on x86-64 Linux), then posix_spawn where the plan fits its
+# attributes and file actions (runner_spawn.py), then fork.
+RUNNERS: tuple[ModuleType, ...] = (runner_vfork, runner_spawn, runner_fork)
 
 
 # A runner name that takes precedence over PYSYSCALL_RUNNER: the benchmark
@@ -44,12 +45,3 @@ def select(plan: Plan | None = None) -> ModuleType:
                 return runner
             reasons.append(f"{runner.NAME}: {reason}")
     raise RuntimeError("pysyscall cannot start this process here: " + "; ".join(reasons))
-
-
-def uses_status_pipe(runner: ModuleType) -> bool:
-    """Whether ``runner`` reports a child's failure on the status pipe.
-
-    A runner whose start call returns the child's error itself (posix_spawn:
-    runner_spawn.STATUS_PIPE is False) needs none; the default is Go's pipe.
-    """
-    return bool(getattr(runner, "STATUS_PIPE", True))

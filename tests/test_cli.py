@@ -92,7 +92,8 @@ def test_info() -> None:
     assert "fork: _Fork(); failure exit: _exit" in out.stdout
     assert "runner fork: available" in out.stdout
     assert "runner spawn: available" in out.stdout
-    assert "PYSYSCALL_RUNNER='auto' picks: spawn" in out.stdout
+    assert "runner vfork: available" in out.stdout
+    assert "PYSYSCALL_RUNNER='auto' picks: vfork" in out.stdout
 
 
 def test_ctrl_c_goes_to_the_child() -> None:

@@ -36,6 +36,7 @@ from pysyscall import (
     exec_unix,
     runner_fork,
     runner_spawn,
+    runner_vfork,
     runners,
     runtime,
 )
@@ -44,20 +45,20 @@ from pysyscall.plan import Step
 PACKAGE_PARENT = str(Path(pysyscall.__file__).resolve().parent.parent)
 
 
-@pytest.fixture(params=["fork", "spawn"])
+@pytest.fixture(params=["fork", "spawn", "vfork"])
 def runner(request: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """PYSYSCALL_RUNNER set to the runner; ``.ran`` lists the runners that started a child.
 
-    The spies: the fork runner's fork_and_exec_in_child, and the spawn
-    runner's _run, through which its every start goes (a new plan's, and a
-    remembered one's: runner_spawn.start_remembered).
+    The spies: each runner's fork_and_exec_in_child, through which its
+    every start goes (a new plan's, and a remembered one's).
     """
     name: str = request.param
     monkeypatch.setenv("PYSYSCALL_RUNNER", name)
     ran: list[str] = []
     for runner_name, module, function in [
         ("fork", runner_fork, "fork_and_exec_in_child"),
-        ("spawn", runner_spawn, "_run"),
+        ("spawn", runner_spawn, "fork_and_exec_in_child"),
+        ("vfork", runner_vfork, "fork_and_exec_in_child"),
     ]:
         real = getattr(module, function)
 
@@ -358,33 +359,37 @@ def test_spawn_errors_say_the_step_is_judged(monkeypatch: pytest.MonkeyPatch) ->
 # --- which runner runs what ----------------------------------------------------
 
 
-def test_auto_prefers_spawn_for_a_plain_start(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_prefers_vfork_then_spawn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
-    assert runners.RUNNERS[0] is runner_spawn
+    assert runners.RUNNERS == (runner_vfork, runner_spawn, runner_fork)
     plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(dir="/", files=[0, 1, 2, 2]))
+    assert runners.select(plan) is runner_vfork
+    monkeypatch.setattr(runner_vfork, "unavailable", lambda plan=None: "off for the test")
     assert runners.select(plan) is runner_spawn
 
 
 def test_auto_falls_back_when_a_step_is_not_spawnable(
     monkeypatch: pytest.MonkeyPatch, no_leaks: None
 ) -> None:
+    """Where vfork is unavailable (PyPy, aarch64), auto takes spawn, and fork
+    for what posix_spawn cannot do."""
     monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
+    monkeypatch.setattr(runner_vfork, "unavailable", lambda plan=None: "off for the test")
     attr = ProcAttr(sys=SysProcAttr(pdeathsig=signal.SIGTERM))
     plan = exec_unix.child_program("/bin/true", ["true"], attr)
     reason = runner_spawn.unavailable(plan)
     assert reason is not None and "prctl(PR_SET_PDEATHSIG, SIGTERM)" in reason
-    fallback = next(r for r in runners.RUNNERS[1:] if r.unavailable(plan) is None)
     ran: list[str] = []
-    real = fallback.fork_and_exec_in_child
+    real = runner_fork.fork_and_exec_in_child
     monkeypatch.setattr(
-        fallback,
+        runner_fork,
         "fork_and_exec_in_child",
-        lambda p, pipe: ran.append(fallback.NAME) or real(p, pipe),
+        lambda p, pipe: ran.append("fork") or real(p, pipe),
     )
     monkeypatch.setattr(runner_spawn, "fork_and_exec_in_child", lambda p, pipe: ran.append("spawn"))
     pid = pysyscall.fork_exec("/bin/true", ["true"], attr)
     assert pysyscall.wait4(pid)[1].exit_status() == 0
-    assert ran == [fallback.NAME]
+    assert ran == ["fork"]
 
 
 def test_forced_spawn_on_an_unspawnable_plan(
@@ -613,145 +618,6 @@ def test_setup_objects_are_cached_and_shared() -> None:
     assert 0 < len(runner_spawn._actions_cache) <= runner_spawn._CACHE_SIZE
 
 
-# --- remembered starts ------------------------------------------------------------
-
-
-@pytest.fixture
-def planned(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Counts the plans exec_unix makes; starts forget what they remembered."""
-    monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
-    monkeypatch.setattr(runner_spawn, "_remembered", {})
-    made: list[Any] = []
-    real = exec_unix.child_program
-
-    def counting(*args: Any) -> Any:
-        made.append(args)
-        return real(*args)
-
-    monkeypatch.setattr(exec_unix, "child_program", counting)
-    return made
-
-
-def test_a_start_is_planned_once(planned: list[Any], tmp_path: Path, no_leaks: None) -> None:
-    work = str(tmp_path)
-    attr = ProcAttr(dir=work, files=[0, 1, 2], sys=SysProcAttr(setsid=True))
-    for _ in range(3):
-        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
-    assert len(planned) == 1
-    # Another argument, dir, env or setting: another plan.
-    for other in [
-        ("/bin/true", ["true", "x"], attr),
-        ("/bin/true", ["true"], ProcAttr(dir="/", files=[0, 1, 2], sys=SysProcAttr(setsid=True))),
-        ("/bin/true", ["true"], ProcAttr(dir=work, env={"A": "1"}, files=[0, 1, 2])),
-        ("/bin/true", ["true"], ProcAttr(dir=work, sys=SysProcAttr(setpgid=True))),
-    ]:
-        assert pysyscall.wait4(pysyscall.fork_exec(*other))[1] == 0
-    assert len(planned) == 5
-
-
-def test_a_remembered_start_follows_os_environ(
-    planned: list[Any], monkeypatch: pytest.MonkeyPatch, no_leaks: None
-) -> None:
-    monkeypatch.setenv("PYSYSCALL_REMEMBERED", "one")
-    assert b"PYSYSCALL_REMEMBERED=one\n" in output_of_env()
-    assert b"PYSYSCALL_REMEMBERED=one\n" in output_of_env()
-    monkeypatch.setenv("PYSYSCALL_REMEMBERED", "two")
-    assert b"PYSYSCALL_REMEMBERED=two\n" in output_of_env()
-    assert len(planned) == 2
-
-
-def output_of_env() -> bytes:
-    r, w = os.pipe()
-    try:
-        pid = pysyscall.fork_exec("/usr/bin/env", ["env"], ProcAttr(files=[0, w, 2]))
-    finally:
-        os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    assert pysyscall.wait4(pid)[1] == 0
-    return data
-
-
-def test_a_remembered_start_checks_its_fds_again(
-    planned: list[Any], tmp_path: Path, no_leaks: None
-) -> None:
-    fd = os.open(tmp_path, os.O_RDONLY)
-    attr = ProcAttr(files=[0, 1, 2, fd])
-    assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
-    os.close(fd)
-    with pytest.raises(OSError) as info:
-        pysyscall.fork_exec("/bin/true", ["true"], attr)
-    assert info.value.errno == errno.EBADF and f"files[3] is fd {fd}" in str(info.value)
-    assert len(planned) == 1
-
-
-def test_a_remembered_failure_is_the_same_error(planned: list[Any], no_leaks: None) -> None:
-    for _ in range(2):
-        with pytest.raises(FileNotFoundError) as info:
-            pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir="/nonexistent/dir"))
-        assert info.value.step == "chdir"  # type: ignore[attr-defined]
-        assert info.value.filename == "/nonexistent/dir"
-    assert len(planned) == 1
-
-
-def test_what_is_not_remembered(planned: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    for attr in [
-        ProcAttr(dir=Path("/")),  # a PathLike: not keyed
-        ProcAttr(sys=SysProcAttr(noctty=False, pdeathsig=signal.SIGTERM)),  # not spawnable here
-        ProcAttr(env={"A": Path("/")}),
-    ]:
-        for _ in range(2):
-            assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
-    assert len(planned) == 6
-    monkeypatch.setenv("PYSYSCALL_RUNNER", "fork")  # another runner: always planned
-    for _ in range(2):
-        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
-    assert len(planned) == 8
-    assert all(entry is not None for entry in runner_spawn._remembered.values())
-
-
-def test_a_remembered_start_follows_the_signal_handlers(planned: list[Any], no_leaks: None) -> None:
-    """Planned while SIGPIPE is at default and SIGUSR1 caught; started again
-    while SIGPIPE is ignored (Python's own ignore: reset in the child) and
-    SIGUSR1 ignored (stays ignored), as a new plan would have it."""
-    previous = {
-        signal.SIGPIPE: signal.signal(signal.SIGPIPE, signal.SIG_DFL),
-        signal.SIGUSR1: signal.signal(signal.SIGUSR1, lambda *a: None),
-    }
-    try:
-        assert signal_set(own_status(), "SigIgn") == set()
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-        status = own_status()
-        assert signal_set(status, "SigIgn") == {signal.SIGUSR1}
-        assert signal_set(status, "SigCgt") == set()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    assert len(planned) == 1
-
-
-def own_status() -> dict[str, str]:
-    """/proc/self/status of a cat started through fork_exec."""
-    r, w = os.pipe()
-    try:
-        attr = ProcAttr(files=[0, w, 2])
-        pid = pysyscall.fork_exec("/bin/cat", ["cat", "/proc/self/status"], attr)
-    finally:
-        os.close(w)
-    with os.fdopen(r, "rb") as f:
-        text = f.read().decode()
-    assert pysyscall.wait4(pid)[1] == 0
-    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-
-
-def test_remembered_starts_are_bounded(planned: list[Any]) -> None:
-    for i in range(runner_spawn._REMEMBERED_SIZE + 5):
-        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true", str(i)]))[1] == 0
-    assert len(runner_spawn._remembered) == runner_spawn._REMEMBERED_SIZE
-    assert ("/bin/true", ("true", "0")) not in {key[:2] for key in runner_spawn._remembered}
-
-
 # --- the cached environment and the signal scan ---------------------------------
 
 
@@ -807,10 +673,14 @@ def test_bench_smoke() -> None:
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith("`python -m pysyscall bench --rss 0 --threads 2 --spawns 3`")
-    for method in ("pysyscall auto (spawn)", "pysyscall spawn", "pysyscall fork", "os.posix_spawn"):
+    methods = ("pysyscall auto (vfork)", "pysyscall spawn", "pysyscall fork", "pysyscall vfork")
+    for method in (*methods, "os.posix_spawn", "subprocess.Popen", "os.fork + os.execv"):
         assert f"| {method} |" in text
     assert "| pysyscall auto, serializing fork lock |" in text
-    assert "Goals (issue 4):" in text
+    assert "| pysyscall auto, credential 65534 |" in text  # as root
+    assert "Issue 4:\n- pysyscall auto (vfork) / os.posix_spawn = " in text
+    assert "Issue 8:\n- pysyscall vfork / os.posix_spawn = " in text
+    assert "subprocess.Popen(user=, group=, extra_groups=) 65534 / pysyscall auto, credential" in text
 
 
 def test_bench_sizes() -> None:

@@ -52,6 +52,7 @@ from pysyscall import (
     runner_vfork,
     runners,
 )
+from pysyscall.linux import SysProcIDMap
 from pysyscall.plan import CHILD_ERROR_MAGIC, Cell, ChildError, Step
 
 if sys.platform != "linux" or platform.machine() != "x86_64":
@@ -148,14 +149,14 @@ def test_table_layout() -> None:
 
     attr = ProcAttr(dir="/", sys=SysProcAttr(setsid=True, pdeathsig=signal.SIGKILL))
     plan = exec_unix.child_program("/bin/true", ["true"], attr)
-    record = ChildError(magic=CHILD_ERROR_MAGIC, step=-1)
-    words = list(runner_vfork.table(plan, 77, record))
+    words = list(runner_vfork.table(plan, 77))
+    assert runner_vfork.table(plan, 77) is runner_vfork.table(plan, 77)  # kept on the plan
     header, entries = words[:9], words[9:]
     width = asm.ENTRY_SIZE // 8
     otherwise = [s for s in plan.steps if s.otherwise is not None]
     assert len(otherwise) == 1
     assert header[0] == len(plan.steps) + 1 == len(entries) // width
-    assert header[4] == 77 and header[5] == ctypes.addressof(record)
+    assert header[4] == 77 and header[5] == ctypes.addressof(plan.record)
     assert header[6] == 12 and header[7] == 253 and header[8] == errno.EINVAL
     rows = [entries[i : i + width] for i in range(0, len(entries), width)]
     index = [row[10] for row in rows]
@@ -438,12 +439,17 @@ TRACED = textwrap.dedent(
     import pysyscall
     from pysyscall import Credential, ProcAttr, SysProcAttr, runners
     from pysyscall.exec_unix import child_program
+    from pysyscall.linux import CLONE_NEWUSER, SysProcIDMap
 
     cases = {
         "success": ("/bin/true", ProcAttr(dir="/", files=[0, 1, 2, 1],
                     sys=SysProcAttr(setsid=True, pdeathsig=9,
                                     credential=Credential(0, 0, [1, 2])))),
         "missing_dir": ("/bin/true", ProcAttr(dir=sys.argv[3])),
+        "user_namespace": ("/bin/true", ProcAttr(sys=SysProcAttr(
+            cloneflags=CLONE_NEWUSER, uid_mappings=[SysProcIDMap(0, 65534, 1)],
+            gid_mappings=[SysProcIDMap(0, 65534, 1)],
+            credential=Credential(0, 0, [], no_setgroups=True)))),
     }
     report = {"parent": os.getpid(), "runner": runners.select().NAME, "cases": []}
     for name, (argv0, attr) in cases.items():
@@ -503,8 +509,9 @@ def trace(runner: str, tmp_path: Path) -> dict[str, Any]:
     return report
 
 
-def planned_calls(case: dict[str, Any]) -> list[str]:
-    """The system calls the plan makes, up to the failing step (names only)."""
+def planned_calls(case: dict[str, Any], tail: tuple[str, ...]) -> list[str]:
+    """The system calls the plan makes, up to the failing step (names only),
+    then ``tail``, the failure tail's calls."""
     calls = []
     for func, args, _has_otherwise in case["steps"]:
         if func == "syscall":
@@ -514,7 +521,7 @@ def planned_calls(case: dict[str, Any]) -> list[str]:
         # A step with ``otherwise`` (getppid) returns the expected parent
         # here: its alternative (kill) is skipped, so it adds no call.
         if "error" in case and func == case["error"][1]:
-            return [*calls, "write", "exit_group"]
+            return [*calls, *tail]
     return calls
 
 
@@ -532,13 +539,22 @@ def child_calls(lines: list[str]) -> list[str]:
 
 def test_strace_vfork_clone_and_only_the_planned_calls(root: None, tmp_path: Path) -> None:
     report = trace("vfork", tmp_path)
-    for case in report["cases"]:
+    success, missing_dir, user_namespace = report["cases"]
+    for case in (success, missing_dir):
         assert "CLONE_VM" in case["clone"] and "CLONE_VFORK" in case["clone"], case["clone"]
         # The child starts in the routine: no set_robust_list, no mmap, no
-        # futex, nothing but the plan's calls (and the failure tail).
-        assert child_calls(case["trace"]) == planned_calls(case), "\n".join(case["trace"][:40])
-    assert report["cases"][0]["status"] == 0
-    assert report["cases"][1]["error"] == [errno.ENOENT, "chdir"]
+        # futex, nothing but the plan's calls (and the failure tail, which
+        # writes no status pipe: the record is in the shared memory).
+        assert child_calls(case["trace"]) == planned_calls(case, ("exit_group",)), "\n".join(
+            case["trace"][:40]
+        )
+    assert success["status"] == 0
+    assert missing_dir["error"] == [errno.ENOENT, "chdir"]
+    # A new user namespace: a plain clone, as Go's, the same routine in a copy.
+    clone = user_namespace["clone"]
+    assert "CLONE_NEWUSER" in clone and "CLONE_VM" not in clone and "CLONE_VFORK" not in clone
+    assert child_calls(user_namespace["trace"]) == planned_calls(user_namespace, ())
+    assert user_namespace["status"] == 0
 
 
 def test_strace_fork_runner_clone_has_no_clone_vm(root: None, tmp_path: Path) -> None:
@@ -687,20 +703,33 @@ def test_exec_mapping_refused_by_seccomp_falls_back() -> None:
 
 
 @pytest.mark.parametrize("field", ["cloneflags", "unshareflags"])
-def test_new_user_namespace_falls_back(field: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_user_namespace_forks_plainly(field: str, vfork: None, no_leaks: None) -> None:
+    """As Go's forkAndExecInChild1: CLONE_NEWUSER keeps the child off CLONE_VM,
+    so the parent can write the id maps while it waits; the same routine runs
+    in a copy of the parent and reports on the status pipe. (After unshare,
+    the child writes its own maps, and may only map its own ids.)"""
     from pysyscall.linux import CLONE_NEWUSER
 
-    need_fork_runner()
-    plan = exec_unix.child_program(
-        "/bin/true", ["true"], ProcAttr(sys=SysProcAttr(**{field: CLONE_NEWUSER}))
+    outside = 65534 if field == "cloneflags" else 0
+    sys_attr = SysProcAttr(
+        **{field: CLONE_NEWUSER},
+        uid_mappings=[SysProcIDMap(0, outside, 1)],
+        gid_mappings=[SysProcIDMap(0, outside, 1)],
+        credential=Credential(0, 0, [], no_setgroups=True),
     )
+    attr = ProcAttr(sys=sys_attr)
+    plan = exec_unix.child_program("/bin/true", ["true"], attr)
     try:
-        reason = runner_vfork.unavailable(plan)
-        assert reason is not None and f"CLONE_NEWUSER in {field}" in reason
-        monkeypatch.setenv("PYSYSCALL_RUNNER", "auto")
-        assert runners.select(plan) is not runner_vfork
+        assert runner_vfork.unavailable(plan) is None
+        assert not runner_vfork.shares_memory(plan) and runner_vfork.status_pipe(plan)
+        assert runners.select(plan) is runner_vfork
     finally:
         plan.close()
+    inside = output_of(["/bin/sh", "-c", "id -u; cat /proc/self/uid_map"], sys=sys_attr)
+    assert inside.split() == [b"0", b"0", str(outside).encode(), b"1"]
+    with pytest.raises(FileNotFoundError) as info:
+        pysyscall.fork_exec("/nonexistent/program", ["x"], attr)
+    assert info.value.step == "execve"  # type: ignore[attr-defined]
 
 
 def test_unknown_call_refused() -> None:

@@ -1,0 +1,240 @@
+"""Remembered starts: a request planned before starts again from its plan.
+
+Planning (exec_unix.child_program: every argument checked and encoded, the
+steps built) is most of pysyscall's own work per start, about 80 µs, and
+what a runner makes of the plan (the spawn runner's attributes and file
+actions, the vfork runner's table) adds more. Programs that start processes
+often mostly start the same few commands (a build tool, a test runner, a
+watcher), so a request that can be keyed exactly is planned once, and its
+plan, with what the runner made of it (``Plan.prepared``), serves the next
+starts. Recognising one costs about 5 µs.
+
+Keyed exactly: argv0 and argv of str or bytes; ``dir`` str, bytes or None;
+``env`` None (keyed by env_unix's copy of os.environ, a new tuple whenever
+os.environ changes), or a dict or list of str/bytes; ``files`` of ints or
+None; SysProcAttr fields in KEYED_FIELDS, of plain values (the others at
+their defaults). Any other request is planned every time: among them every
+plan with parent-side work or a pidfd (the id maps and pidfd are not keyed),
+whose fds are made per start.
+
+What a plan depends on besides the request is checked on every start, as a
+new plan would be: the fds in ``files`` are open (one poll); this is the
+process that planned it (after os.fork the child plans again: pdeathsig's
+check names the parent's pid); the runner asked for is the same; and for
+runners whose child resets the signal handlers from the plan's own list (the
+fork and vfork runners: not the spawn runner, whose C library resets every
+caught signal), that list is still the one runtime.signals_to_reset gives.
+
+Threads: a plan is never run by two starts at once (the mask saved in it,
+the record a vfork child writes, the Cells a child fills). Each key keeps a
+small pool: a start takes a plan from it, or plans a new one when all are
+in use (several threads starting the same command), and gives it back.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import operator
+import os
+import threading
+from types import ModuleType
+from typing import Any
+
+from . import env_unix, libc, runners, runtime
+from ._platform import system
+from .plan import MISSING, Credential, OtherFields, Plan
+
+SIZE = 64  # requests remembered; past that, the oldest is forgotten
+POOL = 4  # plans kept per request, for threads starting it at once
+
+# SysProcAttr fields whose plan depends only on their values (and the pid).
+# Not keyed: fds in the parent (ctty with foreground, cgroup_fd), the id maps
+# and pidfd (fds made per start), darwin's other fields.
+KEYED_FIELDS = (
+    *("chroot", "credential", "ptrace", "setsid", "setpgid", "pgid", "noctty"),
+    *("pdeathsig", "cloneflags", "unshareflags", "ambient_caps"),
+)
+_KEYED = tuple(name for name in KEYED_FIELDS if hasattr(system.SysProcAttr(), name))
+_get_keyed = operator.attrgetter(*_KEYED)
+_others = OtherFields(system.SysProcAttr, _KEYED)
+_STRINGS = frozenset({str, bytes})
+_PLAIN = frozenset({int, bool, str, bytes, type(None)})
+_FILE_TYPES = frozenset({int, type(None)})
+
+
+class _Entry:
+    """A remembered request: its runner, its signal list, its pool of plans."""
+
+    __slots__ = ("nfds", "plans", "pollfds", "runner", "signals")
+
+    def __init__(self, runner: ModuleType, signals: Any, files: Any) -> None:
+        self.runner = runner
+        self.signals = signals  # the plan's signal list, or None: not in the plan
+        self.plans: list[Plan] = []
+        self.pollfds = _pollfds(files)
+        self.nfds = len(self.pollfds) // 2
+
+
+_entries: dict[tuple[Any, ...], _Entry] = {}
+_entries_lock = threading.Lock()
+
+
+def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
+    """Start a request that can be remembered: (pid, -1); None: plan it as usual.
+
+    Called by exec_unix._fork_exec before it plans. Plans and remembers the
+    request the first time. Raises what fork_exec raises (bad arguments, a
+    closed fd, the child's error).
+    """
+    exec_unix = _exec_unix()
+    key = request_key(argv0, argv, attr, exec_unix.ProcAttr)
+    if key is None:
+        return None
+    entry = _entries.get(key, MISSING)
+    signals = None
+    if entry is not MISSING:
+        if entry.signals is not None:
+            signals = tuple(runtime.signals_to_reset())
+            if signals != entry.signals:
+                entry = MISSING  # the handlers changed: plan again
+        if entry is not MISSING and _poll(entry.pollfds, entry.nfds, 0) != 0:
+            # An fd that is not open (POLLNVAL), or one poll has news of: the
+            # check a new plan makes raises, or passes.
+            exec_unix._files(None if attr is None else attr.files)
+    if entry is MISSING:
+        # Asked before planning: a handler changed while planning makes the
+        # next start plan again, never reuse a plan that missed the change.
+        if signals is None:
+            signals = tuple(runtime.signals_to_reset())
+        plan = exec_unix.child_program(argv0, argv, attr)
+        try:
+            runner = runners.select(plan)
+        except BaseException:
+            plan.close()
+            raise
+        if not runner.SIGNALS_IN_PLAN:
+            signals = None
+        remember = getattr(runner, "remember", None)
+        if remember is not None:
+            remember(plan)
+        entry = _Entry(runner, signals, key[-2])
+        _remember(key, entry)
+    else:
+        try:
+            plan = entry.plans.pop()  # atomic: two threads never get one plan
+        except IndexError:
+            plan = exec_unix.child_program(argv0, argv, attr)
+            remember = getattr(entry.runner, "remember", None)
+            if remember is not None:
+                remember(plan)
+    try:
+        started: tuple[int, int] = exec_unix._start(plan, runner=entry.runner)
+        return started
+    finally:
+        if len(entry.plans) < POOL:
+            entry.plans.append(plan)
+
+
+def _remember(key: tuple[Any, ...], entry: _Entry) -> None:
+    with _entries_lock:
+        _entries.pop(key, None)
+        if len(_entries) >= SIZE:
+            del _entries[next(iter(_entries))]  # the oldest
+        _entries[key] = entry
+
+
+def forget() -> None:
+    """Forget every remembered request (tests; a changed runner setup)."""
+    with _entries_lock:
+        _entries.clear()
+
+
+def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, ...] | None:
+    """The key a start is remembered by, or None if it cannot be keyed exactly.
+
+    ``procattr`` is exec_unix.ProcAttr (which imports this module). The key
+    ends with the files (for the fd check) and the SysProcAttr's key.
+    """
+    if type(argv0) not in _STRINGS or type(argv) not in (list, tuple):
+        return None
+    argv = tuple(argv)
+    if not set(map(type, argv)) <= _STRINGS:
+        return None
+    head = (os.getpid(), runners.requested(), argv0, argv)
+    if attr is None:
+        return (*head, None, env_unix.environ(), None, ())
+    if type(attr) is not procattr:
+        return None
+    dir, env, files = attr.dir, _env_key(attr.env), attr.files
+    if (dir is not None and type(dir) not in _STRINGS) or env is MISSING:
+        return None
+    if files is not None:
+        files = tuple(files)
+        if not set(map(type, files)) <= _FILE_TYPES:
+            return None
+    sys_key = () if attr.sys is None else _sys_key(attr.sys)
+    if sys_key is None:
+        return None
+    return (*head, dir, env, files, sys_key)
+
+
+def _env_key(env: Any) -> Any:
+    if env is None:
+        return env_unix.environ()  # the same tuple while os.environ is unchanged
+    if type(env) is dict:
+        items = tuple(env.items())
+        if set(map(type, itertools.chain.from_iterable(items))) <= _STRINGS:
+            return ("mapping", items)
+    elif type(env) in (list, tuple) and set(map(type, env)) <= _STRINGS:
+        return ("sequence", tuple(env))
+    return MISSING
+
+
+def _sys_key(sys_attr: Any) -> tuple[Any, ...] | None:
+    """The keyed fields' values, if plain and every other field is at its default."""
+    if type(sys_attr) is not system.SysProcAttr or _others.unknown(sys_attr) is not None:
+        return None
+    values: tuple[Any, ...] = _get_keyed(sys_attr)
+    if set(map(type, values)) <= _PLAIN:
+        return values
+    key = []
+    for value in values:
+        kind = type(value)
+        if kind in _PLAIN:
+            key.append(value)
+        elif kind is Credential:
+            groups = tuple(value.groups)
+            parts = (value.uid, value.gid, value.no_setgroups, *groups)
+            if not set(map(type, parts)) <= _PLAIN:
+                return None
+            key.append(("credential", value.uid, value.gid, groups, value.no_setgroups))
+        elif kind in (list, tuple) and set(map(type, value)) <= {int}:
+            key.append(("sequence", tuple(value)))
+        else:
+            return None
+    return tuple(key)
+
+
+def _pollfds(files: tuple[int | None, ...] | None) -> Any:
+    """struct pollfd {int fd; short events, revents;} for each fd in ``files``.
+
+    poll with no events asked reports only POLLNVAL (not open), POLLHUP and
+    POLLERR: a return of 0 means every fd is open. Threads share the array;
+    the revents the kernel writes are never read.
+    """
+    fds = sorted({fd for fd in (files if files is not None else (0, 1, 2)) if fd not in (None, -1)})
+    return (ctypes.c_int32 * (2 * len(fds)))(*[x for fd in fds for x in (fd, 0)])
+
+
+_poll = libc.parent("poll")
+_imported: list[Any] = []
+
+
+def _exec_unix() -> Any:
+    """exec_unix, which imports this module (so not at its top)."""
+    if not _imported:
+        from . import exec_unix
+
+        _imported.append(exec_unix)
+    return _imported[0]
