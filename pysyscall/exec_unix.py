@@ -197,7 +197,7 @@ def _start(
         # a vfork child writes its record into plan.record, which it shares
         # with this process. Neither runs a plan with parent-side work.
         try:
-            pid: int = runner.fork_and_exec_in_child(plan, -1)
+            pid: int = runner.fork_and_exec_in_child(plan, None)
         finally:
             forkpipe.release_fork_lock(fork_lock)
         if plan.record.step == -1:
@@ -212,10 +212,18 @@ def _start(
         raise
     try:
         pipe = _pipe_at_or_above(pipe, plan.first_free_fd)
-        pid = runner.fork_and_exec_in_child(plan, pipe[1])
     except BaseException:
         for fd in pipe:
             libc.parent("close")(fd)
+        forkpipe.release_fork_lock(fork_lock)
+        raise
+    try:
+        # The write end is the runner's from here: it closes this process's
+        # copy once the child has it (the read below then sees EOF at the
+        # child's exec), whatever happens.
+        pid = runner.fork_and_exec_in_child(plan, pipe)
+    except BaseException:
+        libc.parent("close")(pipe[0])
         forkpipe.release_fork_lock(fork_lock)
         raise
     # Go's forkAndExecInChild, after the fork and under the lock: the
@@ -226,7 +234,6 @@ def _start(
     # Released before the status is read, so a slow exec holds up no one.
     forkpipe.release_fork_lock(fork_lock)
 
-    libc.parent("close")(pipe[1])  # else the read below never sees EOF
     try:
         read = _read_status(pipe[0])
     except OSError:

@@ -9,7 +9,9 @@ child never enters the eval loop. The plan's steps are bound with
 functools.partial to GIL-holding ctypes functions (libc.child) and driven by
 C-implemented iterators, consumed by a zero-length deque:
 
-1. fork, its result looked up in ``{0: 0}``: the child (0) goes on, the
+1. fork; in the parent (and when fork failed) close the status pipe's
+   write end and wait for the child's exec (poll, the GIL released); then
+   fork's result is looked up in ``{0: 0}``: the child (0) goes on, the
    parent gets KeyError(pid), or KeyError(-1) if fork failed, and is back in
    ordinary Python code;
 2. the steps, each preceded by a memmove of its number into the failure
@@ -36,7 +38,7 @@ from typing import Any, Callable
 
 from . import libc, runtime
 from ._platform import system
-from .plan import CHILD_ERROR_MAGIC, CHILD_EXIT_STATUS, ChildError, Plan, Step
+from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Step
 
 NAME = "fork"
 SIGNALS_IN_PLAN = True  # the child resets the handlers the plan lists
@@ -72,75 +74,171 @@ def _bind(step: Step) -> Callable[[], Any]:
     return functools.partial(function, *libc.variadic_arguments(step.func, step.args))
 
 
-def _program(plan: Plan, pipe: int, record: ChildError, constants: Any) -> Iterator[Any]:
-    """The C-level iterator whose consumption forks and runs the child.
+# The parent's side, right after the fork: close its copy of the status
+# pipe's write end, then (unless the plan has parent-side work to do first)
+# wait in poll until the child has exec'd (EOF) or written its record.
+POLLIN = 0x1  # Linux and darwin agree
+_CHILD_GOES_ON = {0: int}  # fork's 0: call int() (a no-op), anything else: the parent's side
 
-    ``constants`` is a c_int32 array: the step numbers, then EINVAL (the
-    errno of a step that returned the wrong value).
+
+class _Prepared:
+    """What the fork runner makes of a plan once, for every start of it.
+
+    The bound calls in the child's order, a judge for each; runs of plain
+    steps (a mark, then the call) are one segment, a step with ``otherwise``
+    or ``store`` is a segment of its own (it needs iterators of its own).
+    Kept on the plan (Plan.prepared), so a remembered plan's start binds
+    nothing. Between two forks, every page the parent writes is a page
+    fault, and a page copy while the child still shares it: measured here,
+    148 minor faults per start when each start bound its calls, 107 with
+    them kept, 27 for os.fork + os.execv; so the parent also waits for the
+    child's exec before it runs any more Python code (``parent_calls``).
     """
-    memmove = libc.child("memmove")
-    size = ctypes.sizeof(ctypes.c_int32)
-    record_address = ctypes.addressof(record)
-    step_field = record_address + ChildError.step.offset
-    numbers = ctypes.addressof(constants)
-    # errno is thread-local: its address in the forking thread is its
-    # address in the child, which is a copy of that thread.
-    errno_address = libc.child(system.ERRNO_LOCATION)()
-    set_einval = functools.partial(memmove, errno_address, numbers + len(plan.steps) * size, size)
-    segments: list[Iterator[Any]] = []
-    judges: list[tuple[dict[Any, Any], Any]] = []
-    for index, step in enumerate(plan.steps):
-        mark = functools.partial(memmove, step_field, numbers + index * size, size)
-        call = _bind(step)
-        if step.otherwise is not None:
-            # Call, then call ``int`` (a no-op returning 0) if the result is
-            # the expected one, else the otherwise step.
-            otherwise = _bind(step.otherwise)
-            choice = map(dict.get, ({step.expect: int},), map(_call, (call,)), (otherwise,))
-            segments += [map(_call, (mark,)), map(_call, choice)]
-            judges += [_NEVER_FAILS, _FAILS_ON_MINUS_ONE]
-        elif step.store is not None:
-            stored, passed = itertools.tee(map(_call, (call,)))
-            store = functools.partial(setattr, step.store, "value")
-            segments += [map(_call, (mark,)), map(store, stored), passed]
-            judges += [_NEVER_FAILS, _NEVER_FAILS, _FAILS_ON_MINUS_ONE]
-        elif step.expect is not None:
-            segments.append(map(_call, (mark, set_einval, call)))
-            judges += [_NEVER_FAILS, _NEVER_FAILS, ({step.expect: None}, -1)]
-        else:
-            segments.append(map(_call, (mark, call)))
-            judges += [_NEVER_FAILS, _FAILS_ON_MINUS_ONE if step.checked else _NEVER_FAILS]
-    tail = (
-        functools.partial(memmove, record_address + ChildError.errno.offset, errno_address, size),
-        functools.partial(libc.child("write", False), pipe, record_address, ctypes.sizeof(record)),
-        functools.partial(libc.child(plan.exit, False), CHILD_EXIT_STATUS),
-    )
-    results = itertools.chain(*segments)
-    judged = map(dict.get, [t for t, _ in judges], results, [d for _, d in judges])
-    return itertools.chain(
-        map(_raise_in_parent, map(_call, (_bind(plan.fork),))),
-        itertools.takewhile(_not_failed, judged),
-        map(_call, tail),
+
+    __slots__ = (
+        *("constants", "defaults", "einval", "fork", "parent_calls", "pipe", "pollfd"),
+        *("record_errno", "segments", "tables", "tail"),
     )
 
+    def __init__(self, plan: Plan) -> None:
+        memmove = libc.child("memmove")
+        size = ctypes.sizeof(ctypes.c_int32)
+        count = len(plan.steps)
+        # The step numbers, then EINVAL (the errno of a step that returned
+        # the wrong value).
+        self.constants = (ctypes.c_int32 * (count + 1))(*range(count), errno.EINVAL)
+        numbers = ctypes.addressof(self.constants)
+        self.einval = numbers + count * size
+        # The child writes its record into its copy of plan.record, then to
+        # the pipe's write end, set per start in a Cell (read at call time).
+        record_address = ctypes.addressof(plan.record)
+        step_field = record_address + ChildError.step.offset
+        self.record_errno = record_address + ChildError.errno.offset
+        self.pipe = Cell(-1)
+        self.pollfd = (ctypes.c_int32 * 2)(-1, POLLIN)  # struct pollfd: fd, events
+        self.parent_calls: tuple[Callable[[], Any], ...] = (
+            functools.partial(libc.child("close", False), self.pipe),
+        )
+        if plan.after_fork is None:
+            # GIL released: other threads run while this one waits.
+            self.parent_calls += (functools.partial(libc.parent("poll"), self.pollfd, 1, -1),)
+        self.fork = _bind(plan.fork)
+        plain: list[Callable[[], Any]] = []
+        judges: list[tuple[dict[Any, Any], Any]] = []
+        self.segments: list[tuple[Any, ...]] = []  # ("plain", calls), or a special step
+        for index, step in enumerate(plan.steps):
+            mark = functools.partial(memmove, step_field, numbers + index * size, size)
+            call = _bind(step)
+            if step.otherwise is not None:
+                # Call, then call ``int`` (a no-op returning 0) if the result is
+                # the expected one, else the otherwise step.
+                self._flush(plain)
+                choices = {step.expect: int}
+                self.segments.append(("otherwise", mark, call, choices, _bind(step.otherwise)))
+                judges += [_NEVER_FAILS, _FAILS_ON_MINUS_ONE]
+            elif step.store is not None:
+                self._flush(plain)
+                store = functools.partial(setattr, step.store, "value")
+                self.segments.append(("store", mark, call, store))
+                judges += [_NEVER_FAILS, _NEVER_FAILS, _FAILS_ON_MINUS_ONE]
+            elif step.expect is not None:
+                plain += [mark, _SET_EINVAL, call]
+                judges += [_NEVER_FAILS, _NEVER_FAILS, ({step.expect: None}, -1)]
+            else:
+                plain += [mark, call]
+                judges += [_NEVER_FAILS, _FAILS_ON_MINUS_ONE if step.checked else _NEVER_FAILS]
+        self._flush(plain)
+        self.tables = tuple(t for t, _ in judges)
+        self.defaults = tuple(d for _, d in judges)
+        write = libc.child("write", False)
+        self.tail = (
+            functools.partial(write, self.pipe, record_address, ctypes.sizeof(plan.record)),
+            functools.partial(libc.child(plan.exit, False), CHILD_EXIT_STATUS),
+        )
 
-def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
+    def _flush(self, plain: list[Callable[[], Any]]) -> None:
+        if plain:
+            self.segments.append(("plain", tuple(plain)))
+            plain.clear()
+
+    def program(self, errno_address: int) -> Iterator[Any]:
+        """The C-level iterator whose consumption forks and runs the child.
+
+        ``errno_address``: the starting thread's errno, which is the child's
+        (the child is a copy of that thread).
+        """
+        size = ctypes.sizeof(ctypes.c_int32)
+        memmove = libc.child("memmove")
+        set_einval = functools.partial(memmove, errno_address, self.einval, size)
+        copy_errno = functools.partial(memmove, self.record_errno, errno_address, size)
+        segments: list[Iterator[Any]] = []
+        for segment in self.segments:
+            kind = segment[0]
+            if kind == "plain":
+                calls = segment[1]
+                if _SET_EINVAL in calls:
+                    calls = tuple(set_einval if c is _SET_EINVAL else c for c in calls)
+                segments.append(map(_call, calls))
+            elif kind == "otherwise":
+                _, mark, call, choices, otherwise = segment
+                choice = map(dict.get, (choices,), map(_call, (call,)), (otherwise,))
+                segments += [map(_call, (mark,)), map(_call, choice)]
+            else:
+                _, mark, call, store = segment
+                stored, passed = itertools.tee(map(_call, (call,)))
+                segments += [map(_call, (mark,)), map(store, stored), passed]
+        judged = map(dict.get, self.tables, itertools.chain(*segments), self.defaults)
+        parent: Callable[[], Any] = functools.partial(
+            collections.deque, map(_call, self.parent_calls), 0
+        )
+        forked, again = itertools.tee(map(_call, (self.fork,)))
+        return itertools.chain(
+            map(_call, map(_CHILD_GOES_ON.get, forked, (parent,))),
+            map(_raise_in_parent, again),
+            itertools.takewhile(_not_failed, judged),
+            map(_call, (copy_errno, *self.tail)),
+        )
+
+
+# Stands for "set errno to EINVAL" in a prepared plan: the address of errno
+# is the starting thread's, known only at the start.
+_SET_EINVAL = functools.partial(int)
+
+
+def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
     """Port of forkAndExecInChild (exec_linux.go, exec_libc2.go): fork, run the plan.
 
-    The child reports a failure on ``pipe``. Returns the child's pid; raises
-    OSError if fork failed. Must be called with the fork lock held.
+    ``pipe`` is the status pipe (read end, write end): the child reports a
+    failure on the write end, which is this function's to close in the
+    parent (whatever happens); the read end stays the caller's. Unless the
+    plan has parent-side work (plan.after_fork), returns once the child has
+    exec'd or failed. Returns the child's pid; raises OSError if fork
+    failed. Must be called with the fork lock held. Two starts of one plan
+    must not overlap (remembered.py lends a plan to one start at a time).
     """
-    record = ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
-    count = len(plan.steps)
-    constants = (ctypes.c_int32 * (count + 1))(*range(count), errno.EINVAL)
-    program = _program(plan, pipe, record, constants)
-    errno_value = ctypes.c_int.from_address(libc.child(system.ERRNO_LOCATION)())
-    gc_was_enabled = runtime.before_fork(plan.saved_mask)
+    if pipe is None:
+        raise ValueError("the fork runner reports on the status pipe: pipe is None")
+    prepared: _Prepared | None = plan.prepared.get(NAME)
+    try:
+        if prepared is None:
+            prepared = plan.prepared[NAME] = _Prepared(plan)
+        prepared.pollfd[0], prepared.pipe.value = pipe
+        errno_address = libc.child(system.ERRNO_LOCATION)()
+        program = prepared.program(errno_address)
+        errno_value = ctypes.c_int.from_address(errno_address)
+        gc_was_enabled = runtime.before_fork(plan.saved_mask)
+    except BaseException:
+        libc.parent("close")(pipe[1])
+        raise
     try:
         collections.deque(program, maxlen=0)
     except KeyError as parent:
+        # The parent's side closed the write end (also when fork failed).
         pid: int = parent.args[0]
         fork_errno = errno_value.value
+    except BaseException:
+        libc.parent("close")(pipe[1])  # raised before the parent's side ran
+        raise
     finally:
         runtime.after_fork(plan.saved_mask, gc_was_enabled)
     if pid == -1:

@@ -543,10 +543,10 @@ def _file_actions(spawn: Spawn) -> tuple[Any, bool]:
     return actions, not _cached(_actions_cache, key, actions)
 
 
-def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
+def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
     """Start the plan's program with posix_spawn; return the child's pid.
 
-    ``pipe`` is unused (status_pipe is False). Raises the OSError of a failed
+    ``pipe`` is None (status_pipe is False). Raises the OSError of a failed
     start, the child already reaped by the C library (see judge). Must be
     called with the fork lock held.
     """

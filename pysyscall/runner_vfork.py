@@ -486,17 +486,26 @@ def table(plan: Plan, status_fd: int) -> Any:
 _clone3: Any = None
 
 
-def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
+def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
     """Port of forkAndExecInChild1 (exec_linux.go): clone, run the plan.
 
     With CLONE_VM|CLONE_VFORK (shares_memory), as Go does unless the plan
     makes a user namespace: the child reports a failure in ``plan.record``
-    and ``pipe`` is -1; clone returns once the child has called execve or
+    and ``pipe`` is None; clone returns once the child has called execve or
     exited. Otherwise (a plain clone, the routine in a copy of this
-    process) the child reports on ``pipe`` and clone returns at once.
-    Returns the child's pid; raises OSError if clone failed. Must be called
-    with the fork lock held.
+    process) the child reports on the status pipe's write end (``pipe`` is
+    (read end, write end); the write end is closed here in the parent), and
+    clone returns at once. Returns the child's pid; raises OSError if clone
+    failed. Must be called with the fork lock held.
     """
+    try:
+        return _clone(plan, -1 if pipe is None else pipe[1])
+    finally:
+        if pipe is not None:
+            libc.parent("close")(pipe[1])
+
+
+def _clone(plan: Plan, status_fd: int) -> int:
     global _clone3
     assert asm is not None
     address = _routine()
@@ -506,7 +515,7 @@ def fork_and_exec_in_child(plan: Plan, pipe: int) -> int:
     if flags is None:
         raise RuntimeError(f"vfork: cannot start a child through {plan.fork.text}")
     vfork = CLONE_VM | CLONE_VFORK if shares_memory(plan) else 0
-    words = table(plan, pipe)
+    words = table(plan, status_fd)
     stack = _stack()
     clone3_args = None
     if plan.fork.name == "clone3":

@@ -354,7 +354,12 @@ def test_none_in_files_closes(child_view: Any, no_leaks: None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("runner", "fork"), [("fork", "fork through _Fork()"), ("spawn", "fork through posix_spawn")]
+    ("runner", "fork"),
+    [
+        ("fork", "fork through _Fork()"),
+        ("spawn", "fork through posix_spawn"),
+        ("vfork", "fork through _Fork(), as clone(CLONE_VM|CLONE_VFORK)"),
+    ],
 )
 def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> None:
     """A fork that fails (here: RLIMIT_NPROC hit, in a helper) raises, leaking nothing."""
@@ -379,6 +384,34 @@ def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> 
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("EAGAIN"), out.stdout
     assert fork in out.stdout
+
+
+@pytest.mark.parametrize("runner", ["fork", "vfork"])
+def test_failure_just_before_the_fork_leaks_nothing(
+    runner: str, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    """The status pipe's write end is the runner's to close, also when it
+    fails before forking (vfork: a user namespace's plain clone uses the pipe)."""
+    from pysyscall import runtime
+    from pysyscall.linux import CLONE_NEWUSER, SysProcIDMap
+
+    monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
+    one = [SysProcIDMap(0, 0, 1)]
+    attr = ProcAttr(
+        sys=SysProcAttr(cloneflags=CLONE_NEWUSER, uid_mappings=one, gid_mappings=one)
+        if runner == "vfork"
+        else None
+    )
+    real = runtime.before_fork
+
+    def refuse(mask: Any) -> bool:
+        raise OSError(errno.EINVAL, "refused by the test")
+
+    monkeypatch.setattr(runtime, "before_fork", refuse)
+    with pytest.raises(OSError, match="refused by the test"):
+        pysyscall.fork_exec("/bin/true", ["true"], attr)
+    monkeypatch.setattr(runtime, "before_fork", real)
+    assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
 
 
 def test_runner_choice(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
