@@ -680,7 +680,9 @@ def test_bench_smoke() -> None:
     assert "| pysyscall auto, credential 65534 |" in text  # as root
     assert "Issue 4:\n- pysyscall auto (vfork) / os.posix_spawn = " in text
     assert "Issue 8:\n- pysyscall vfork / os.posix_spawn = " in text
-    assert "subprocess.Popen(user=, group=, extra_groups=) 65534 / pysyscall auto, credential" in text
+    assert (
+        "subprocess.Popen(user=, group=, extra_groups=) 65534 / pysyscall auto, credential" in text
+    )
 
 
 def test_bench_sizes() -> None:
