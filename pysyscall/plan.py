@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import errno
 import functools
 import operator
 import os
@@ -32,6 +33,7 @@ MISSING: Any = dataclasses.MISSING
 
 CHILD_EXIT_STATUS = 253  # Go's exit status for a child whose setup failed
 F_GETFD = 1  # the same on Linux and darwin
+PID_MAX = 0x7FFFFFFF  # pid_t and int are 32-bit signed on Linux and darwin
 
 
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -98,6 +100,8 @@ def check_common(sys: SysProcAttrBase, files: Sequence[int]) -> None:
     Bad values raise ValueError or TypeError, a closed fd OSError(EBADF):
     nothing has been forked or opened yet.
     """
+    if isinstance(sys.pgid, bool) or not isinstance(sys.pgid, int):
+        raise TypeError(f"pgid must be an int, not {type(sys.pgid).__name__}")
     if sys.setctty and sys.foreground:
         raise ValueError("both setctty and foreground set: the terminal is one or the other")
     if sys.setctty and not 0 <= sys.ctty < len(files):
@@ -105,8 +109,8 @@ def check_common(sys: SysProcAttrBase, files: Sequence[int]) -> None:
         raise ValueError(f"setctty set but ctty {sys.ctty} is not a child fd (0..{len(files) - 1})")
     if sys.foreground:
         check_open(sys.ctty, "foreground's ctty")
-    if sys.pgid < 0:
-        raise ValueError(f"pgid is {sys.pgid}: a process group id is >= 0")
+    if not 0 <= sys.pgid <= PID_MAX:
+        raise ValueError(f"pgid is {sys.pgid}: a process group id is 0 to {PID_MAX}")
     if sys.credential is not None:
         sys.credential.check()
 
@@ -115,6 +119,8 @@ def check_open(fd: int, what: str) -> None:
     """Raise OSError(EBADF) naming ``what`` unless ``fd`` is open in the parent."""
     if isinstance(fd, bool) or not isinstance(fd, int):
         raise TypeError(f"{what} must be an fd (int), not {type(fd).__name__}")
+    if not 0 <= fd <= PID_MAX:
+        raise libc.errno_error(errno.EBADF, f"{what} is fd {fd}")
     if libc.parent("fcntl")(fd, F_GETFD) == -1:
         raise libc.errno_error(ctypes.get_errno(), f"{what} is fd {fd}")
 

@@ -1423,6 +1423,9 @@ OPEN = object()  # stands for an open fd (/dev/null)
         ({"foreground": True, "ctty": "0"}, TypeError, "must be an fd"),
         ({"use_cgroup_fd": True, "cgroup_fd": CLOSED}, OSError, "cgroup_fd is fd"),
         ({"use_cgroup_fd": True, "cgroup_fd": "3"}, TypeError, "cgroup_fd must be an fd"),
+        ({"setpgid": True, "pgid": 1 << 40}, ValueError, "pgid is 1099511627776"),
+        ({"setpgid": True, "pgid": 1.0}, TypeError, "pgid must be an int"),
+        ({"foreground": True, "ctty": 1 << 32}, OSError, "foreground's ctty is fd 4294967296"),
     ],
     ids=[
         "uid-negative",
@@ -1451,6 +1454,9 @@ OPEN = object()  # stands for an open fd (/dev/null)
         "foreground-ctty-str",
         "cgroup-fd-closed",
         "cgroup-fd-str",
+        "pgid-2**40",
+        "pgid-float",
+        "foreground-ctty-2**32",
     ],
 )
 def test_bad_input(
