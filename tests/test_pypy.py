@@ -19,7 +19,8 @@ import pysyscall
 from pysyscall import runner_fork
 
 pytestmark = pytest.mark.skipif(
-    sys.implementation.name != "pypy", reason="checks PyPy's refusal; CPython starts processes"
+    sys.implementation.name != "pypy",
+    reason="PyPy only (on CPython, test_exec_unix.py fakes the name to test the refusal)",
 )
 
 REFUSAL = "the fork runner needs CPython; on pypy ctypes itself runs Python code"
