@@ -10,7 +10,8 @@ functools.partial to GIL-holding ctypes functions (libc.child) and driven by
 C-implemented iterators, consumed by a zero-length deque:
 
 1. fork; in the parent (and when fork failed) close the status pipe's
-   write end and wait for the child's exec (poll, the GIL released); then
+   write end and, on Linux, wait for the child's exec (poll, the GIL
+   released); then
    fork's result is looked up in ``{0: 0}``: the child (0) goes on, the
    parent gets KeyError(pid), or KeyError(-1) if fork failed, and is back in
    ordinary Python code;
@@ -36,7 +37,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Callable
 
-from . import libc, runtime
+from . import _platform, libc, runtime
 from ._platform import system
 from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Step
 
@@ -119,8 +120,12 @@ class _Prepared:
         self.parent_calls: tuple[Callable[[], Any], ...] = (
             functools.partial(libc.child("close", False), self.pipe),
         )
-        if plan.after_fork is None:
-            # GIL released: other threads run while this one waits.
+        if plan.after_fork is None and _platform.forkpipe.ATOMIC:
+            # The GIL is released: other threads run while this one waits.
+            # Only where forks share the fork lock (forkpipe2): under
+            # forkpipe's serializing lock (darwin) the wait would hold up
+            # every other start for this child's exec, which Go avoids by
+            # reading the pipe after releasing the lock; so does exec_unix.
             self.parent_calls += (functools.partial(libc.parent("poll"), self.pollfd, 1, -1),)
         self.fork = _bind(plan.fork)
         plain: list[Callable[[], Any]] = []

@@ -540,3 +540,23 @@ def test_fork_lock_read_side_blocks_forks() -> None:
         assert not started.wait(0.2)
     assert started.wait(5)
     t.join()
+
+
+def test_fork_runner_waits_for_exec_only_where_forks_share_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With forkpipe2 the parent waits for the child's exec under the shared
+    lock; with forkpipe's serializing lock (darwin) it closes its write end
+    only, and reads the pipe after releasing the lock, as Go does."""
+    from pysyscall import _platform, forkpipe, forkpipe2, libc, runner_fork
+
+    plan = pysyscall.exec_unix.child_program("/bin/true", ["true"])
+    names = {id(libc.child("close", False)): "close", id(libc.parent("poll")): "poll"}
+
+    def parent_side() -> list[str]:
+        calls = runner_fork._Prepared(plan).parent_calls
+        return [names[id(call.func)] for call in calls]  # type: ignore[attr-defined]
+
+    assert _platform.forkpipe is forkpipe2 and parent_side() == ["close", "poll"]
+    monkeypatch.setattr(_platform, "forkpipe", forkpipe)
+    assert parent_side() == ["close"]
