@@ -107,7 +107,7 @@ def test_credentials_are_remembered(planned: list[Any], request: Any, no_leaks: 
         pytest.fail("run as root: CI does (credentials are tested for real)")
     cred = SysProcAttr(credential=Credential(65534, 65534, [65534]))
     if request.node.callspec.params["planned"] == "spawn":
-        with pytest.raises(RuntimeError, match="spawn: step .* posix_spawn has no equivalent"):
+        with pytest.raises(RuntimeError, match=r"spawn: step .* posix_spawn has no equivalent"):
             true(ProcAttr(sys=cred))
         return
     for _ in range(2):

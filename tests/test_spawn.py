@@ -361,7 +361,7 @@ def test_spawn_errors_say_the_step_is_judged(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_auto_prefers_vfork_then_spawn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
-    assert runners.RUNNERS == (runner_vfork, runner_spawn, runner_fork)
+    assert (runner_vfork, runner_spawn, runner_fork) == runners.RUNNERS
     plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(dir="/", files=[0, 1, 2, 2]))
     assert runners.select(plan) is runner_vfork
     monkeypatch.setattr(runner_vfork, "unavailable", lambda plan=None: "off for the test")

@@ -53,7 +53,7 @@ from pysyscall import (
     runners,
 )
 from pysyscall.linux import SysProcIDMap
-from pysyscall.plan import CHILD_ERROR_MAGIC, Cell, ChildError, Step
+from pysyscall.plan import Cell, ChildError, Step
 
 if sys.platform != "linux" or platform.machine() != "x86_64":
     pytest.skip("the vfork routine exists for x86-64 Linux only", allow_module_level=True)
