@@ -564,18 +564,6 @@ def test_strace_fork_runner_clone_has_no_clone_vm(root: None, tmp_path: Path) ->
         assert "CLONE_VM" not in case["clone"] and "CLONE_VFORK" not in case["clone"]
 
 
-def test_no_python_in_the_child(vfork: None) -> None:
-    """Trace and profile hooks installed in the parent never fire in a vfork child
-    (tests/test_reliability.py's check, run with PYSYSCALL_RUNNER=vfork)."""
-    from test_reliability import NO_BYTECODE, run_script
-
-    result = run_script(NO_BYTECODE, "/nonexistent/pysyscall-missing", timeout=60)
-    assert len(result["results"]) == 50
-    assert result["pysyscall_marks"] == "" and result["control_marks"] == "!"
-    assert result["events_main"] > 0 and result["events_other"] > 0
-    assert result["children_left"] is False
-
-
 # --- Fallback: the mapping refused -----------------------------------------------------
 
 
