@@ -231,7 +231,10 @@ def _start(
     # lets a child waiting on the id-map pipe go on, or fail.
     parent_error = plan.after_fork(pid) if plan.after_fork else None
     plan.close()
-    # Released before the status is read, so a slow exec holds up no one.
+    # Released before the status is read, so a slow exec holds up no other
+    # start. (On Linux, where forks share the lock, the fork runner has
+    # already waited for the exec, and the vfork runner's clone returns
+    # after it: under the lock, which only fd makers wait for there.)
     forkpipe.release_fork_lock(fork_lock)
 
     try:
