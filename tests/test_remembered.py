@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -207,14 +209,41 @@ def test_threads_never_share_a_plan(
     assert_no_children()
 
 
-def test_after_os_fork_the_child_plans_again(planned: list[Any]) -> None:
-    true()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the forked test process
-        try:
-            true()
-            os._exit(0 if len(planned) == 2 else 1)
-        finally:
-            os._exit(2)
-    assert os.waitpid(pid, 0)[1] == 0
-    assert len(planned) == 1
+AFTER_FORK = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import pysyscall
+from pysyscall import exec_unix
+made = []
+real = exec_unix.child_program
+exec_unix.child_program = lambda *args: made.append(args) or real(*args)
+def true():
+    assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
+true()
+true()
+pid = os.fork()
+if pid == 0:
+    try:
+        true()
+        true()
+    finally:
+        os._exit(len(made))
+print(len(made), os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_after_os_fork_the_child_plans_again(planned: list[Any], request: Any) -> None:
+    """In a fresh interpreter (os.fork of a threaded test process warns):
+    planned once in the parent, once more in its os.fork child."""
+    runner = request.node.callspec.params["planned"]
+    package_parent = str(Path(pysyscall.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYSYSCALL_RUNNER=runner)
+    done = subprocess.run(
+        [sys.executable, "-c", AFTER_FORK, package_parent],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "2"]
