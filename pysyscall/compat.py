@@ -2,64 +2,99 @@
 
 ``fork_exec`` takes the running interpreter's arguments (21 on 3.9-3.10, 23
 on 3.11-3.13 with ``process_group`` and ``allow_vfork``, 22 on 3.14+ without
-``allow_vfork``: chosen by ``sys.version_info``) and does what
-Modules/_posixsubprocess.c's child does, as a pysyscall plan: the parent
-plans every step and the child runs no Python between fork and execve.
+``allow_vfork``: chosen by ``sys.version_info``), checks them as
+Modules/_posixsubprocess.c does (the same exception types and messages as
+the running interpreter's, before anything is started; 3.12's pid_t
+converter truncates a pgid_to_set beyond 32 bits, and so does this one
+there), and does what its child does, as a pysyscall plan: the parent plans
+every step and the child runs no Python between fork and execve.
 
-The child's order is _posixsubprocess's: the stdio dup dance, chdir, umask,
-the signal reset (restore_signals), setsid, setpgid, setgroups, setregid,
-setreuid, close_fds (close_range marking everything but fds_to_keep
-close-on-exec), then execve of each executable in turn.
+The child's order is _posixsubprocess's: fds_to_keep made inheritable, the
+parent's pipe ends closed, the stdio dup dance, chdir, umask, the signal
+reset (restore_signals, then every caught handler to SIG_DFL and the
+parent's mask restored, as CPython's vfork child does), setsid, setpgid,
+setgroups, setregid, setreuid, close_fds (close_range marking everything
+but fds_to_keep close-on-exec), then execve of each executable in turn.
 
 The child-error protocol: pysyscall's child reports its failure (step,
-errno) on its own status pipe and pysyscall's parent reaps it; then this
-``fork_exec`` writes the message _posixsubprocess's child would have
-written into ``errpipe_write`` ("OSError:<hex errno>:noexec" for a failure
-before execve, "OSError:<hex errno>:" for execve's) and returns. Popen reads
-``errpipe_read`` only after fork_exec has returned and closed its copy of
-``errpipe_write``, so it parses the same bytes and raises the same
-exception with the same filename. The pid returned for a failed start is
-the failed child's, left unreaped (``exec_unix._start(reap_failed=False)``)
-so that Popen reaps it as it does natively; where the runner already reaped
-it (posix_spawn), a stand-in ``true`` is started for Popen to reap.
-3.13+ Popen reads "noexec:chdir" for a chdir failure (filename = cwd) and
-plain "noexec" (no filename) for the others; older ones take every
-"noexec" as chdir's. Both are written as the running Popen expects.
+errno) to pysyscall's parent, which leaves the failed child unreaped
+(``exec_unix._start(reap_failed=False)``); then this ``fork_exec`` writes
+the message _posixsubprocess's child would have written into
+``errpipe_write`` ("OSError:<hex errno>:noexec" for a failure before
+execve, "OSError:<hex errno>:" for execve's, "noexec:chdir" for chdir's
+where the running Popen reads it) and returns the failed child's pid. Popen
+reads ``errpipe_read`` only after fork_exec has returned and closed its
+copy of ``errpipe_write``, so it parses the same bytes, raises the same
+exception with the same filename, and reaps the child as it does natively.
+Where the runner reaped the failed child itself (posix_spawn), a stand-in
+``true`` is started for Popen to reap.
+
+Executables: each is tried in order, and the errno reported is the first
+one that is not ENOENT or ENOTDIR, else the last one's (os._execvpe's
+rule, which _posixsubprocess follows). A plan has no branches, so after
+each execve but the last the child writes its errno (4 bytes, from the
+forking thread's errno, which the child's errno is) into a private
+non-blocking pipe; the parent picks the errno from those and the last
+execve's.
+
+Remembered plans: planning costs more than the rest of a start in Python,
+so a request whose arguments are plain values (str, bytes, int, bool, None,
+and lists and tuples of them) keeps its plans, up to ``POOL`` per request
+and ``REMEMBERED`` requests. A plan is never run by two starts at once (a
+start takes one from the pool and gives it back); the key includes this
+process's pid, the signal dispositions the plan depends on (SigIgn and
+SigCgt from /proc/self/status), the environment's encoded copy for
+env=None, the runner asked for, and for several executables the thread's
+errno address.
+
+Runners: these plans run on the vfork runner (auto's choice on x86-64
+Linux) or the fork runner. posix_spawn's file actions cannot express
+_posixsubprocess's checked closes, its stdio dance or its umask, so
+``PYSYSCALL_RUNNER=spawn`` makes a compat start raise RuntimeError, as any
+forced runner does for a plan it cannot run.
 
 Differences from _posixsubprocess, and why:
 
-* executable_list: every entry is tried in order, but the errno reported
-  is the last entry's, where _posixsubprocess reports the first one that
-  is not ENOENT/ENOTDIR (picking it needs a branch in the child, and plan
-  steps have none). Only a PATH search that meets a non-executable file
-  before failing everywhere else raises differently (FileNotFoundError
-  instead of PermissionError).
+* ``env=None`` (execv in _posixsubprocess) passes pysyscall's encoded copy
+  of ``os.environ`` (env_unix), not the C library's ``environ``: variables
+  set with ``os.putenv`` or by C code behind ``os.environ``'s back are not
+  seen by the child. This is pysyscall's rule for every start (README,
+  "The inherited environment").
 * setgroups/setregid/setreuid are raw system calls (glibc's wrappers
   signal threads a forked child does not have); a child that failed
-  exits 253, not 255 (invisible: Popen raises).
-* the child also resets every caught signal handler to SIG_DFL and
-  restores the parent's signal mask (pysyscall's discipline).
+  exits 253, not 255 (invisible: Popen raises, and reaps it).
+* close_fds marks fds close-on-exec instead of closing them (pysyscall's
+  own status pipe must stay open until execve); the program sees the same
+  fds. It needs Linux 5.11+ (close_range with CLOSE_RANGE_CLOEXEC).
+* More than ``MAX_EXECUTABLES`` executables (a PATH of over 16 thousand
+  entries) go to the native fork_exec: the child's errno pipe would fill.
 * Linux only (x86-64, arm64): elsewhere ``fork_exec`` hands every call to
-  the native one, as it does for preexec_fn.
+  the native one.
 
-``preexec_fn`` needs the interpreter in the child: that case is handed to
-CPython's own ``_posixsubprocess.fork_exec`` (with its after-fork hooks and
-its warning about threads), since no plan can run Python code.
+``preexec_fn`` needs the interpreter in the child, which no plan can run:
+that case is handed to CPython's own ``_posixsubprocess.fork_exec``, which
+runs the interpreter's after-fork hooks in the child (PyOS_AfterFork_Child)
+and carries CPython's warning: preexec_fn is not safe in a program that
+uses threads; the child may deadlock before exec.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
+import operator
 import os
 import platform as _machine
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import Any, Callable
 
-from . import exec_unix, runtime
-from .plan import Builder, Plan, byte_ptr_from_string
+from . import env_unix, exec_unix, libc, runners, runtime
+from .plan import Builder, Cell, Plan
 
 if sys.platform == "linux":
     from . import linux as _system
@@ -105,66 +140,381 @@ def parameters(version: tuple[int, int] | None = None) -> tuple[str, ...]:
 
 
 PARAMETERS = parameters()
+_INDEX = {name: i for i, name in enumerate(PARAMETERS)}
+_PREEXEC = _INDEX["preexec_fn"]
 
-# Raw setregid/setreuid (_posixsubprocess calls the libc ones, which in a
-# forked child of a threaded process signal threads that do not exist).
-_SETRE = {
+# Raw system calls (_posixsubprocess calls the libc wrappers of the set*id
+# family, which in a forked child of a threaded process signal threads that
+# do not exist; umask has no libc entry in libc.py's table).
+_SYSCALLS = {
     "x86_64": {"setgroups": 116, "setregid": 114, "setreuid": 113, "umask": 95},
     "aarch64": {"setgroups": 159, "setregid": 143, "setreuid": 145, "umask": 166},
 }
-SETRE = _SETRE.get(_machine.machine(), {})
+SYSCALLS = _SYSCALLS.get(_machine.machine(), {})
+# The old name of SYSCALLS.
+SETRE = SYSCALLS
 F_DUPFD_CLOEXEC = 1030
 F_SETFD = 2
 CLOSE_RANGE_CLOEXEC = 4
+O_NONBLOCK = 0o4000  # Linux, x86-64 and arm64
+O_CLOEXEC = 0o2000000
+NGROUPS_MAX = 65536  # Linux's limit, _posixsubprocess's MAX_GROUPS
+INT_MAX = 2**31 - 1
+ID_NONE = 2**32 - 1  # (uid_t)-1 / (gid_t)-1: leave the id alone
+ERRNO_SIZE = 4
+PIPE_CAPACITY = 65536  # a new pipe's, in bytes (Linux)
+MAX_EXECUTABLES = PIPE_CAPACITY // ERRNO_SIZE
+POOL = 4  # plans kept per request, for threads starting it at once
+REMEMBERED = 64  # requests whose plans are kept; past that the oldest goes
+
+_PLANNED = bool(SYSCALLS) and sys.platform == "linux"
 
 
-def _unset(value: Any) -> bool:
-    return value is None or (isinstance(value, int) and value < 0)
+# --- the arguments, checked as _posixsubprocess checks them ------------------------
+
+
+_V = sys.version_info[:2]
+# The messages of the running interpreter's argument parsing (PyArg "i"
+# before 3.12, Argument Clinic from 3.12), for the same exception types.
+_GROUPS = "extra_groups" if _V >= (3, 12) else "groups"
+
+
+def _c_int(value: Any) -> int:
+    """A C int argument (PyArg "i"): TypeError or OverflowError as CPython raises."""
+    kind = type(value).__name__
+    if _V < (3, 10) and isinstance(value, float):
+        raise TypeError("integer argument expected, got float")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        if _V < (3, 10):
+            raise TypeError(f"an integer is required (got type {kind})") from None
+        raise TypeError(f"'{kind}' object cannot be interpreted as an integer") from None
+    if not -INT_MAX - 1 <= number <= INT_MAX:
+        if _V >= (3, 12):
+            raise OverflowError("Python int too large to convert to C int")
+        side = "greater than maximum" if number > 0 else "less than minimum"
+        raise OverflowError(f"signed integer is {side}")
+    return number
+
+
+def _pgid(value: Any) -> int:
+    """pgid_to_set (pid_t): a C int, or as the running interpreter converts it.
+
+    3.12's converter reads a C long and truncates it to pid_t; others refuse
+    what does not fit in an int. Which one runs here is asked of the native
+    function itself, with arguments it refuses before starting anything.
+    """
+    try:
+        return _c_int(value)
+    except OverflowError:
+        if not _native_truncates_pgid():
+            raise
+    number = operator.index(value)
+    if not -(2**63) <= number < 2**63:
+        raise OverflowError("Python int too large to convert to C long")
+    return (number + 2**31) % 2**32 - 2**31
+
+
+_truncates: list[bool] = []
+
+
+def _native_truncates_pgid() -> bool:
+    if not _truncates:
+        probe: dict[str, Any] = dict.fromkeys(PARAMETERS, -1)
+        probe.update(
+            args=[b"x"], executable_list=0, close_fds=False, fds_to_keep=(), cwd=None,
+            env_list=None, restore_signals=False, call_setsid=False, pgid_to_set=2**40,
+            gid=None, extra_groups=None, uid=None, preexec_fn=None, allow_vfork=False,
+        )  # fmt: skip
+        try:
+            _native([probe[name] for name in PARAMETERS])
+        except OverflowError:
+            _truncates.append(False)
+        except TypeError:  # got past the parsing, to executable_list
+            _truncates.append(True)
+        else:  # pragma: no cover - cannot start with executable_list 0
+            raise AssertionError("the native fork_exec took an executable_list of 0")
+    return _truncates[0]
+
+
+def _count_error(given: int) -> TypeError:
+    expected = len(PARAMETERS)
+    if _V >= (3, 12):
+        return TypeError(f"fork_exec expected {expected} arguments, got {given}")
+    return TypeError(f"fork_exec() takes exactly {expected} arguments ({given} given)")
+
+
+def _truth(value: Any) -> bool:
+    """A C bool argument (PyArg "p"): any object's truth."""
+    return bool(value)
+
+
+def _fs_path(value: Any) -> bytes:
+    """PyUnicode_FSConverter: str, bytes or os.PathLike, as bytes without NUL."""
+    data = os.fsencode(value)
+    if b"\0" in data:
+        raise ValueError("embedded null byte")
+    return data
+
+
+def _bytes_list(values: Any) -> list[bytes]:
+    """A sequence of bytes without NUL (CPython's _PySequence_BytesToCharpArray)."""
+    try:
+        count = len(values)
+    except TypeError:
+        raise TypeError(f"object of type '{type(values).__name__}' has no len()") from None
+    result = []
+    for i in range(count):
+        item = values[i]
+        if not isinstance(item, bytes):
+            raise TypeError(f"expected bytes, {type(item).__name__} found")
+        if b"\0" in item:
+            raise ValueError("embedded null byte")
+        result.append(bytes(item))
+    return result
+
+
+def _id(value: Any, what: str) -> int:
+    """CPython's _Py_Uid_Converter/_Py_Gid_Converter for a 32-bit id: ID_NONE for -1.
+
+    -1 leaves the id alone; other negatives, and values that do not fit in
+    32 bits while fitting in a signed long, raise OverflowError("... is less
+    than minimum") as CPython's converter does (it detects them as a
+    truncation); larger values "... is greater than maximum".
+    """
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} should be integer, not {type(value).__name__}") from None
+    if number == -1:
+        return ID_NONE
+    if number < 0 or ID_NONE < number < 2**63:
+        raise OverflowError(f"{what} is less than minimum")
+    if number >= 2**63:
+        raise OverflowError(f"{what} is greater than maximum")
+    return number
+
+
+def _fds_to_keep(value: Any) -> tuple[int, ...]:
+    """fds_to_keep: a tuple of sorted, distinct fds (else ValueError, as CPython)."""
+    if not isinstance(value, tuple):
+        raise TypeError(f"fork_exec() argument 4 must be tuple, not {type(value).__name__}")
+    previous = -1
+    for fd in value:
+        if not isinstance(fd, int) or not previous < fd <= INT_MAX:
+            raise ValueError("bad value(s) in fds_to_keep")
+        previous = fd
+    return tuple(int(fd) for fd in value)
+
+
+class Request:
+    """The checked arguments of one fork_exec call (what the child program needs)."""
+
+    __slots__ = (
+        "args",
+        "call_setsid",
+        "child_umask",
+        "close_fds",
+        "cwd",
+        "env_list",
+        "errpipe_read",
+        "errpipe_write",
+        "executables",
+        "extra_groups",
+        "fds_to_keep",
+        "gid",
+        "parent_ends",
+        "pgid_to_set",
+        "restore_signals",
+        "stdio",
+        "uid",
+    )
+
+    def __init__(self, arguments: Sequence[Any]) -> None:
+        """Check ``arguments`` in _posixsubprocess's order; raise as it does."""
+        a = dict(zip(PARAMETERS, arguments))
+        self.close_fds = _truth(a["close_fds"])
+        fds_to_keep = a["fds_to_keep"]
+        if not isinstance(fds_to_keep, tuple):
+            raise TypeError(
+                f"fork_exec() argument 4 must be tuple, not {type(fds_to_keep).__name__}"
+            )
+        ints = [
+            _c_int(a[name])
+            for name in (
+                *("p2cread", "p2cwrite", "c2pread", "c2pwrite", "errread", "errwrite"),
+                *("errpipe_read", "errpipe_write"),
+            )
+        ]
+        p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite, errpipe_read, errpipe_write = ints
+        self.restore_signals = _truth(a["restore_signals"])
+        self.call_setsid = _truth(a["call_setsid"])
+        self.pgid_to_set = _pgid(a["pgid_to_set"]) if "pgid_to_set" in a else -1
+        self.child_umask = _c_int(a["child_umask"])
+        if "allow_vfork" in a:
+            _truth(a["allow_vfork"])
+        if self.close_fds and errpipe_write < 3:
+            raise ValueError("errpipe_write must be >= 3")
+        self.fds_to_keep = _fds_to_keep(fds_to_keep)
+        self.executables = _bytes_list(a["executable_list"])
+        args = a["args"]
+        if args is None:
+            self.args: list[bytes] = []
+        else:
+            try:
+                items = list(args)
+            except TypeError:
+                raise TypeError("argv must be a tuple") from None
+            self.args = [_fs_path(arg) for arg in items]
+        self.env_list = None if a["env_list"] is None else _bytes_list(a["env_list"])
+        self.cwd = None if a["cwd"] is None else _fs_path(a["cwd"])
+        groups = a["extra_groups"]
+        self.extra_groups: list[int] | None = None
+        if groups is not None:
+            if not isinstance(groups, list):
+                raise TypeError("setgroups argument must be a list")
+            if len(groups) > NGROUPS_MAX:
+                raise ValueError(f"too many {_GROUPS}")
+            self.extra_groups = []
+            for group in groups:
+                if not isinstance(group, int):
+                    raise TypeError(f"{_GROUPS} must be integers")
+                try:
+                    self.extra_groups.append(_id(group, "gid"))
+                except (OverflowError, TypeError):
+                    raise ValueError("invalid group id") from None
+        self.gid = ID_NONE if a["gid"] is None else _id(a["gid"], "gid")
+        self.uid = ID_NONE if a["uid"] is None else _id(a["uid"], "uid")
+        self.stdio = (p2cread, c2pwrite, errwrite)
+        self.parent_ends = (p2cwrite, c2pread, errread)
+        self.errpipe_read = errpipe_read
+        self.errpipe_write = errpipe_write
+
+
+# --- the child's program -------------------------------------------------------------
+
+
+def _bits(mask: int) -> list[int]:
+    """The signals of a /proc-style mask (bit n-1 is signal n), lowest first."""
+    signals = []
+    while mask:
+        lowest = mask & -mask
+        signals.append(lowest.bit_length())
+        mask ^= lowest
+    return signals
+
+
+_PYTHON_IGNORES = (signal.SIGPIPE, signal.SIGXFSZ)
+_PYTHON_IGNORES_MASK = sum(1 << (s - 1) for s in _PYTHON_IGNORES)
+
+
+def signal_state() -> Any:
+    """What the plan's signal steps depend on, in a comparable form.
+
+    (SigIgn, SigCgt) of this process as the kernel has them, from
+    /proc/self/status (/proc/self/stat is cheaper, but shows only signals
+    1-31); without /proc, pysyscall's list of signals to reset and Python's
+    view of the two signals Python ignores at start-up.
+    """
+    masks = runtime._proc_signal_masks()
+    if masks is not None:
+        return masks
+    return (
+        tuple(runtime.signals_to_reset()),
+        tuple(signal.getsignal(s) for s in _PYTHON_IGNORES),
+    )
+
+
+def signals_to_reset(state: Any, restore_signals: bool) -> list[int]:
+    """The signals the child sets to SIG_DFL: CPython's vfork child's choice.
+
+    Every caught signal (its handler must not run in the child once the
+    mask is restored; execve would reset it anyway), and with
+    restore_signals SIGPIPE and SIGXFSZ whatever they are. Ignored signals
+    stay ignored. ``state`` is signal_state()'s.
+    """
+    first, second = state
+    if isinstance(first, int):
+        ignored, caught = first, second
+        askable: int = getattr(runtime, "_ASKABLE_MASK", (1 << 64) - 1 - (3 << 31))
+        wanted = caught & askable
+        if restore_signals:
+            wanted |= _PYTHON_IGNORES_MASK
+        else:
+            wanted &= ~(ignored & _PYTHON_IGNORES_MASK)
+        return _bits(wanted)
+    signals = set(first)
+    for signum, handler in zip(_PYTHON_IGNORES, second):
+        if restore_signals:
+            signals.add(signum)
+        elif handler == signal.SIG_IGN:
+            signals.discard(signum)
+    return sorted(signals)
+
+
+class Prepared:
+    """A planned request: the plan, the cell that carries the errno pipe's fd,
+    and the runner chosen for it (None: exec_unix chooses at each start)."""
+
+    __slots__ = ("errno_fd", "executables", "plan", "runner")
+
+    def __init__(self, plan: Plan, errno_fd: Cell | None, executables: int) -> None:
+        self.plan = plan
+        self.errno_fd = errno_fd
+        self.executables = executables
+        self.runner: ModuleType | None = None
 
 
 def child_program(
-    args: Sequence[Any],
-    executable_list: Sequence[Any],
-    close_fds: bool,
-    fds_to_keep: Sequence[int],
-    cwd: Any,
-    env_list: Sequence[Any] | None,
-    stdio: tuple[int, int, int],
-    restore_signals: bool,
-    call_setsid: bool,
-    pgid_to_set: int,
-    gid: Any,
-    extra_groups: Sequence[int] | None,
-    uid: Any,
-    child_umask: int,
-    errpipe_write: int,
-) -> Plan:
-    """Plan _posixsubprocess's child (child_exec) as pysyscall steps."""
-    if not executable_list:
+    request: Request,
+    state: Any = None,
+    env: Sequence[bytes] | None = None,
+    errno_address: int | None = None,
+) -> Prepared:
+    """Plan _posixsubprocess's child (child_exec) for ``request`` as pysyscall steps.
+
+    ``state``: signal_state() (read now if None); ``env``: the environment
+    for env_list None (env_unix's copy of os.environ if None);
+    ``errno_address``: the calling thread's errno (read now if None), which
+    the child reports after each failed execve but the last.
+    """
+    if not request.executables:
         raise ValueError("executable_list must not be empty")
-    argv = exec_unix.slice_ptr_from_strings(list(args), "args")
-    executables = exec_unix.slice_ptr_from_strings(list(executable_list), "executable")
-    envv = exec_unix.environment(None if env_list is None else list(env_list))
-    dir_bytes = None if cwd is None else byte_ptr_from_string(cwd, "cwd")
+    if state is None:
+        state = signal_state()
+    if request.env_list is not None:
+        envv: Sequence[bytes] = request.env_list
+    else:
+        envv = env if env is not None else env_unix.environ()
     b = Builder()
+    stdio = request.stdio
+    fds_named = [
+        *stdio,
+        *request.parent_ends,
+        request.errpipe_read,
+        request.errpipe_write,
+        *request.fds_to_keep,
+    ]
+    # pysyscall's status pipe and the errno pipe go above every fd named
+    # here, so no step of this program can touch them.
+    first_free_fd = max([3, *(fd + 1 for fd in fds_named)])
 
-    signals = runtime.signals_to_reset()
-    if not restore_signals:
-        # Keep SIGPIPE and SIGXFSZ ignored, as Python left them.
-        signals = [
-            s
-            for s in signals
-            if not (s in (signal.SIGPIPE, signal.SIGXFSZ) and signal.getsignal(s) == signal.SIG_IGN)
-        ]
-    saved_mask = b.reset_signals(
-        signals, _system.SIGACTION_SIZE, _system.SIG_SETMASK, _system.SIGSET_SIZE
-    )
+    # fds_to_keep become inheritable, all but errpipe_write (close-on-exec,
+    # and written by this parent instead).
+    for fd in request.fds_to_keep:
+        if fd != request.errpipe_write:
+            b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)", name="inheritable")
+    # The parent's ends of the pipes.
+    for fd in request.parent_ends:
+        if fd != -1:
+            b.call("close", fd, text=f"close({fd})")
+    b.call("close", request.errpipe_read, text=f"close({request.errpipe_read})")
 
-    # The stdio dance (child_exec): a source fd the dups would overwrite
-    # first moves above 2 (F_DUPFD_CLOEXEC 3: never onto a kept fd); a
-    # source already in place only loses close-on-exec; -1 leaves fd i as is.
-    p2cread, c2pwrite, errwrite = stdio
-    sources: list[Any] = [p2cread, c2pwrite, errwrite]
+    # The stdio dance: a source the dups would overwrite first moves to 3 or
+    # above (close-on-exec); a source already in place only loses
+    # close-on-exec; -1 leaves fd i as it is.
+    sources: list[Any] = list(stdio)
     for i in (1, 2):
         if 0 <= sources[i] < i:
             moved = b.cell(-1)
@@ -186,78 +536,86 @@ def child_program(
         else:
             shown = source if isinstance(source, int) else f"fd{i}"
             b.call("dup2", source, i, text=f"dup2({shown}, {i})")
-    if dir_bytes is not None:
-        b.chdir(dir_bytes)
-    if child_umask >= 0:
+    if request.cwd is not None:
+        b.chdir(request.cwd)
+    if request.child_umask >= 0:
         b.call(
             "syscall",
-            SETRE["umask"],
-            child_umask,
-            text=f"syscall(SYS_umask, {child_umask:#o})",
+            SYSCALLS["umask"],
+            request.child_umask,
+            text=f"syscall(SYS_umask, {request.child_umask:#o})",
             name="umask",
             checked=False,
         )
-    if call_setsid:
+    saved_mask = b.reset_signals(
+        signals_to_reset(state, request.restore_signals),
+        _system.SIGACTION_SIZE,
+        _system.SIG_SETMASK,
+        _system.SIGSET_SIZE,
+    )
+    if request.call_setsid:
         b.call("setsid", text="setsid()")
-    if pgid_to_set >= 0:
-        b.call("setpgid", 0, pgid_to_set, text=f"setpgid(0, {pgid_to_set})")
-    if extra_groups is not None:
-        groups = [int(g) for g in extra_groups]
+    if request.pgid_to_set >= 0:
+        b.call("setpgid", 0, request.pgid_to_set, text=f"setpgid(0, {request.pgid_to_set})")
+    if request.extra_groups is not None:
+        groups = request.extra_groups
         array = (ctypes.c_uint32 * max(len(groups), 1))(*groups)
         b.keep.append(array)
         b.call(
             "syscall",
-            SETRE["setgroups"],
+            SYSCALLS["setgroups"],
             len(groups),
             ctypes.addressof(array),
             text=f"syscall(SYS_setgroups, {groups})",
             name="setgroups",
         )
-    if not _unset(gid):
+    if request.gid != ID_NONE:
         b.call(
             "syscall",
-            SETRE["setregid"],
-            gid,
-            gid,
-            text=f"syscall(SYS_setregid, {gid}, {gid})",
+            SYSCALLS["setregid"],
+            request.gid,
+            request.gid,
+            text=f"syscall(SYS_setregid, {request.gid}, {request.gid})",
             name="setregid",
         )
-    if not _unset(uid):
+    if request.uid != ID_NONE:
         b.call(
             "syscall",
-            SETRE["setreuid"],
-            uid,
-            uid,
-            text=f"syscall(SYS_setreuid, {uid}, {uid})",
+            SYSCALLS["setreuid"],
+            request.uid,
+            request.uid,
+            text=f"syscall(SYS_setreuid, {request.uid}, {request.uid})",
             name="setreuid",
         )
-    # fds_to_keep become inheritable (all but errpipe_write, which this
-    # parent writes instead); with close_fds every other fd from 3 up is
-    # marked close-on-exec around them.
-    keep = sorted({int(fd) for fd in fds_to_keep if int(fd) != errpipe_write and int(fd) > 2})
-    for fd in keep:
-        b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)", name="inheritable")
-    if close_fds:
+    if request.close_fds:
+        # Every fd from 3 up but fds_to_keep: close-on-exec.
         low = 3
-        for fd in [*keep, 0x100000000]:
+        for fd in [*request.fds_to_keep, 0x100000000]:
             if fd > low:
+                top = fd - 1 if fd < 0x100000000 else "~0U"
                 b.call(
                     "close_range",
                     low,
-                    fd - 1,
+                    min(fd - 1, 0xFFFFFFFF),
                     CLOSE_RANGE_CLOEXEC,
-                    text=f"close_range({low}, {fd - 1 if fd < 0x100000000 else '~0U'}, "
-                    "CLOSE_RANGE_CLOEXEC)",
+                    text=f"close_range({low}, {top}, CLOSE_RANGE_CLOEXEC)",
                 )
-            low = fd + 1
-    # Every executable in turn, sharing one argv and one envp; only the
-    # last one's failure is reported (see the module docstring).
-    argv_address = b.c_string_array(argv)
+            low = max(low, fd + 1)
+    # Every executable in turn, sharing one argv and one envp. After each
+    # failure but the last, the child writes its errno into the errno pipe
+    # (errno_fd, set for each start); the parent picks the one to report.
+    argv_address = b.c_string_array(request.args)
     envp_address = b.c_string_array(envv)
-    for index, executable in enumerate(executables):
-        last = index == len(executables) - 1
+    count = len(request.executables)
+    errno_fd = None
+    if count > 1:
+        errno_fd = b.cell(-1)
+        if errno_address is None:
+            errno_address = _errno_location()
+    for index, executable in enumerate(request.executables):
+        last = index == count - 1
         program = os.fsdecode(executable)
-        args_text = [os.fsdecode(arg) for arg in argv] if last else "argv"
+        args_text = [os.fsdecode(arg) for arg in request.args] if last else "argv"
         b.call(
             "execve",
             b.c_string(executable),
@@ -267,8 +625,30 @@ def child_program(
             checked=last,
             path=program if last else None,
         )
+        if not last:
+            b.call(
+                "write",
+                errno_fd,
+                errno_address,
+                ERRNO_SIZE,
+                text="write(<errno pipe>, &errno, 4)",
+                name="errno",
+                checked=False,
+            )
     assert _system.FORK is not None
-    return b.plan(_system.__name__.rpartition(".")[2], _system.FORK, _system.EXIT, 3, saved_mask)
+    plan = b.plan(
+        _system.__name__.rpartition(".")[2], _system.FORK, _system.EXIT, first_free_fd, saved_mask
+    )
+    return Prepared(plan, errno_fd, count)
+
+
+def _errno_location() -> int:
+    """The address of the calling thread's errno (a child of this thread writes there)."""
+    address: int = libc.child(_system.ERRNO_LOCATION)()
+    return address
+
+
+# --- the error message Popen reads ---------------------------------------------------
 
 
 def _chdir_tagged() -> bool:
@@ -298,6 +678,21 @@ def error_message(step: str, code: int) -> bytes:
     return b"OSError:%x:noexec" % code
 
 
+def executable_errno(errnos: Sequence[int], last: int) -> int:
+    """The errno of a failed executable list: the first not ENOENT/ENOTDIR, else the last."""
+    for code in (*errnos, last):
+        if code not in (errno.ENOENT, errno.ENOTDIR):
+            return code
+    return last
+
+
+def _write_message(fd: int, message: bytes) -> None:
+    """Write the child's message as the child would: once, errors ignored."""
+    write = libc.parent("write")
+    while write(fd, message, len(message)) == -1 and ctypes.get_errno() == errno.EINTR:
+        pass
+
+
 def _stand_in() -> int:
     """A child for Popen to reap where the runner reaped the failed one.
 
@@ -305,63 +700,223 @@ def _stand_in() -> int:
     returns only the errno; Popen will waitpid the pid fork_exec returns
     (and warn in __del__ if it cannot). So a failed start through that
     runner costs one more process: an immediately exiting ``true``, started
-    the same way. Only on the failure path.
+    through pysyscall. Only on the failure path.
     """
     for program in ("/bin/true", "/usr/bin/true"):
         with contextlib.suppress(OSError):
-            return os.posix_spawn(program, [program], {})
+            return exec_unix.fork_exec(program, [program], exec_unix.ProcAttr(env=[], files=[]))
     return os.getpid()  # not a child: Popen's waitpid gets ECHILD
 
 
-def _bind(arguments: tuple[Any, ...]) -> dict[str, Any]:
-    if len(arguments) != len(PARAMETERS):
-        raise TypeError(
-            f"fork_exec() takes exactly {len(PARAMETERS)} arguments ({len(arguments)} given)"
+# --- remembered plans ----------------------------------------------------------------
+
+_SCALARS = frozenset({int, bool, str, bytes, type(None)})
+_STRINGS = frozenset({str, bytes})
+_BYTES = frozenset({bytes})
+_INTS = frozenset({int, bool})
+_SEQUENCES = frozenset({list, tuple})
+_SCALAR_INDEXES = [
+    i
+    for i, name in enumerate(PARAMETERS)
+    if name not in ("args", "executable_list", "fds_to_keep", "env_list", "extra_groups")
+    and name != "preexec_fn"
+]
+_get_scalars = operator.itemgetter(*_SCALAR_INDEXES)
+_A = _INDEX["args"]
+_X = _INDEX["executable_list"]
+_K = _INDEX["fds_to_keep"]
+_E = _INDEX["env_list"]
+_G = _INDEX["extra_groups"]
+
+_pools: dict[tuple[Any, ...], list[Prepared]] = {}
+_pools_lock = threading.Lock()
+
+
+def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The key a request's plans are kept by; None if it cannot be keyed exactly.
+
+    Exactly: every argument is a plain value whose equality means the same
+    checks and the same plan (int and bool, str, bytes, None; args and
+    env_list lists or tuples of those, extra_groups a list of ints,
+    fds_to_keep a tuple of ints), so a request equal to one planned before
+    passes the same checks. Then this process's pid, the signal state, the
+    environment for env_list None and, for several executables, the thread's
+    errno address (the plan writes it from there).
+    """
+    scalars = _get_scalars(arguments)
+    if not set(map(type, scalars)) <= _SCALARS:
+        return None
+    args, executables, keep, env, groups = (
+        arguments[_A],
+        arguments[_X],
+        arguments[_K],
+        arguments[_E],
+        arguments[_G],
+    )
+    if type(args) not in _SEQUENCES or not set(map(type, args)) <= _STRINGS:
+        return None
+    if type(executables) not in _SEQUENCES or not set(map(type, executables)) <= _BYTES:
+        return None
+    if type(keep) is not tuple or not set(map(type, keep)) <= _INTS:
+        return None
+    if env is None:
+        try:
+            env_key: Any = env_unix.environ()
+        except ValueError:
+            return None
+    elif type(env) in _SEQUENCES and set(map(type, env)) <= _BYTES:
+        env_key = tuple(env)
+    else:
+        return None
+    if groups is not None:
+        if type(groups) is not list or not set(map(type, groups)) <= _INTS:
+            return None
+        groups = tuple(groups)
+    executables = tuple(executables)
+    thread = _errno_location() if len(executables) > 1 else None
+    return (
+        os.getpid(),
+        signal_state(),
+        thread,
+        env is None,
+        env_key,
+        tuple(args),
+        executables,
+        keep,
+        groups,
+        scalars,
+        runners.requested(),
+    )
+
+
+def _keep(key: tuple[Any, ...], prepared: Prepared) -> None:
+    """Give a plan back to its request's pool (made on first use)."""
+    pool = _pools.get(key)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(key)
+            if pool is None:
+                while len(_pools) >= REMEMBERED:
+                    del _pools[next(iter(_pools))]  # the oldest request
+                pool = _pools[key] = []
+    if len(pool) < POOL:
+        pool.append(prepared)
+
+
+def forget() -> None:
+    """Drop every remembered plan (tests; a changed runner setup)."""
+    with _pools_lock:
+        _pools.clear()
+
+
+# --- fork_exec -----------------------------------------------------------------------
+
+
+def _native(arguments: Sequence[Any]) -> int:
+    if NATIVE is None:
+        raise RuntimeError(
+            "preexec_fn (or this platform) needs _posixsubprocess, which this interpreter lacks"
         )
-    return dict(zip(PARAMETERS, arguments))
+    return NATIVE(*arguments)
+
+
+def _errno_pipe(lowest: int) -> tuple[int, int]:
+    """A non-blocking close-on-exec pipe whose write end is at ``lowest`` or above."""
+    fds = (ctypes.c_int * 2)()
+    libc.call("pipe2", ctypes.addressof(fds), O_CLOEXEC | O_NONBLOCK)
+    read_end, write_end = fds[0], fds[1]
+    if write_end < lowest:
+        try:
+            moved = libc.call("fcntl", write_end, F_DUPFD_CLOEXEC, lowest)
+        except OSError:
+            libc.parent("close")(read_end)
+            raise
+        finally:
+            libc.parent("close")(write_end)
+        write_end = moved
+    return read_end, write_end
+
+
+def _read_errnos(fd: int, count: int) -> list[int]:
+    """The errnos the child wrote (up to ``count``), already all in the pipe."""
+    size = count * ERRNO_SIZE
+    buffer = ctypes.create_string_buffer(size)
+    read = libc.parent("read")
+    got = 0
+    while got < size:
+        n = read(fd, ctypes.addressof(buffer) + got, size - got)
+        if n == -1 and ctypes.get_errno() == errno.EINTR:
+            continue
+        if n <= 0:
+            break
+        got += n
+    values = (ctypes.c_int32 * count).from_buffer(buffer)
+    return list(values)[: got // ERRNO_SIZE]
 
 
 def fork_exec(*arguments: Any) -> int:
     """``_posixsubprocess.fork_exec`` of this interpreter, on pysyscall's child program."""
-    a = _bind(arguments)
-    if a["preexec_fn"] is not None or not SETRE or sys.platform != "linux":
-        if NATIVE is None:
-            raise RuntimeError(
-                "preexec_fn (or this platform) needs _posixsubprocess, which this interpreter lacks"
-            )
-        return NATIVE(*arguments)
-    plan = child_program(
-        a["args"],
-        a["executable_list"],
-        bool(a["close_fds"]),
-        a["fds_to_keep"],
-        a["cwd"],
-        a["env_list"],
-        (a["p2cread"], a["c2pwrite"], a["errwrite"]),
-        bool(a["restore_signals"]),
-        bool(a["call_setsid"]),
-        a.get("pgid_to_set", -1),
-        a["gid"],
-        a["extra_groups"],
-        a["uid"],
-        a["child_umask"],
-        a["errpipe_write"],
-    )
+    if len(arguments) != len(PARAMETERS):
+        raise _count_error(len(arguments))
+    if arguments[_PREEXEC] is not None or not _PLANNED:
+        return _native(arguments)
+    key = request_key(arguments)
+    prepared = None
+    pool = None if key is None else _pools.get(key)
+    if pool:
+        with contextlib.suppress(IndexError):
+            prepared = pool.pop()  # atomic: two threads never share a plan
+    if prepared is None:
+        request = Request(arguments)
+        if len(request.executables) > MAX_EXECUTABLES:
+            return _native(arguments)
+        if key is None:
+            prepared = child_program(request)
+        else:
+            prepared = child_program(request, key[1], key[4] if key[3] else None, key[2])
+        if key is not None:
+            # Chosen once for a remembered plan (the key holds the runner asked for).
+            prepared.runner = runners.select(prepared.plan)
+    errpipe_write = arguments[_INDEX["errpipe_write"]]
+    pid = _start(prepared, errpipe_write)
+    if pool is not None:
+        if len(pool) < POOL:
+            pool.append(prepared)
+    elif key is not None:
+        _keep(key, prepared)
+    return pid
+
+
+def _start(prepared: Prepared, errpipe_write: int) -> int:
+    """Start ``prepared``; on the child's failure, write its message for Popen."""
+    plan = prepared.plan
+    pipe = None
+    if prepared.errno_fd is not None:
+        pipe = _errno_pipe(plan.first_free_fd)
+        prepared.errno_fd.value = pipe[1]
     try:
-        pid, _ = exec_unix._start(plan, reap_failed=False)
+        # The runner a remembered plan was given (None: exec_unix chooses).
+        pid, _ = exec_unix._start(plan, reap_failed=False, runner=prepared.runner)
     except OSError as error:
         step = getattr(error, "step", None)
         if step is None:
             raise  # the parent's own failure (pipe, fork): Popen gets it as is
-        os.write(a["errpipe_write"], error_message(step, error.errno or 0))
+        code = error.errno or 0
+        if step == "execve" and pipe is not None:
+            code = executable_errno(_read_errnos(pipe[0], prepared.executables - 1), code)
+        _write_message(errpipe_write, error_message(step, code))
         # The failed child, unreaped: Popen reaps it, as it does natively.
         failed_pid: int | None = getattr(error, "pid", None)
-        if failed_pid is None:
-            failed_pid = _stand_in()
-        return failed_pid
+        return _stand_in() if failed_pid is None else failed_pid
     finally:
         plan.close()
+        if pipe is not None:
+            for fd in pipe:
+                libc.parent("close")(fd)
     return pid
+
+
+# --- install -------------------------------------------------------------------------
 
 
 def _targets() -> list[tuple[Any, str]]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import os
 import signal
 import subprocess
 import sys
 import threading
+import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -221,6 +224,8 @@ def test_no_fd_leak() -> None:
             sh("true")
             outcome(lambda: sh("true", cwd="/nonexistent-dir"))
             outcome(lambda: subprocess.run(["/no/such"], cwd="/"))
+            outcome(lambda: subprocess.run(["no-such-program-on-path"], cwd="/"))
+            outcome(lambda: sh("true", pass_fds=(250,)))
     assert fds() - before == set()
 
 
@@ -242,6 +247,386 @@ def test_stdio_given_as_itself_and_swapped() -> None:
 def test_executable_list_path_search() -> None:
     both(lambda: subprocess.run(["sh", "-c", "echo found"], cwd="/", capture_output=True).stdout)
     both(lambda: subprocess.run(["sh"], executable="/no/such/sh", cwd="/"))
+
+
+def _program_dirs(tmp_path: Path) -> dict[str, str]:
+    """Directories for PATH searches: one with a non-executable ``prog``,
+    one with an executable ``prog``, one empty; and a regular file."""
+    dirs = {}
+    for name, mode in (("noexec", 0o644), ("exec", 0o755), ("empty", None)):
+        d = tmp_path / name
+        d.mkdir()
+        if mode is not None:
+            prog = d / "prog"
+            prog.write_text("#!/bin/sh\necho ran $0\n")
+            prog.chmod(mode)
+        dirs[name] = str(d)
+    file = tmp_path / "file"
+    file.write_text("")
+    dirs["file"] = str(file)
+    return dirs
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # _posixsubprocess reports the first errno that is not ENOENT or
+        # ENOTDIR, else the last one.
+        ["noexec", "empty"],  # EACCES, then ENOENT: PermissionError
+        ["empty", "noexec", "empty"],  # ENOENT, EACCES, ENOENT: PermissionError
+        ["file", "empty"],  # ENOTDIR, ENOENT: FileNotFoundError
+        ["empty", "file"],  # ENOENT, ENOTDIR: NotADirectoryError
+        ["noexec", "exec"],  # EACCES, then found: runs
+        ["file", "empty", "exec"],  # ENOTDIR, ENOENT, then found: runs
+        ["noexec"],  # one entry: EACCES
+        ["empty"],  # one entry: ENOENT
+    ],
+)
+def test_executable_list_errno(tmp_path: Path, path: list[str]) -> None:
+    dirs = _program_dirs(tmp_path)
+    env = {"PATH": ":".join(dirs[p] for p in path)}
+
+    def work() -> Any:
+        done = subprocess.run(["prog"], env=env, cwd="/", capture_output=True)
+        return done.returncode, done.stdout, done.stderr
+
+    result = both(work)
+    if "exec" in path:
+        assert result[0] == "ok" and result[1][1].startswith(b"ran ")
+    else:
+        assert result[2] == "prog"
+        first = next((p for p in path if p == "noexec"), path[-1])
+        expected = {"noexec": "PermissionError", "empty": "FileNotFoundError"}
+        expected["file"] = "NotADirectoryError"
+        assert result[0] == expected[first]
+
+
+def test_executable_list_errno_remembered(tmp_path: Path) -> None:
+    # The same request again, from its remembered plan, and after the
+    # file it failed on became executable.
+    dirs = _program_dirs(tmp_path)
+    env = {"PATH": f"{dirs['noexec']}:{dirs['empty']}"}
+    with compat.installed():
+        for _ in range(3):
+            assert outcome(lambda: subprocess.run(["prog"], env=env, cwd="/"))[:2] == (
+                "PermissionError",
+                errno.EACCES,
+            )
+        os.chmod(os.path.join(dirs["noexec"], "prog"), 0o755)
+        done = subprocess.run(["prog"], env=env, cwd="/", capture_output=True)
+        assert done.stdout.startswith(b"ran ")
+
+
+def test_plan_remembered_and_given_back() -> None:
+    compat.forget()
+    with compat.installed():
+        sh("true")
+        assert len(compat._pools) == 1
+        (pool,) = compat._pools.values()
+        assert len(pool) == 1
+        first = pool[0]
+        sh("true")
+        assert pool == [first]  # taken, used again, given back
+        sh("true", cwd="/tmp")  # another request: another plan
+        assert len(compat._pools) == 2
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGRTMIN + 3])
+def test_remembered_plan_follows_signal_handlers(signum: int) -> None:
+    # The plan resets caught handlers and leaves ignored ones: a handler
+    # changed between two starts of one request must be seen by the second
+    # (a real-time signal too: /proc/self/stat would not show it).
+    script = "grep -E 'Sig(Ign|Cgt)' /proc/self/status"
+    previous = signal.getsignal(signum)
+    try:
+        signal.signal(signum, lambda *_: None)
+        caught = both(lambda: sh(script))
+        signal.signal(signum, signal.SIG_IGN)
+        ignored = both(lambda: sh(script))
+        assert caught != ignored  # ignored in the child only now
+        signal.signal(signum, signal.SIG_DFL)
+        assert both(lambda: sh(script)) == caught
+    finally:
+        signal.signal(signum, previous)
+
+
+def test_restore_signals_with_sigpipe_caught_or_default() -> None:
+    script = "grep -E 'Sig(Ign|Cgt)' /proc/self/status"
+    previous = signal.getsignal(signal.SIGPIPE)
+    try:
+        for handler in (signal.SIG_DFL, lambda *_: None, signal.SIG_IGN):
+            signal.signal(signal.SIGPIPE, handler)
+            for restore in (True, False):
+                both(functools.partial(sh, script, restore_signals=restore))
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
+
+
+def test_env_none_is_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    # env=None: the child gets os.environ, as natively (where execv passes
+    # the C library's environ, which os.environ keeps in step).
+    monkeypatch.setenv("PYSYSCALL_COMPAT_A", "1")
+    both(lambda: sh("echo $PYSYSCALL_COMPAT_A"))
+    monkeypatch.setenv("PYSYSCALL_COMPAT_A", "2")
+    assert both(lambda: sh("echo $PYSYSCALL_COMPAT_A")) == ("ok", (0, b"2\n", b""))
+    monkeypatch.delenv("PYSYSCALL_COMPAT_A")
+    assert both(lambda: sh("echo x$PYSYSCALL_COMPAT_A")) == ("ok", (0, b"x\n", b""))
+    # The documented difference: a variable set behind os.environ's back
+    # (os.putenv, or C code) reaches a native child only.
+    os.putenv("PYSYSCALL_COMPAT_B", "behind")
+    try:
+        native = outcome(lambda: sh("echo x$PYSYSCALL_COMPAT_B"))
+        with compat.installed():
+            ours = outcome(lambda: sh("echo x$PYSYSCALL_COMPAT_B"))
+        assert (native, ours) == (("ok", (0, b"xbehind\n", b"")), ("ok", (0, b"x\n", b"")))
+    finally:
+        os.unsetenv("PYSYSCALL_COMPAT_B")
+
+
+def test_remembered_plan_not_used_by_a_forked_child() -> None:
+    with compat.installed():
+        sh("true")
+        key = compat.request_key(_captured_arguments(lambda: sh("true")))
+        r, w = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: threads
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the forked child
+            try:
+                child_key = compat.request_key(_captured_arguments(lambda: sh("true")))
+                code = sh("exit 7")[0]
+                os.write(w, b"%d %d" % (code, child_key is not None and child_key != key))
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            assert f.read() == b"7 1"
+        os.waitpid(pid, 0)
+
+
+def _captured_arguments(work: Callable[[], Any]) -> tuple[Any, ...]:
+    """The arguments Popen passes to fork_exec while ``work`` runs (natively)."""
+    seen: list[tuple[Any, ...]] = []
+
+    def record(*arguments: Any) -> int:
+        seen.append(arguments)
+        assert compat.NATIVE is not None
+        return compat.NATIVE(*arguments)
+
+    with compat.installed():
+        for module, name, _ in compat._saved:
+            setattr(module, name, record)
+        try:
+            work()
+        finally:
+            for module, name, _ in compat._saved:
+                setattr(module, name, compat.fork_exec)
+    return seen[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"user": 2**64},
+        {"user": 2**40},
+        {"user": -2},
+        {"group": 2**64},
+        {"group": 2**33},
+        {"extra_groups": [2**64]},
+        {"extra_groups": [2**40]},
+        {"user": "no-such-user-here"},
+        {"group": 1.5},
+        {"extra_groups": ["no-such-group-here"]},
+        {"pass_fds": (-3,)},
+        {"cwd": "a\0b"},
+        {"env": {"A": "b\0c"}},
+        {"args": ["x\0y"]},
+    ],
+)
+def test_bad_arguments_through_popen(kwargs: dict[str, Any]) -> None:
+    kwargs = dict(kwargs)
+    args = kwargs.pop("args", ["/bin/true"])
+    kwargs.setdefault("cwd", "/")
+    result = both(lambda: subprocess.run(args, **kwargs))
+    assert result[0] in ("ValueError", "OverflowError", "TypeError", "KeyError")
+
+
+def test_bad_arguments_to_fork_exec() -> None:
+    # Called directly, as the stdlib's own tests do: the same exception
+    # types as the native function, and nothing started.
+    good = list(_captured_arguments(lambda: sh("true")))
+    index = {name: i for i, name in enumerate(compat.PARAMETERS)}
+    cases: list[tuple[str, Any]] = [
+        ("args", 123),
+        ("args", [b"a\0b"]),
+        ("args", [1]),
+        ("executable_list", 123),
+        ("executable_list", ["str"]),
+        ("executable_list", [b"a\0b"]),
+        ("cwd", 123),
+        ("env_list", 123),
+        ("env_list", ["A=b"]),
+        ("fds_to_keep", [3]),
+        ("fds_to_keep", (5, 4)),
+        ("fds_to_keep", (6, 6)),
+        ("fds_to_keep", (-1,)),
+        ("fds_to_keep", ("str",)),
+        ("fds_to_keep", (2**63,)),
+        ("p2cread", "0"),
+        ("p2cread", 2**40),
+        ("p2cread", 1.0),
+        ("child_umask", None),
+        ("gid", "0"),
+        ("gid", 2**64),
+        ("uid", -5),
+        ("extra_groups", (1, 2)),
+        ("extra_groups", ["a"]),
+        ("extra_groups", [2**64]),
+        ("extra_groups", list(range(70000))),
+    ]
+    if sys.version_info >= (3, 11):
+        cases.append(("pgid_to_set", 2**40))
+    for name, value in cases:
+        arguments = list(good)
+        arguments[index[name]] = value
+        r, w = os.pipe()
+        arguments[index["errpipe_read"]], arguments[index["errpipe_write"]] = r, w + 100
+        if name != "fds_to_keep":
+            arguments[index["fds_to_keep"]] = (w + 100,)
+        for stdio in ("p2cread", "p2cwrite", "c2pread", "c2pwrite", "errread", "errwrite"):
+            if stdio != name:
+                arguments[index[stdio]] = -1
+        os.dup2(w, w + 100)
+        try:
+            assert compat.NATIVE is not None
+            native = outcome(lambda: compat.NATIVE(*arguments))  # noqa: B023
+            ours = outcome(lambda: compat.fork_exec(*arguments))  # noqa: B023
+        finally:
+            for fd in (r, w, w + 100):
+                os.close(fd)
+        if name == "pgid_to_set" and native[0] == "ok":
+            # 3.12's converter truncates a pid_t to 32 bits (setpgid(0, 0)
+            # here), and so does compat there: both start the program.
+            assert compat._native_truncates_pgid()
+            assert ours[0] == "ok"
+            for pid in (native[1], ours[1]):
+                assert os.waitpid(pid, 0)[1] == 0
+            continue
+        assert native[0] != "ok", (name, value)
+        assert ours[0] == native[0], (name, value, ours, native)
+    # errpipe_write below 3 with close_fds
+    arguments = list(good)
+    arguments[index["errpipe_write"]] = 2
+    assert compat.NATIVE is not None
+    native = outcome(lambda: compat.NATIVE(*arguments))
+    assert outcome(lambda: compat.fork_exec(*arguments)) == native
+    assert native[0] == "ValueError"
+
+
+def test_pass_fds_not_open_and_closed_stdio() -> None:
+    # A pass_fds entry that is not open fails in the child (EBADF, before
+    # exec); a program started with its stdout closed.
+    both(lambda: sh("true", pass_fds=(250,)))
+    both(lambda: sh("true", cwd=None, pass_fds=(250,)))
+    both(lambda: sh("echo x >&2", stdout=None, stderr=subprocess.PIPE, close_fds=False))
+
+
+def test_failed_child_reaped_by_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A runner that reaps the child it failed to start (posix_spawn does)
+    # leaves no pid for Popen to wait for: compat starts a stand-in that
+    # exits at once, so Popen raises as natively and leaves nothing behind.
+    real_start = compat.exec_unix._start
+    calls = []
+
+    def reaped(plan: Any, reap_failed: bool = True, runner: Any = None) -> Any:
+        calls.append(plan)
+        if len(calls) > 1:  # the stand-in's own start
+            return real_start(plan, reap_failed)
+        error = OSError(errno.ENOENT, "No such file or directory", "/no/such")
+        error.step = "execve"  # type: ignore[attr-defined]
+        raise error
+
+    compat.forget()
+    monkeypatch.setattr(compat.exec_unix, "_start", reaped)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        with compat.installed():
+            result = outcome(lambda: subprocess.run(["/no/such"], cwd="/"))
+    assert result[:3] == ("FileNotFoundError", errno.ENOENT, "/no/such")
+    assert len(calls) == 2  # compat's start, then the stand-in's
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_child_error_with_a_bad_errpipe() -> None:
+    # Called directly with an errpipe_write that is not open: the native
+    # child's write fails and is ignored; so is compat's. Both return the
+    # failed child's pid for the caller to reap.
+    arguments = list(_captured_arguments(lambda: sh("true")))
+    index = {name: i for i, name in enumerate(compat.PARAMETERS)}
+    r, w = os.pipe()
+    os.close(w)
+    for name, value in (
+        ("executable_list", (b"/no/such/program",)),
+        ("close_fds", False),
+        ("fds_to_keep", ()),
+        ("errpipe_read", r),
+        ("errpipe_write", 250),
+        *[(stdio, -1) for stdio in ("p2cread", "p2cwrite", "c2pread", "c2pwrite")],
+        *[(stdio, -1) for stdio in ("errread", "errwrite")],
+    ):
+        arguments[index[name]] = value
+    try:
+        assert compat.NATIVE is not None
+        for start in (compat.NATIVE, compat.fork_exec):
+            pid = start(*arguments)
+            _, status = os.waitpid(pid, 0)
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) in (253, 255)
+    finally:
+        os.close(r)
+
+
+MULTIPROCESSING = """
+import _posixsubprocess, multiprocessing, sys
+sys.path.insert(0, sys.argv[1])
+from pysyscall import compat
+
+def double(x):
+    return 2 * x
+
+if __name__ == "__main__":
+    calls = []
+    with compat.installed():
+        installed = _posixsubprocess.fork_exec
+
+        def counted(*arguments):
+            calls.append(1)
+            return installed(*arguments)
+
+        _posixsubprocess.fork_exec = counted
+        try:
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                assert pool.map(double, range(4)) == [0, 2, 4, 6]
+        finally:
+            _posixsubprocess.fork_exec = installed
+    print(installed is compat.fork_exec, len(calls) >= 1)
+"""
+
+
+def test_multiprocessing_spawn(tmp_path: Path) -> None:
+    """multiprocessing starts its spawn children with _posixsubprocess's
+    fork_exec itself: through compat on 3.9 and 3.10, where install()
+    replaces that function; natively from 3.11, where it replaces
+    subprocess._fork_exec. In a fresh interpreter: multiprocessing leaves
+    its resource tracker running as a child of the process that used it."""
+    script = tmp_path / "pool.py"
+    script.write_text(MULTIPROCESSING)
+    package_parent = str(Path(compat.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, str(script), package_parent], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(sys.version_info < (3, 11)), "True"]
 
 
 def test_cli_via_subprocess() -> None:
