@@ -53,7 +53,7 @@
         # Entry flags. Bits 0-5: argument k is the address of a 32-bit int
         # (a plan Cell), loaded sign-extended at call time. With none of the
         # judging bits the result is ignored.
-        .globl  F_LOAD0, F_FAIL, F_EXPECT, F_STORE, F_OTHERWISE, F_WIDE
+        .globl  F_LOAD0, F_FAIL, F_EXPECT, F_STORE, F_OTHERWISE, F_WIDE, F_IF_EQUAL
         .set    F_LOAD0, 0x01           # F_LOAD0 << k for argument k
         .set    F_FAIL, 0x100           # fail on -1
         .set    F_EXPECT, 0x200         # errno = EINVAL first; fail unless == expected
@@ -62,6 +62,8 @@
                                         # if equal, skip it
         .set    F_WIDE, 0x1000          # the result is 64-bit (long, ssize_t);
                                         # else int, sign-extended
+        .set    F_IF_EQUAL, 0x2000      # if == expected, run the next entry;
+                                        # else skip it (F_OTHERWISE's converse)
 
         .set    SYS_clone3, 435
 
@@ -126,10 +128,16 @@ load:
         cmpq    E_EXPECTED(%r12), %rax
         jne     fail
 1:      testl   $F_OTHERWISE, %r14d
+        jz      1f
+        cmpq    E_EXPECTED(%r12), %rax
+        jne     advance                         # not as expected: run the alternative
+        jmp     skip_next
+1:      testl   $F_IF_EQUAL, %r14d
         jz      advance
         cmpq    E_EXPECTED(%r12), %rax
-        jne     advance
-        addq    $ENTRY_SIZE, %r12               # as expected: skip the alternative
+        je      advance                         # as expected: run the next entry
+skip_next:
+        addq    $ENTRY_SIZE, %r12
         decq    %r13
 advance:
         addq    $ENTRY_SIZE, %r12

@@ -166,9 +166,11 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
     env = environment(attr.env)
     dir_bytes = None if attr.dir is None else byte_ptr_from_string(attr.dir, "dir")
     files = _files(attr.files)
-    return system.child_program(
+    plan = system.child_program(
         argv0_bytes, argv_bytes, env, dir_bytes, files, sys_attr, runtime.signals_to_reset()
     )
+    plan.signal_rule = runtime.IGNORED_BY_PYTHON  # the rule signals_to_reset follows
+    return plan
 
 
 def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> tuple[int, int]:

@@ -90,6 +90,7 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "setsid": (c_int, (), False),
     "setuid": (c_int, (ctypes.c_uint,), False),
     "sigaction": (c_int, (c_int, c_void_p, c_void_p), False),
+    "signal": (c_void_p, (c_int, c_void_p), False),
     "sigfillset": (c_int, (c_void_p,), False),
     "sigprocmask": (c_int, (c_int, c_void_p, c_void_p), False),
     "syscall": (c_long, (c_long,), True),

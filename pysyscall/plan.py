@@ -190,6 +190,12 @@ class Plan:
     child that shares the parent's memory reports its failure (step -1:
     none). ``prepared`` holds what each runner made of the plan (keyed by
     runner name), kept for the next start of the same plan (remembered.py).
+    ``signal_steps`` (first, count) are the steps that reset handlers to
+    SIG_DFL (Builder.reset_signals). ``signal_rule``, when set, says how
+    that list was chosen: every signal caught when the plan was made, and
+    the ignored ones in ``signal_rule`` (runtime.signals_to_reset); a runner
+    that can judge each signal in the child may apply the rule there
+    instead of the list, which then holds whatever the handlers become.
     """
 
     platform: str
@@ -204,6 +210,8 @@ class Plan:
     pidfd: Cell | None = None
     record: ChildError = field(default_factory=_no_failure, repr=False)
     prepared: dict[str, Any] = field(default_factory=dict, repr=False)
+    signal_steps: tuple[int, int] | None = None  # (first, count): the handler resets
+    signal_rule: tuple[int, ...] | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -249,6 +257,7 @@ class Builder:
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.keep: list[Any] = []
+        self.signal_steps: tuple[int, int] | None = None
 
     def call(
         self,
@@ -360,6 +369,7 @@ class Builder:
         parent saves that mask into (runtime.before_fork).
         """
         default_action = self.buffer(sigaction_size)  # all zero: SIG_DFL
+        self.signal_steps = (len(self.steps), len(signals))
         for signum in signals:
             self.call(
                 "sigaction",
@@ -430,9 +440,11 @@ class Builder:
         **parent_side: Any,
     ) -> Plan:
         """The Plan of the steps so far; ``parent_side``: Plan's optional fields."""
-        return Plan(
+        plan = Plan(
             platform, fork, exit, self.steps, first_free_fd, saved_mask, self.keep, **parent_side
         )
+        plan.signal_steps = self.signal_steps
+        return plan
 
 
 def _defaults(cls: Any, read: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Any, ...]]:

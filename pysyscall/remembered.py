@@ -8,7 +8,7 @@ often mostly start the same few commands (a build tool, a test runner, a
 watcher), so a request that can be keyed exactly is planned once, and its
 plan, with what the runner made of it (``Plan.prepared``), serves the next
 starts. Recognising one costs about 5 µs (and 15-20 µs more to read the
-signal handlers, for the fork and vfork runners: see below).
+signal handlers, for the fork runner: see below).
 
 Keyed exactly: argv0 and argv of str or bytes; ``dir`` str, bytes or None;
 ``env`` None (keyed by env_unix's copy of os.environ, a new tuple whenever
@@ -21,10 +21,12 @@ whose fds are made per start.
 What a plan depends on besides the request is checked on every start, as a
 new plan would be: the fds in ``files`` are open (one poll); this is the
 process that planned it (after os.fork the child plans again: pdeathsig's
-check names the parent's pid); the runner asked for is the same; and for
-runners whose child resets the signal handlers from the plan's own list (the
-fork and vfork runners: not the spawn runner, whose C library resets every
-caught signal), that list is still the one runtime.signals_to_reset gives.
+check names the parent's pid); the runner asked for is the same; and for a
+runner whose child resets the signal handlers from the plan's own list (the
+fork runner: not the spawn runner, whose C library resets every caught
+signal, nor the vfork runner, whose routine applies the plan's rule to each
+signal in the child), that list is still the one runtime.signals_to_reset
+gives.
 
 Threads: a plan is never run by two starts at once (the mask saved in it,
 the record a vfork child writes, the Cells a child fills). Each key keeps a
@@ -114,7 +116,7 @@ def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
         except BaseException:
             plan.close()
             raise
-        if not runner.SIGNALS_IN_PLAN:
+        if not runner.signals_in_plan(plan):
             signals = None
         remember = getattr(runner, "remember", None)
         if remember is not None:

@@ -42,7 +42,6 @@ from ._platform import system
 from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Step
 
 NAME = "fork"
-SIGNALS_IN_PLAN = True  # the child resets the handlers the plan lists
 
 _call = operator.methodcaller("__call__")
 _not_failed = functools.partial(operator.ne, -1)
@@ -57,6 +56,11 @@ def unavailable(plan: Plan | None = None) -> str | None:
             "itself runs Python code, which the child must not do between fork and execve"
         )
     return None
+
+
+def signals_in_plan(plan: Plan) -> bool:
+    """True: the child resets the handlers the plan lists (remembered.py)."""
+    return True
 
 
 def status_pipe(plan: Plan) -> bool:

@@ -72,7 +72,6 @@ from ._platform import system
 from .plan import OtherFields, Plan, Step
 
 NAME = "spawn"
-SIGNALS_IN_PLAN = False  # the C library's child resets every caught handler (remember)
 
 CLOSE_RANGE_CLOEXEC = 4  # Linux uapi; the step only appears in Linux plans
 SIG_DFL = 0
@@ -228,7 +227,8 @@ class Spawn:
 _STEP_READ = ("name", "func", "args", "text", "checked", "path")
 _PLAN_READ = (
     *("platform", "fork", "exit", "steps", "first_free_fd", "saved_mask", "keep"),
-    *("record", "prepared"),  # runners' state, not what the child does
+    *("record", "prepared", "signal_steps", "signal_rule"),  # runners' state, and
+    # what the signal steps are (the translation reads the steps themselves)
 )
 _MISSING: Any = dataclasses.MISSING
 
@@ -438,6 +438,11 @@ def _translation(plan: Plan) -> Translation:
     if result is None:
         result = plan.prepared[NAME] = translate(plan)
     return result
+
+
+def signals_in_plan(plan: Plan) -> bool:
+    """False: the C library's child resets every caught handler (see remember)."""
+    return False
 
 
 def status_pipe(plan: Plan) -> bool:

@@ -7,7 +7,7 @@ such a child, but the child needs none: the plan (plan.py) is already a list
 of C calls. This runner lays the plan out as a table of C words and starts
 the child with glibc's ``clone(fn, stack, CLONE_VM|CLONE_VFORK|SIGCHLD|flags,
 table, parent_tid)`` (through ctypes, the GIL released), where ``fn`` is a
-routine of 89 instructions, 332 bytes (asm_linux_amd64.s, its bytes in
+routine of 95 instructions, 350 bytes (asm_linux_amd64.s, its bytes in
 asm_linux_amd64.py) that walks the table: for each entry, load the six
 integer arguments, call the function, judge the result, and on failure
 store errno and the step number in the failure record, write the record to
@@ -29,7 +29,9 @@ flags are the listing's, read from the generated module):
   call and any result but the expected one fails (a read that returns too
   few bytes); ``F_STORE``, the result goes into a Cell; ``F_OTHERWISE``,
   unless the result is the expected one, the next entry (the step's
-  ``otherwise``) runs, else it is skipped; ``F_WIDE``, the result is a
+  ``otherwise``) runs, else it is skipped; ``F_IF_EQUAL``, the converse:
+  the next entry runs only if the result is the expected one (the signal
+  rule, below); ``F_WIDE``, the result is a
   64-bit long, else an int (sign-extended before it is judged). No judging
   flag: the result is ignored (Go ignores failures to close).
 
@@ -57,9 +59,15 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   ``syscall(SYS_setgroups/setgid/setuid)`` in linux.py, never glibc's setuid
   family, which would signal the parent's threads;
 * signals: the forking thread blocks them all around clone
-  (runtime.before_fork/after_fork); the plan's own steps reset the handlers
-  and restore the mask in the child; the child's handler table is a copy
-  (no CLONE_SIGHAND), so resetting it there leaves the parent's alone;
+  (runtime.before_fork/after_fork); the child resets the handlers and
+  restores the mask; the child's handler table is a copy (no
+  CLONE_SIGHAND), so resetting it there leaves the parent's alone. For a
+  plan that says by what rule its resets were chosen (Plan.signal_rule:
+  every exec_unix plan), the routine applies the rule to every signal in
+  the child (_signal_rule_entries) instead of the list read in the parent,
+  so a remembered plan needs no new reading of the handlers (measured:
+  start + reap 1.055x os.posix_spawn's time with the reading, 0.99-1.02x
+  with the rule);
 * errno: the child runs on the forking thread's TLS, so its errno writes
   land in that thread's errno; only the record is read afterwards;
 * one child stack per thread (a spawn is synchronous in its thread, and the
@@ -89,6 +97,7 @@ import ctypes
 import errno
 import os
 import platform
+import signal
 import sys
 import tempfile
 import threading
@@ -99,7 +108,6 @@ from . import libc, runtime
 from .plan import CHILD_EXIT_STATUS, Cell, Plan, Step
 
 NAME = "vfork"
-SIGNALS_IN_PLAN = True  # the child resets the handlers the plan lists
 
 # Linux numbers (x86-64 and arm64 agree); tests/test_vfork.py checks them
 # against Python's where Python has them.
@@ -151,6 +159,7 @@ SAFE_CALLS = frozenset(
         "setpgid",
         "setsid",
         "sigaction",
+        "signal",
         "sigprocmask",
         "syscall",
         "unshare",
@@ -238,6 +247,16 @@ def shares_memory(plan: Plan) -> bool:
     return not any(
         step.func == "unshare" and _value(step.args[0]) & CLONE_NEWUSER for step in plan.steps
     )
+
+
+def signals_in_plan(plan: Plan) -> bool:
+    """Whether the child resets the handlers the plan lists (remembered.py).
+
+    Not when the plan says by what rule the list was made (Plan.signal_rule,
+    every exec_unix plan): the routine then judges each signal in the child
+    (_signal_rule_entries), so the table holds whatever the handlers become.
+    """
+    return plan.signal_rule is None
 
 
 def status_pipe(plan: Plan) -> bool:
@@ -410,8 +429,10 @@ def _function(name: str) -> tuple[int, int]:
 
 
 # The flags, as plain module constants: _entry runs for every step of every start.
-F_LOAD0, F_FAIL, F_EXPECT, F_STORE, F_OTHERWISE = (
-    (asm.F_LOAD0, asm.F_FAIL, asm.F_EXPECT, asm.F_STORE, asm.F_OTHERWISE) if asm else (0,) * 5
+F_LOAD0, F_FAIL, F_EXPECT, F_STORE, F_OTHERWISE, F_IF_EQUAL = (
+    (asm.F_LOAD0, asm.F_FAIL, asm.F_EXPECT, asm.F_STORE, asm.F_OTHERWISE, asm.F_IF_EQUAL)
+    if asm
+    else (0,) * 6
 )
 
 
@@ -444,6 +465,37 @@ def _entry(step: Step, index: int, words: list[int]) -> None:
     words += (address, *args, flags, expected & _WORD, store, index)
 
 
+SIG_DFL, SIG_IGN = 0, 1
+_UNSETTABLE = (signal.SIGKILL, signal.SIGSTOP)
+
+
+def _signal_rule_entries(index: int, ignored_to_default: tuple[int, ...], words: list[int]) -> None:
+    """Entries that apply a plan's signal rule in the child (Plan.signal_rule).
+
+    For every signal a handler can be set for: ``signal(sig, SIG_DFL)``, and
+    if that returns SIG_IGN (the signal was ignored), ``signal(sig, SIG_IGN)``
+    again, unless the rule sets that ignored signal to default. So caught
+    handlers go to SIG_DFL, ignored signals stay ignored, as the plan's list
+    has it, whatever the handlers are by the time this table runs: the list
+    is read in the parent (/proc/self/status, 15-20 µs, three times that
+    between real starts), this costs the child a system call per signal.
+    Signals are blocked here, and only an ignored signal is ever set to
+    SIG_IGN, so no pending signal is lost (setting SIG_DFL drops a pending
+    signal only where the default is to ignore it). Results are not judged:
+    signal() fails only for the signals left out.
+    """
+    assert asm is not None
+    address, wide = _function("signal")
+    for signum in runtime.ASKABLE:
+        if signum in _UNSETTABLE:
+            continue
+        if signum in ignored_to_default:
+            words += (address, signum, SIG_DFL, 0, 0, 0, 0, wide, 0, 0, index)
+        else:
+            words += (address, signum, SIG_DFL, 0, 0, 0, 0, wide | F_IF_EQUAL, SIG_IGN, 0, index)
+            words += (address, signum, SIG_IGN, 0, 0, 0, 0, wide, 0, 0, index)
+
+
 def table(plan: Plan, status_fd: int) -> Any:
     """The routine's table for ``plan`` (a c_uint64 array; see the module doc).
 
@@ -456,7 +508,19 @@ def table(plan: Plan, status_fd: int) -> Any:
     if made is not None and made[0] == status_fd:
         return made[1]
     words: list[int] = []
+    rule, skip = plan.signal_rule, None
+    if rule is not None and plan.signal_steps is not None:
+        first, count = plan.signal_steps
+        resets = range(first, first + count)
+        # Only while those steps are still the resets (a plan may be edited).
+        if all(plan.steps[i].func == "sigaction" for i in resets if i < len(plan.steps)):
+            skip = resets
     for index, step in enumerate(plan.steps):
+        if skip is not None:
+            if index == skip.start:  # where the resets were (none: before the mask step)
+                _signal_rule_entries(index, rule or (), words)
+            if index in skip:
+                continue
         _entry(step, index, words)
         if step.otherwise is not None:
             _entry(step.otherwise, index, words)

@@ -114,8 +114,9 @@ def _askable() -> list[int]:
     return [s for s in range(1, signal.NSIG) if sigaction(s, None, action) == 0]
 
 
-# Fixed by the C library and Python: computed once, as /proc's bit masks.
-_ASKABLE_MASK = sum(1 << (s - 1) for s in _askable())
+# Fixed by the C library and Python: computed once (and as /proc's bit masks).
+ASKABLE = tuple(_askable())  # the signals whose handlers a child may reset
+_ASKABLE_MASK = sum(1 << (s - 1) for s in ASKABLE)
 _IGNORED_BY_PYTHON_MASK = sum(1 << (s - 1) for s in IGNORED_BY_PYTHON)
 
 

@@ -149,6 +149,7 @@ def test_table_layout() -> None:
 
     attr = ProcAttr(dir="/", sys=SysProcAttr(setsid=True, pdeathsig=signal.SIGKILL))
     plan = exec_unix.child_program("/bin/true", ["true"], attr)
+    plan.signal_rule = None  # the plan's own list of resets (see the next test for the rule)
     words = list(runner_vfork.table(plan, 77))
     assert runner_vfork.table(plan, 77) is runner_vfork.table(plan, 77)  # kept on the plan
     header, entries = words[:9], words[9:]
@@ -172,6 +173,54 @@ def test_table_layout() -> None:
     assert ignored and all(flags[i] == 0 for i in ignored)  # results ignored
     assert flags[-1] == asm.F_FAIL  # execve
     assert rows[-1][0] == ctypes.cast(libc.parent("execve"), ctypes.c_void_p).value
+
+
+def test_table_applies_the_signal_rule() -> None:
+    """An exec_unix plan says how its reset list was chosen (Plan.signal_rule):
+    the table judges every signal in the child instead of the list."""
+    from pysyscall import asm_linux_amd64 as asm
+    from pysyscall import runtime
+
+    plan = exec_unix.child_program("/bin/true", ["true"])
+    assert plan.signal_rule == runtime.IGNORED_BY_PYTHON and plan.signal_steps is not None
+    first, count = plan.signal_steps
+    assert {s.func for s in plan.steps[first : first + count]} <= {"sigaction"}
+    words = list(runner_vfork.table(plan, -1))
+    width = asm.ENTRY_SIZE // 8
+    rows = [words[9 + i : 9 + i + width] for i in range(0, len(words) - 9, width)]
+    handler = ctypes.cast(libc.parent("signal"), ctypes.c_void_p).value
+    rule = [row for row in rows if row[0] == handler]
+    settable = [s for s in runtime.ASKABLE if s not in (signal.SIGKILL, signal.SIGSTOP)]
+    assert len(rule) == len(settable) * 2 - len(runtime.IGNORED_BY_PYTHON)
+    assert all(row[10] == first for row in rule)  # reported as the reset's step
+    by_signal: dict[int, list[Any]] = {}
+    for row in rule:
+        by_signal.setdefault(row[1], []).append(row)
+    for signum, entries in by_signal.items():
+        if signum in runtime.IGNORED_BY_PYTHON:  # to SIG_DFL, whatever it was
+            assert [(e[2], e[7] & asm.F_IF_EQUAL) for e in entries] == [(0, 0)]
+        else:  # to SIG_DFL; back to SIG_IGN if it was SIG_IGN
+            assert [(e[2], e[7] & asm.F_IF_EQUAL, e[8]) for e in entries] == [
+                (0, asm.F_IF_EQUAL, 1),
+                (1, 0, 0),
+            ]
+    # The other steps follow as planned, their numbers kept.
+    others = [row for row in rows if row[0] != handler]
+    assert [row[10] for row in others] == [
+        i for i in range(len(plan.steps)) if not first <= i < first + count
+    ]
+    # No reset in the list (nothing caught or ignored when planned): the
+    # rule still runs, before the mask is restored.
+    from pysyscall import linux
+
+    empty = linux.child_program(b"/bin/true", [b"true"], [], None, [0, 1, 2], SysProcAttr(), [])
+    empty.signal_rule = runtime.IGNORED_BY_PYTHON
+    assert empty.signal_steps is not None and empty.signal_steps[1] == 0
+    words = list(runner_vfork.table(empty, -1))
+    rows = [words[9 + i : 9 + i + width] for i in range(0, len(words) - 9, width)]
+    funcs = [row[0] for row in rows]
+    mask = ctypes.cast(libc.parent("sigprocmask"), ctypes.c_void_p).value
+    assert funcs.count(handler) == len(rule) and funcs.index(mask) == len(rule)
 
 
 # --- The child's view, under PYSYSCALL_RUNNER=vfork ---------------------------------
@@ -451,7 +500,15 @@ TRACED = textwrap.dedent(
             gid_mappings=[SysProcIDMap(0, 65534, 1)],
             credential=Credential(0, 0, [], no_setgroups=True)))),
     }
-    report = {"parent": os.getpid(), "runner": runners.select().NAME, "cases": []}
+    import signal
+    from pysyscall import runtime
+    # The vfork routine applies the plan's signal rule: a signal() per
+    # settable signal, and one more for each ignored one it keeps ignored.
+    settable = [s for s in runtime.ASKABLE if s not in (signal.SIGKILL, signal.SIGSTOP)]
+    kept = [s for s in settable if s not in runtime.IGNORED_BY_PYTHON
+            and signal.getsignal(s) is signal.SIG_IGN]
+    report = {"parent": os.getpid(), "runner": runners.select().NAME, "cases": [],
+              "rule_calls": len(settable) + len(kept)}
     for name, (argv0, attr) in cases.items():
         plan = child_program(argv0, ["true"], attr)
         case = {"name": name, "steps": [
@@ -540,20 +597,29 @@ def child_calls(lines: list[str]) -> list[str]:
 def test_strace_vfork_clone_and_only_the_planned_calls(root: None, tmp_path: Path) -> None:
     report = trace("vfork", tmp_path)
     success, missing_dir, user_namespace = report["cases"]
+
+    def with_rule(calls: list[str]) -> list[str]:
+        """The plan's resets (a run of rt_sigaction) as the routine makes
+        them: the signal rule, one or two calls per settable signal."""
+        first = calls.index("rt_sigaction")
+        last = first
+        while calls[last] == "rt_sigaction":
+            last += 1
+        return [*calls[:first], *["rt_sigaction"] * report["rule_calls"], *calls[last:]]
+
     for case in (success, missing_dir):
         assert "CLONE_VM" in case["clone"] and "CLONE_VFORK" in case["clone"], case["clone"]
         # The child starts in the routine: no set_robust_list, no mmap, no
         # futex, nothing but the plan's calls (and the failure tail, which
         # writes no status pipe: the record is in the shared memory).
-        assert child_calls(case["trace"]) == planned_calls(case, ("exit_group",)), "\n".join(
-            case["trace"][:40]
-        )
+        expected = with_rule(planned_calls(case, ("exit_group",)))
+        assert child_calls(case["trace"]) == expected, "\n".join(case["trace"][:40])
     assert success["status"] == 0
     assert missing_dir["error"] == [errno.ENOENT, "chdir"]
     # A new user namespace: a plain clone, as Go's, the same routine in a copy.
     clone = user_namespace["clone"]
     assert "CLONE_NEWUSER" in clone and "CLONE_VM" not in clone and "CLONE_VFORK" not in clone
-    assert child_calls(user_namespace["trace"]) == planned_calls(user_namespace, ())
+    assert child_calls(user_namespace["trace"]) == with_rule(planned_calls(user_namespace, ()))
     assert user_namespace["status"] == 0
 
 
