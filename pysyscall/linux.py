@@ -76,9 +76,11 @@ CLONE_INTO_CGROUP = 0x200000000  # clone3 only
 # must not go through glibc's setuid family, which signals every thread glibc
 # knows of, threads the forked child does not have.
 SYSCALLS = {
-    "x86_64": {"clone": 56, "clone3": 435, "setgroups": 116, "setgid": 106, "setuid": 105},
-    "aarch64": {"clone": 220, "clone3": 435, "setgroups": 159, "setgid": 144, "setuid": 146},
-}
+    "x86_64": {"clone": 56, "clone3": 435, "setgroups": 116, "setgid": 106, "setuid": 105,
+               "rt_sigaction": 13},
+    "aarch64": {"clone": 220, "clone3": 435, "setgroups": 159, "setgid": 144, "setuid": 146,
+                "rt_sigaction": 134},
+}  # fmt: skip
 SYSCALL = SYSCALLS.get(_machine.machine(), {})
 
 EXIT = "_exit"  # glibc's _exit: exit_group, no atexit handlers

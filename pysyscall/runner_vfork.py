@@ -64,10 +64,11 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   CLONE_SIGHAND), so resetting it there leaves the parent's alone. For a
   plan that says by what rule its resets were chosen (Plan.signal_rule:
   every exec_unix plan), the routine applies the rule to every signal in
-  the child (_signal_rule_entries) instead of the list read in the parent,
-  so a remembered plan needs no new reading of the handlers (measured:
-  start + reap 1.055x os.posix_spawn's time with the reading, 0.99-1.02x
-  with the rule);
+  the child (_signal_rule_entries, raw rt_sigaction: glibc's sigaction
+  takes a lock for SIGABRT since 2.41) instead of the list read in the
+  parent, so a remembered plan needs no new reading of the handlers
+  (measured: start + reap 1.055x os.posix_spawn's time with the reading,
+  0.99-1.02x with the rule);
 * errno: the child runs on the forking thread's TLS, so its errno writes
   land in that thread's errno; only the record is read afterwards;
 * one child stack per thread (a spawn is synchronous in its thread, and the
@@ -134,7 +135,8 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # The libc functions a vfork child may call: system-call wrappers that take
 # no lock, allocate nothing and touch no state but errno (the design note's
 # list, and the others linux.py plans: getpid, getppid, kill, capset,
-# mount, unshare, ptrace, open, read). Anything else makes the plan
+# mount, unshare, ptrace, open, read; and memcmp, which only compares
+# memory, for the signal rule). Anything else makes the plan
 # unavailable here, so a new kind of step is never run blind.
 SAFE_CALLS = frozenset(
     {
@@ -151,6 +153,7 @@ SAFE_CALLS = frozenset(
         "getppid",
         "ioctl",
         "kill",
+        "memcmp",
         "mount",
         "open",
         "prctl",
@@ -159,7 +162,6 @@ SAFE_CALLS = frozenset(
         "setpgid",
         "setsid",
         "sigaction",
-        "signal",
         "sigprocmask",
         "syscall",
         "unshare",
@@ -465,35 +467,67 @@ def _entry(step: Step, index: int, words: list[int]) -> None:
     words += (address, *args, flags, expected & _WORD, store, index)
 
 
-SIG_DFL, SIG_IGN = 0, 1
+SIG_IGN = 1
 _UNSETTABLE = (signal.SIGKILL, signal.SIGSTOP)
+_KERNEL_SIGACTION = 32  # x86-64 and arm64: handler, flags, restorer, mask (8 bytes each)
+_KERNEL_SIGSET = 8
 
 
-def _signal_rule_entries(index: int, ignored_to_default: tuple[int, ...], words: list[int]) -> None:
+class _RuleBuffers(ctypes.Structure):
+    """The C memory the signal rule's entries point to (kept with the plan)."""
+
+    _fields_ = [
+        ("default", ctypes.c_char * _KERNEL_SIGACTION),  # all zero: SIG_DFL
+        ("ignore", ctypes.c_uint64 * (_KERNEL_SIGACTION // 8)),  # handler SIG_IGN
+        ("old", ctypes.c_char * _KERNEL_SIGACTION),  # the action before, per signal
+        ("ignored", ctypes.c_uint64),  # SIG_IGN, to compare the old handler with
+    ]
+
+
+def _signal_rule_entries(
+    plan: Plan, index: int, ignored_to_default: tuple[int, ...], words: list[int]
+) -> None:
     """Entries that apply a plan's signal rule in the child (Plan.signal_rule).
 
-    For every signal a handler can be set for: ``signal(sig, SIG_DFL)``, and
-    if that returns SIG_IGN (the signal was ignored), ``signal(sig, SIG_IGN)``
-    again, unless the rule sets that ignored signal to default. So caught
-    handlers go to SIG_DFL, ignored signals stay ignored, as the plan's list
-    has it, whatever the handlers are by the time this table runs: the list
-    is read in the parent (/proc/self/status, 15-20 µs, three times that
-    between real starts), this costs the child a system call per signal.
-    Signals are blocked here, and only an ignored signal is ever set to
-    SIG_IGN, so no pending signal is lost (setting SIG_DFL drops a pending
-    signal only where the default is to ignore it). Results are not judged:
-    signal() fails only for the signals left out.
+    For every signal a handler can be set for: set SIG_DFL (the raw
+    rt_sigaction system call, keeping the old action), and if the old
+    handler was SIG_IGN (memcmp returns 0), set SIG_IGN again, unless the
+    rule sets that ignored signal to default. So caught handlers go to
+    SIG_DFL and ignored signals stay ignored, as the plan's list has it,
+    whatever the handlers are by the time this table runs: the list is read
+    in the parent (/proc/self/status, 15-20 µs, about 40 µs between real
+    starts); this costs the child one or two system calls per signal, as
+    glibc's posix_spawn child pays. Raw system calls, not glibc's signal()
+    or sigaction(): since glibc 2.41 they take a lock for SIGABRT (abort's),
+    which a child sharing the parent's memory must not touch. Signals are
+    blocked here, and only an ignored signal is ever set to SIG_IGN, so no
+    pending signal is lost (setting SIG_DFL drops a pending signal only
+    where the default is to ignore it). Results are not judged: the system
+    call fails only for the signals left out.
     """
     assert asm is not None
-    address, wide = _function("signal")
+    from . import linux  # this runner is Linux-only
+
+    buffers = _RuleBuffers()
+    buffers.ignore[0] = buffers.ignored = SIG_IGN
+    plan.keep.append(buffers)
+    base = ctypes.addressof(buffers)
+    default = base + _RuleBuffers.default.offset
+    ignore = base + _RuleBuffers.ignore.offset
+    old = base + _RuleBuffers.old.offset
+    ignored = base + _RuleBuffers.ignored.offset
+    syscall, wide = _function("syscall")
+    memcmp, int_result = _function("memcmp")
+    number = linux.SYSCALL["rt_sigaction"]
     for signum in runtime.ASKABLE:
         if signum in _UNSETTABLE:
             continue
         if signum in ignored_to_default:
-            words += (address, signum, SIG_DFL, 0, 0, 0, 0, wide, 0, 0, index)
-        else:
-            words += (address, signum, SIG_DFL, 0, 0, 0, 0, wide | F_IF_EQUAL, SIG_IGN, 0, index)
-            words += (address, signum, SIG_IGN, 0, 0, 0, 0, wide, 0, 0, index)
+            words += (syscall, number, signum, default, 0, _KERNEL_SIGSET, 0, wide, 0, 0, index)
+            continue
+        words += (syscall, number, signum, default, old, _KERNEL_SIGSET, 0, wide, 0, 0, index)
+        words += (memcmp, old, ignored, 8, 0, 0, 0, int_result | F_IF_EQUAL, 0, 0, index)
+        words += (syscall, number, signum, ignore, 0, _KERNEL_SIGSET, 0, wide, 0, 0, index)
 
 
 def table(plan: Plan, status_fd: int) -> Any:
@@ -518,7 +552,7 @@ def table(plan: Plan, status_fd: int) -> Any:
     for index, step in enumerate(plan.steps):
         if skip is not None:
             if index == skip.start:  # where the resets were (none: before the mask step)
-                _signal_rule_entries(index, rule or (), words)
+                _signal_rule_entries(plan, index, rule or (), words)
             if index in skip:
                 continue
         _entry(step, index, words)

@@ -179,7 +179,7 @@ def test_table_applies_the_signal_rule() -> None:
     """An exec_unix plan says how its reset list was chosen (Plan.signal_rule):
     the table judges every signal in the child instead of the list."""
     from pysyscall import asm_linux_amd64 as asm
-    from pysyscall import runtime
+    from pysyscall import linux, runtime
 
     plan = exec_unix.child_program("/bin/true", ["true"])
     assert plan.signal_rule == runtime.IGNORED_BY_PYTHON and plan.signal_steps is not None
@@ -188,31 +188,35 @@ def test_table_applies_the_signal_rule() -> None:
     words = list(runner_vfork.table(plan, -1))
     width = asm.ENTRY_SIZE // 8
     rows = [words[9 + i : 9 + i + width] for i in range(0, len(words) - 9, width)]
-    handler = ctypes.cast(libc.parent("signal"), ctypes.c_void_p).value
-    rule = [row for row in rows if row[0] == handler]
+    syscall = ctypes.cast(libc.parent("syscall"), ctypes.c_void_p).value
+    memcmp = ctypes.cast(libc.parent("memcmp"), ctypes.c_void_p).value
+    rt_sigaction = linux.SYSCALL["rt_sigaction"]
+    rule = [
+        row for row in rows if row[0] == memcmp or (row[0] == syscall and row[1] == rt_sigaction)
+    ]
     settable = [s for s in runtime.ASKABLE if s not in (signal.SIGKILL, signal.SIGSTOP)]
-    assert len(rule) == len(settable) * 2 - len(runtime.IGNORED_BY_PYTHON)
+    assert len(rule) == len(settable) * 3 - 2 * len(runtime.IGNORED_BY_PYTHON)
     assert all(row[10] == first for row in rule)  # reported as the reset's step
-    by_signal: dict[int, list[Any]] = {}
-    for row in rule:
-        by_signal.setdefault(row[1], []).append(row)
-    for signum, entries in by_signal.items():
+    calls = iter(rule)
+    for signum in settable:
+        to_default = next(calls)  # syscall(SYS_rt_sigaction, sig, default, old, 8)
+        assert to_default[2] == signum and to_default[7] & asm.F_IF_EQUAL == 0
         if signum in runtime.IGNORED_BY_PYTHON:  # to SIG_DFL, whatever it was
-            assert [(e[2], e[7] & asm.F_IF_EQUAL) for e in entries] == [(0, 0)]
-        else:  # to SIG_DFL; back to SIG_IGN if it was SIG_IGN
-            assert [(e[2], e[7] & asm.F_IF_EQUAL, e[8]) for e in entries] == [
-                (0, asm.F_IF_EQUAL, 1),
-                (1, 0, 0),
-            ]
+            assert to_default[4] == 0
+            continue
+        compare, ignore = next(calls), next(calls)
+        assert compare[0] == memcmp and compare[1] == to_default[4] and compare[3] == 8
+        assert compare[7] & asm.F_IF_EQUAL and compare[8] == 0  # SIG_IGN before:
+        assert ignore[2] == signum and ignore[3] != to_default[3]  # SIG_IGN again
+    assert ctypes.c_uint64.from_address(rule[2][3]).value == 1  # the SIG_IGN action
+    assert ctypes.string_at(rule[0][3], 32) == bytes(32)  # the SIG_DFL one
     # The other steps follow as planned, their numbers kept.
-    others = [row for row in rows if row[0] != handler]
+    others = [row for row in rows if row not in rule]
     assert [row[10] for row in others] == [
         i for i in range(len(plan.steps)) if not first <= i < first + count
     ]
     # No reset in the list (nothing caught or ignored when planned): the
     # rule still runs, before the mask is restored.
-    from pysyscall import linux
-
     empty = linux.child_program(b"/bin/true", [b"true"], [], None, [0, 1, 2], SysProcAttr(), [])
     empty.signal_rule = runtime.IGNORED_BY_PYTHON
     assert empty.signal_steps is not None and empty.signal_steps[1] == 0
@@ -220,7 +224,9 @@ def test_table_applies_the_signal_rule() -> None:
     rows = [words[9 + i : 9 + i + width] for i in range(0, len(words) - 9, width)]
     funcs = [row[0] for row in rows]
     mask = ctypes.cast(libc.parent("sigprocmask"), ctypes.c_void_p).value
-    assert funcs.count(handler) == len(rule) and funcs.index(mask) == len(rule)
+    assert funcs.index(mask) == len(rule) and funcs.count(memcmp) == funcs[: len(rule)].count(
+        memcmp
+    )
 
 
 # --- The child's view, under PYSYSCALL_RUNNER=vfork ---------------------------------
