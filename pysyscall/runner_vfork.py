@@ -64,8 +64,8 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   CLONE_SIGHAND), so resetting it there leaves the parent's alone. For a
   plan that says by what rule its resets were chosen (Plan.signal_rule:
   every exec_unix plan), the routine applies the rule to every signal in
-  the child (_signal_rule_entries, raw rt_sigaction: glibc's sigaction
-  takes a lock for SIGABRT since 2.41) instead of the list read in the
+  the child (_signal_rule_entries, raw rt_sigaction: recent glibc's
+  sigaction takes a lock for SIGABRT) instead of the list read in the
   parent, so a remembered plan needs no new reading of the handlers
   (measured: start + reap 1.055x os.posix_spawn's time with the reading,
   0.99-1.02x with the rule);
@@ -498,8 +498,9 @@ def _signal_rule_entries(
     in the parent (/proc/self/status, 15-20 µs, about 40 µs between real
     starts); this costs the child one or two system calls per signal, as
     glibc's posix_spawn child pays. Raw system calls, not glibc's signal()
-    or sigaction(): since glibc 2.41 they take a lock for SIGABRT (abort's),
-    which a child sharing the parent's memory must not touch. Signals are
+    or sigaction(): recent glibc (seen with Debian sid's 2.43) takes abort's
+    lock in them for SIGABRT, which a child sharing the parent's memory must
+    not touch. Signals are
     blocked here, and only an ignored signal is ever set to SIG_IGN, so no
     pending signal is lost (setting SIG_DFL drops a pending signal only
     where the default is to ignore it). Results are not judged: the system
