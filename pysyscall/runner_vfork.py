@@ -130,6 +130,7 @@ MFD_CLOEXEC = 0x1
 MFD_EXEC = 0x10  # Linux 6.3+: ask for an executable memfd where vm.memfd_noexec is set
 
 STACK_SIZE = 64 * 1024  # glibc's posix_spawn gives its child 32 KiB + the argv
+STACK_HEADROOM = 256  # bytes above the child's first stack pointer (see _Stack)
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # The libc functions a vfork child may call: system-call wrappers that take
@@ -397,6 +398,12 @@ class _Stack:
             raise libc.errno_error(code, "mprotect of a vfork child stack's guard page")
         self.low = base + PAGE_SIZE  # the lowest usable byte
         self.top = base + size
+        # Where the child's stack pointer starts: below the top, because a
+        # variadic callee may read argument slots above its frame (glibc's
+        # syscall() reads a seventh argument at 8(%rsp) whatever the call
+        # passed): at the very top that read would fault on whatever is
+        # mapped above, or not (seen: a thread's guard page, with clone3).
+        self.start = self.top - STACK_HEADROOM
 
     def __del__(self) -> None:
         self._munmap(self.base, self.size)
@@ -622,7 +629,7 @@ def _clone(plan: Plan, status_fd: int) -> int:
         clone3_args = (ctypes.c_uint64 * 11)(*source)
         clone3_args[0] |= vfork
         clone3_args[5] = stack.low  # stack, stack_size: the kernel starts at the top
-        clone3_args[6] = stack.top - stack.low
+        clone3_args[6] = stack.start - stack.low
         if _clone3 is None:
             prototype = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t,
                                          ctypes.c_void_p)  # fmt: skip
@@ -630,7 +637,7 @@ def _clone(plan: Plan, status_fd: int) -> int:
     clone = libc.parent("clone")
     arguments = libc.variadic_arguments(
         "clone",
-        (address + asm.VFORK_CHILD, stack.top, vfork | SIGCHLD | flags,
+        (address + asm.VFORK_CHILD, stack.start, vfork | SIGCHLD | flags,
          ctypes.addressof(words), parent_tid, 0, 0),
     )  # fmt: skip
     gc_was_enabled = runtime.before_fork(plan.saved_mask)

@@ -801,6 +801,32 @@ def test_unknown_call_refused() -> None:
 # --- Concurrency ------------------------------------------------------------------------
 
 
+def test_child_stack_has_headroom_below_an_unreadable_page(
+    vfork: None, root: None, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    """The child's stack pointer starts STACK_HEADROOM below the top: glibc's
+    syscall() reads an argument slot above its caller's frame. With the page
+    above the stack made unreadable, a clone3 child (whose first stack
+    pointer is the one given, with nothing pushed) that makes syscall()
+    steps (the signal rule, a credential) still execs."""
+    page = runner_vfork.PAGE_SIZE
+    size = runner_vfork.STACK_SIZE + 2 * page
+    base = libc.parent("mmap")(
+        None, size, runner_vfork.PROT_READ | runner_vfork.PROT_WRITE,
+        runner_vfork.MAP_PRIVATE | runner_vfork.MAP_ANONYMOUS, -1, 0,
+    )  # fmt: skip
+    assert base not in (None, runner_vfork.MAP_FAILED)
+    for guard in (base, base + size - page):  # below, and right above the top
+        assert libc.parent("mprotect")(guard, page, runner_vfork.PROT_NONE) == 0
+    stack: Any = object.__new__(runner_vfork._Stack)  # its own mapping, same fields
+    stack.base, stack.size, stack._munmap = base, size, libc.parent("munmap")
+    stack.low, stack.top = base + page, base + size - page
+    stack.start = stack.top - runner_vfork.STACK_HEADROOM
+    monkeypatch.setattr(runner_vfork._stacks, "stack", stack, raising=False)
+    attr = SysProcAttr(cloneflags=pysyscall.linux.CLONE_NEWTIME, credential=Credential(0, 0, [0]))
+    assert output_of(["/bin/echo", "ok"], sys=attr) == b"ok\n"
+
+
 def test_per_thread_stacks_with_guard_pages(vfork: None) -> None:
     stacks: list[Any] = []  # kept alive here, so no two can be at one address
 
