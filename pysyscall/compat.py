@@ -395,20 +395,6 @@ class Request:
 # --- the child's program -------------------------------------------------------------
 
 
-def _bits(mask: int) -> list[int]:
-    """The signals of a /proc-style mask (bit n-1 is signal n), lowest first."""
-    signals = []
-    while mask:
-        lowest = mask & -mask
-        signals.append(lowest.bit_length())
-        mask ^= lowest
-    return signals
-
-
-_PYTHON_IGNORES = (signal.SIGPIPE, signal.SIGXFSZ)
-_PYTHON_IGNORES_MASK = sum(1 << (s - 1) for s in _PYTHON_IGNORES)
-
-
 def signal_state() -> Any:
     """What the plan's signal steps depend on, in a comparable form.
 
@@ -422,7 +408,7 @@ def signal_state() -> Any:
         return masks
     return (
         tuple(runtime.signals_to_reset()),
-        tuple(signal.getsignal(s) for s in _PYTHON_IGNORES),
+        tuple(signal.getsignal(s) for s in runtime.IGNORED_BY_PYTHON),
     )
 
 
@@ -437,15 +423,14 @@ def signals_to_reset(state: Any, restore_signals: bool) -> list[int]:
     first, second = state
     if isinstance(first, int):
         ignored, caught = first, second
-        askable: int = getattr(runtime, "_ASKABLE_MASK", (1 << 64) - 1 - (3 << 31))
-        wanted = caught & askable
+        wanted = caught & runtime.ASKABLE_MASK
         if restore_signals:
-            wanted |= _PYTHON_IGNORES_MASK
+            wanted |= runtime.IGNORED_BY_PYTHON_MASK
         else:
-            wanted &= ~(ignored & _PYTHON_IGNORES_MASK)
-        return _bits(wanted)
+            wanted &= ~(ignored & runtime.IGNORED_BY_PYTHON_MASK)
+        return runtime.signals_of(wanted)
     signals = set(first)
-    for signum, handler in zip(_PYTHON_IGNORES, second):
+    for signum, handler in zip(runtime.IGNORED_BY_PYTHON, second):
         if restore_signals:
             signals.add(signum)
         elif handler == signal.SIG_IGN:

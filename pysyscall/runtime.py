@@ -80,12 +80,16 @@ def signals_to_reset() -> list[int]:
     if masks is None:
         return _signals_to_reset_by_sigaction()
     ignored, caught = masks
-    wanted = (caught | ignored & _IGNORED_BY_PYTHON_MASK) & _ASKABLE_MASK
+    return signals_of((caught | ignored & IGNORED_BY_PYTHON_MASK) & ASKABLE_MASK)
+
+
+def signals_of(mask: int) -> list[int]:
+    """The signals of a /proc-style mask (bit n-1 is signal n), lowest first."""
     signals = []
-    while wanted:
-        lowest = wanted & -wanted
-        signals.append(lowest.bit_length())  # bit n-1 is signal n
-        wanted ^= lowest
+    while mask:
+        lowest = mask & -mask
+        signals.append(lowest.bit_length())
+        mask ^= lowest
     return signals
 
 
@@ -116,8 +120,8 @@ def _askable() -> list[int]:
 
 # Fixed by the C library and Python: computed once (and as /proc's bit masks).
 ASKABLE = tuple(_askable())  # the signals whose handlers a child may reset
-_ASKABLE_MASK = sum(1 << (s - 1) for s in ASKABLE)
-_IGNORED_BY_PYTHON_MASK = sum(1 << (s - 1) for s in IGNORED_BY_PYTHON)
+ASKABLE_MASK = sum(1 << (s - 1) for s in ASKABLE)
+IGNORED_BY_PYTHON_MASK = sum(1 << (s - 1) for s in IGNORED_BY_PYTHON)
 
 
 def _proc_signal_masks() -> tuple[int, int] | None:
