@@ -95,32 +95,24 @@ def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
     if key is None:
         return None
     entry = _entries.get(key, MISSING)
-    signals = None
     if entry is not MISSING:
-        if entry.signals is not None:
-            signals = tuple(runtime.signals_to_reset())
-            if signals != entry.signals:
-                entry = MISSING  # the handlers changed: plan again
-        if entry is not MISSING and _poll(entry.pollfds, entry.nfds, 0) != 0:
+        if entry.signals is not None and tuple(runtime.signals_to_reset()) != entry.signals:
+            entry = MISSING  # the handlers changed: plan again
+        elif _poll(entry.pollfds, entry.nfds, 0) != 0:
             # An fd that is not open (POLLNVAL), or one poll has news of: the
             # check a new plan makes raises, or passes.
             exec_unix._files(None if attr is None else attr.files)
     if entry is MISSING:
-        # Asked before planning: a handler changed while planning makes the
-        # next start plan again, never reuse a plan that missed the change.
-        if signals is None:
-            signals = tuple(runtime.signals_to_reset())
         plan = exec_unix.child_program(argv0, argv, attr)
         try:
             runner = runners.select(plan)
         except BaseException:
             plan.close()
             raise
-        if not runner.signals_in_plan(plan):
-            signals = None
-        remember = getattr(runner, "remember", None)
-        if remember is not None:
-            remember(plan)
+        _prepare(runner, plan)
+        # What a later start compares with: the signals this plan resets,
+        # read from its own steps.
+        signals = _planned_signals(plan) if runner.signals_in_plan(plan) else None
         entry = _Entry(runner, signals, key[-2])
         _remember(key, entry)
     else:
@@ -128,15 +120,28 @@ def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
             plan = entry.plans.pop()  # atomic: two threads never get one plan
         except IndexError:
             plan = exec_unix.child_program(argv0, argv, attr)
-            remember = getattr(entry.runner, "remember", None)
-            if remember is not None:
-                remember(plan)
+            _prepare(entry.runner, plan)
     try:
         started: tuple[int, int] = exec_unix._start(plan, runner=entry.runner)
         return started
     finally:
         if len(entry.plans) < POOL:
             entry.plans.append(plan)
+
+
+def _prepare(runner: ModuleType, plan: Plan) -> None:
+    """Let ``runner`` make what it keeps of ``plan`` hold for later starts."""
+    remember = getattr(runner, "remember", None)
+    if remember is not None:
+        remember(plan)
+
+
+def _planned_signals(plan: Plan) -> tuple[int, ...]:
+    """The signals ``plan`` sets to SIG_DFL (its reset steps' first arguments)."""
+    if plan.signal_steps is None:
+        return ()
+    first, count = plan.signal_steps
+    return tuple(int(step.args[0]) for step in plan.steps[first : first + count])
 
 
 def _remember(key: tuple[Any, ...], entry: _Entry) -> None:
