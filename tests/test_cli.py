@@ -49,7 +49,9 @@ def test_run_setpgid() -> None:
 def test_run_not_found() -> None:
     out = pysyscall("run", "--", "no-such-command-anywhere")
     assert out.returncode == 127
-    assert out.stderr == "pysyscall: no-such-command-anywhere: command not found\n"
+    assert out.stderr == (
+        'pysyscall: exec: "no-such-command-anywhere": executable file not found in $PATH\n'
+    )
     out = pysyscall("run", "--", "/no/such/path")
     assert out.returncode == 127
     assert "No such file or directory (child step" in out.stderr
