@@ -120,7 +120,7 @@ def test_platform_modules_declare_their_platforms() -> None:
     # The same private names on every platform: callers never branch.
     shared = ["SysProcAttr", "child_program", "FORK", "EXIT", "ERRNO_LOCATION", "F_GETFD",
               "F_DUPFD_CLOEXEC", "SIG_BLOCK", "SIG_SETMASK", "SIGSET_SIZE", "SIGACTION_SIZE",
-              "CONTINUED_STATUS"]  # fmt: skip
+              "CONTINUED_STATUS", "AT_FDCWD", "AT_EACCESS"]  # fmt: skip
     for name in shared:
         assert hasattr(linux, name) and hasattr(darwin, name), name
     for name in ("fork_exec_pipe", "acquire_fork_lock", "release_fork_lock", "ATOMIC"):
