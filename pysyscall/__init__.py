@@ -19,15 +19,19 @@ from .exec_unix import (
     start_process,
     wait4,
 )
+from .lp_unix import ErrDot, look_path
 from .plan import Credential
 from .rwmutex import RWMutex
 
 SysProcAttr = _system.SysProcAttr
+if _sys.platform == "linux":  # Go has SysProcIDMap on Linux only
+    from .linux import SysProcIDMap
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Credential",
+    "ErrDot",
     "ProcAttr",
     "RWMutex",
     "SysProcAttr",
@@ -35,9 +39,12 @@ __all__ = [
     "exec",
     "fork_exec",
     "fork_lock",
+    "look_path",
     "start_process",
     "wait4",
 ]
+if _sys.platform == "linux":
+    __all__ += ["SysProcIDMap"]
 
 # The design card writes ``import pysyscall.fork_exec``. Registering the
 # function itself as that module name makes the line work, and the import

@@ -1,11 +1,13 @@
-"""The command line: ``python -m pysyscall run|plan|info|bench``.
+"""The command line: ``python -m pysyscall run|plan|info|bench|lab``.
 
-``run`` starts a program through fork_exec (with a shell's PATH search),
+``run`` starts a program through fork_exec (found in PATH by look_path),
 waits for it and exits with its status (128 + the signal if it was killed);
 if the program cannot start it prints one line and exits 127 (not found) or
 126 (found but could not run), as a shell does. ``plan`` prints the child's
 program without running it. ``info`` prints what this build selected.
 ``bench`` times starting a process against the stdlib's ways (bench.py).
+``lab`` reproduces the Go bugs whose fixes pysyscall ports (lab.py).
+Bad options are usage errors (exit status 2), as argparse's own are.
 """
 
 from __future__ import annotations
@@ -13,24 +15,45 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Callable
 
-from . import exec_unix, runners
+from . import exec_unix, lp_unix, runners
 from ._platform import forkpipe, system
+
+DESCRIPTION = (
+    "Start programs as Go's syscall.ForkExec does, from Python: run one, print the "
+    "child's program, show what this machine selected, time it, or reproduce the Go "
+    "bugs the design avoids (run, plan, info, bench, lab)."
+)
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, ``least`` or more (else a usage error)."""
+
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+        return value
+
+    return number
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pysyscall", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="pysyscall", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, text in (
         ("run", "run PROGRAM through fork_exec and exit with its status"),
         ("plan", "print the child's program for PROGRAM without running it"),
     ):
-        command = commands.add_parser(name, help=text, description=text)
+        usage = "%(prog)s [options] [--] PROGRAM [ARG ...]"
+        command = commands.add_parser(name, help=text, description=text, usage=usage)
         command.add_argument("--dir", help="the child's working directory")
         command.add_argument(
             "--env",
@@ -47,8 +70,15 @@ def _parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="start it with subprocess.Popen routed through pysyscall.compat",
             )
-        command.add_argument("program", help="the program, searched in PATH unless it has a /")
-        command.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+        # Optional to argparse, so that a missing program gets a plain message.
+        command.add_argument(
+            "program",
+            nargs="?",
+            metavar="PROGRAM",
+            help="the program, searched in PATH unless it has a /",
+        )
+        command.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG", help="its arguments")
+        command.set_defaults(usage_error=command.error)
     commands.add_parser("info", help="print the platform modules and runners selected")
     text = "time spawn + reap of /bin/true: pysyscall's runners against the stdlib's"
     bench = commands.add_parser("bench", help=text, description=text)
@@ -59,25 +89,45 @@ def _parser() -> argparse.ArgumentParser:
         help="parent sizes to measure at, allocated and touched first (0, 512M, 2G)",
     )
     bench.add_argument(
-        "--threads", type=int, default=2, metavar="N", help="spawns/s with 1..N threads (0: none)"
+        "--threads",
+        type=_at_least(0),
+        default=2,
+        metavar="N",
+        help="spawns/s with 1..N threads (0: none)",
     )
     bench.add_argument(
-        "--spawns", type=int, default=200, metavar="N", help="rounds (starts per method)"
+        "--spawns", type=_at_least(1), default=200, metavar="N", help="rounds (starts per method)"
     )
+    bench.set_defaults(usage_error=bench.error)
     text = "reproduce each seed's bug with the old design, show pysyscall's fix holding"
     lab = commands.add_parser("lab", help=text, description=text)
     lab.add_argument("names", nargs="*", metavar="NAME", help="scenarios (default: all)")
-    lab.add_argument("--rounds", type=int, metavar="N", help="rounds per arm (default: each's own)")
+    lab.add_argument(
+        "--rounds", type=_at_least(1), metavar="N", help="rounds per arm (default: each's own)"
+    )
+    lab.set_defaults(usage_error=lab.error)
     return parser
 
 
-def _attr(options: argparse.Namespace) -> exec_unix.ProcAttr:
-    env = dict(os.environ)
+def _check_run_options(options: argparse.Namespace) -> None:
+    """The usage errors argparse cannot see: no program, an --env without "="."""
+    if options.program is None:
+        options.usage_error(
+            f"name the program to {options.command}, e.g. 'pysyscall {options.command} -- ls -l'"
+        )
     for item in options.env:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"pysyscall: --env {item!r}: expected KEY=VALUE")
-        env[key] = value
+        if "=" not in item:
+            options.usage_error(f"argument --env: expected KEY=VALUE, not {item!r}")
+
+
+def _environment(options: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(item.split("=", 1) for item in options.env)
+    return env
+
+
+def _attr(options: argparse.Namespace) -> exec_unix.ProcAttr:
+    env = _environment(options)
     sys_attr = system.SysProcAttr(setsid=options.setsid, setpgid=options.setpgid)
     return exec_unix.ProcAttr(dir=options.dir, env=env, sys=sys_attr)
 
@@ -91,7 +141,7 @@ def _run_via_subprocess(options: argparse.Namespace, argv: list[str]) -> int:
 
     from . import compat
 
-    env = dict(_attr(options).env or {})
+    env = _environment(options)
     previous = {s: signal.signal(s, _ignore) for s in (signal.SIGINT, signal.SIGQUIT)}
     try:
         group: dict[str, Any] = {"process_group": 0} if options.setpgid else {}
@@ -112,10 +162,11 @@ def _run_via_subprocess(options: argparse.Namespace, argv: list[str]) -> int:
 def _run(options: argparse.Namespace, argv: list[str]) -> int:
     if getattr(options, "via_subprocess", False):
         return _run_via_subprocess(options, argv)
-    path = shutil.which(options.program) if "/" not in options.program else options.program
-    if path is None:
-        print(f"pysyscall: {options.program}: command not found", file=sys.stderr)
-        return 127
+    try:
+        path = _program(options.program)
+    except OSError as error:  # not found; found only through a relative PATH entry
+        print(f"pysyscall: {error}", file=sys.stderr)
+        return 127 if isinstance(error, FileNotFoundError) else 126
     # Ignored from before the start: a SIGINT sent to the child's group as soon
     # as the child runs (the vfork runner returns at its execve) must not stop
     # this process first. The child gets SIGINT and SIGQUIT at default (caught
@@ -139,9 +190,20 @@ def _run(options: argparse.Namespace, argv: list[str]) -> int:
     return status.exit_status()
 
 
+def _program(name: str) -> str:
+    """The file to run for ``name``: searched in PATH only if it has no slash.
+
+    As Go's exec.Command: a path is left for fork_exec to try (and to report).
+    """
+    return name if "/" in name else lp_unix.look_path(name)
+
+
 def _plan(options: argparse.Namespace, argv: list[str]) -> int:
-    path = shutil.which(options.program) if "/" not in options.program else options.program
-    print(exec_unix.child_program(path or options.program, argv, _attr(options)))
+    try:
+        path = _program(options.program)
+    except OSError:
+        path = options.program  # the plan shows what fork_exec would be given
+    print(exec_unix.child_program(path, argv, _attr(options)))
     return 0
 
 
@@ -170,9 +232,7 @@ def _bench(options: argparse.Namespace) -> int:
     try:
         sizes = [bench.parse_size(size) for size in options.rss.split(",")]
     except argparse.ArgumentTypeError as error:
-        raise SystemExit(f"pysyscall bench: --rss: {error}") from None
-    if options.spawns < 1 or options.threads < 0:
-        raise SystemExit("pysyscall bench: --spawns must be >= 1 and --threads >= 0")
+        options.usage_error(f"argument --rss: {error}")
     command = (
         f"python -m pysyscall bench --rss {options.rss} --threads {options.threads} "
         f"--spawns {options.spawns}"
@@ -192,10 +252,9 @@ def main(args: Sequence[str] | None = None) -> int:
 
         unknown = [name for name in options.names if name not in lab.SCENARIOS]
         if unknown:
-            raise SystemExit(
-                f"pysyscall lab: no scenario {unknown[0]!r}; have {', '.join(lab.SCENARIOS)}"
-            )
+            options.usage_error(f"no scenario {unknown[0]!r}; have {', '.join(lab.SCENARIOS)}")
         return lab.run(options.names, options.rounds)
+    _check_run_options(options)
     argv = [options.program, *options.args]
     if options.command == "plan":
         return _plan(options, argv)

@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import NoReturn, Union
 
 from . import env_unix, libc, remembered, runners, runtime
 from ._platform import forkpipe, system
@@ -29,8 +29,17 @@ from .plan import (
     StrPath,
     byte_ptr_from_string,
     check_open,
+    signal_name,
 )
 from .rwmutex import RWMutex
+
+# What ProcAttr.env and exec's envv take besides None: a mapping of names to
+# values, or "KEY=value" strings; str is encoded as os.environ encodes it.
+Env = Union[
+    Mapping[str, Union[str, bytes]],
+    Mapping[bytes, Union[str, bytes]],
+    Sequence[Union[str, bytes]],
+]
 
 fork_lock = RWMutex()
 fork_lock.__doc__ = """Port of Go's ForkLock: synchronizes fd creation with fork.
@@ -57,7 +66,7 @@ class ProcAttr:
     """
 
     dir: StrPath | None = None
-    env: Mapping[Any, Any] | Sequence[Any] | None = None
+    env: Env | None = None
     files: Sequence[int | None] | None = None
     sys: system.SysProcAttr | None = None
 
@@ -66,14 +75,21 @@ def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
     """Port of SlicePtrFromStrings: every string checked for NUL before use."""
     if isinstance(values, (str, bytes)):
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
+    if not isinstance(values, Sequence):
+        raise TypeError(f"{what} must be a sequence of strings, not {type(values).__name__}")
     return [byte_ptr_from_string(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
 
-def environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> Sequence[bytes]:
+def environment(env: Env | None) -> Sequence[bytes]:
     """The child's environment as "KEY=value" bytes (None: this process's)."""
     if env is None:
         return env_unix.environ()  # encoded once while os.environ is unchanged
     if not isinstance(env, Mapping):
+        if not isinstance(env, Sequence):
+            raise TypeError(
+                'env must be a mapping or a sequence of "KEY=value" strings, '
+                f"not {type(env).__name__}"
+            )
         return slice_ptr_from_strings(env, "env")
     entries = []
     for key, value in env.items():
@@ -87,6 +103,8 @@ def environment(env: Mapping[Any, Any] | Sequence[Any] | None) -> Sequence[bytes
 def _files(files: Sequence[int | None] | None) -> list[int]:
     if files is None:
         files = (0, 1, 2)
+    if isinstance(files, (str, bytes)) or not isinstance(files, Sequence):
+        raise TypeError(f"files must be a sequence of fds, not {type(files).__name__}")
     checked = []
     for i, fd in enumerate(files):
         if fd is None:
@@ -158,6 +176,11 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
     """
     if attr is None:
         attr = ProcAttr()
+    elif not isinstance(attr, ProcAttr):
+        hint = ": pass it as ProcAttr(sys=...)" if isinstance(attr, system.SysProcAttr) else ""
+        raise TypeError(f"attr must be a ProcAttr, not {type(attr).__name__}{hint}")
+    if attr.sys is not None and not isinstance(attr.sys, system.SysProcAttr):
+        raise TypeError(f"ProcAttr.sys must be a SysProcAttr, not {type(attr.sys).__name__}")
     sys_attr = attr.sys if attr.sys is not None else system.SysProcAttr()
     argv0_bytes = byte_ptr_from_string(argv0, "argv0")
     argv_bytes = slice_ptr_from_strings(argv, "argv")
@@ -175,14 +198,28 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
 
 def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> tuple[int, int]:
     """Port of forkExec (exec_unix.go): returns (pid, pidfd or -1)."""
-    started = remembered.start(argv0, argv, attr)  # planned before: no plan to make
-    if started is not None:
-        return started
-    plan = child_program(argv0, argv, attr)
     try:
-        return _start(plan)
-    finally:
-        plan.close()
+        started = remembered.start(argv0, argv, attr)  # planned before: no plan to make
+        if started is not None:
+            return started
+        plan = child_program(argv0, argv, attr)
+        try:
+            return _start(plan)
+        finally:
+            plan.close()
+    except FileNotFoundError as error:
+        _hint_path_search(error, argv0)
+        raise
+
+
+def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
+    """Say so when a bare name was not found: execve does no PATH search, nor does fork_exec."""
+    if getattr(error, "step", None) == "execve" and b"/" not in os.fsencode(argv0):
+        name = os.fsdecode(argv0)
+        error.strerror = (
+            f"{error.strerror}; fork_exec does no PATH search: "
+            f"pysyscall.look_path({name!r}) finds the program"
+        )
 
 
 def _start(
@@ -309,7 +346,7 @@ def start_process(
     return _fork_exec(argv0, argv, attr)
 
 
-def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Any | None = None) -> None:
+def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Env | None = None) -> NoReturn:
     """Port of Exec (exec_unix.go): execve in this process; returns only by raising.
 
     ``envv`` is a mapping or a sequence of "KEY=value" (None: os.environ).
@@ -336,31 +373,60 @@ def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Any | None = None) -> No
 
 
 class WaitStatus(int):
-    """Port of Go's WaitStatus (syscall_linux.go, syscall_bsd.go): a wait status word."""
+    """Port of Go's WaitStatus (syscall_linux.go, syscall_bsd.go): a wait status word.
+
+    The int wait4 stored; its methods read it as the W* macros do. It prints
+    what happened: ``WaitStatus(exited 3)``, ``WaitStatus(signaled SIGTERM)``,
+    ``WaitStatus(signaled SIGSEGV, core dumped)``, ``WaitStatus(stopped
+    SIGSTOP)``, ``WaitStatus(continued)``.
+    """
 
     def exited(self) -> bool:
+        """Whether the process exited (returned from main or called exit): WIFEXITED."""
         return self & 0x7F == 0
 
     def exit_status(self) -> int:
+        """The exit status (0-255) if it exited, else -1: WEXITSTATUS."""
         return (self >> 8) & 0xFF if self.exited() else -1
 
     def signaled(self) -> bool:
+        """Whether a signal ended the process: WIFSIGNALED."""
         return self & 0x7F not in (0, 0x7F)
 
     def signal(self) -> int:
+        """The signal that ended the process if it was signaled, else -1: WTERMSIG."""
         return self & 0x7F if self.signaled() else -1
 
     def core_dump(self) -> bool:
+        """Whether the signal that ended the process left a core dump: WCOREDUMP."""
         return self.signaled() and self & 0x80 != 0
 
     def stopped(self) -> bool:
+        """Whether the process is stopped (wait4 with WUNTRACED, or traced): WIFSTOPPED."""
         return self & 0xFF == 0x7F and not self.continued()
 
     def stop_signal(self) -> int:
+        """The signal that stopped the process if it is stopped, else -1: WSTOPSIG."""
         return (self >> 8) & 0xFF if self.stopped() else -1
 
     def continued(self) -> bool:
+        """Whether SIGCONT resumed the process (wait4 with WCONTINUED): WIFCONTINUED."""
         return int(self) == system.CONTINUED_STATUS
+
+    def __repr__(self) -> str:
+        if self.exited():
+            what = f"exited {self.exit_status()}"
+        elif self.signaled():
+            what = f"signaled {signal_name(self.signal())}"
+            if self.core_dump():
+                what += ", core dumped"
+        elif self.stopped():
+            what = f"stopped {signal_name(self.stop_signal())}"
+        elif self.continued():
+            what = "continued"
+        else:
+            what = hex(self)
+        return f"WaitStatus({what})"
 
 
 def wait4(pid: int, options: int = 0) -> tuple[int, WaitStatus]:

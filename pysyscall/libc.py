@@ -51,6 +51,7 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "dup2": (c_int, (c_int, c_int), False),
     "dup3": (c_int, (c_int, c_int, c_int), False),
     "execve": (c_int, (c_void_p, c_void_p, c_void_p), False),
+    "faccessat": (c_int, (c_int, c_void_p, c_int, c_int), False),
     "fcntl": (c_int, (c_int, c_int), True),
     "geteuid": (ctypes.c_uint, (), False),
     "getpid": (c_int, (), False),

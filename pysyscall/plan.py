@@ -41,7 +41,12 @@ StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 def byte_ptr_from_string(value: StrPath, what: str) -> bytes:
     """Port of BytePtrFromString: the bytes of a str or path, refusing NUL (Go: EINVAL)."""
-    data = os.fsencode(value)
+    try:
+        data = os.fsencode(value)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be str, bytes or os.PathLike, not {type(value).__name__}"
+        ) from None
     if b"\0" in data:
         raise ValueError(f"{what} contains a NUL byte: {value!r}")
     return data

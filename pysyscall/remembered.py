@@ -178,6 +178,8 @@ def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, .
     if (dir is not None and type(dir) not in _STRINGS) or env is MISSING:
         return None
     if files is not None:
+        if type(files) not in (list, tuple):
+            return None
         files = tuple(files)
         if not set(map(type, files)) <= _FILE_TYPES:
             return None

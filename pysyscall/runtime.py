@@ -179,11 +179,18 @@ def after_exec() -> None:
 # The function threading.Thread.start calls to make the OS thread: CPython
 # 3.9-3.12 call threading._start_new_thread, 3.13+ _start_joinable_thread.
 _THREAD_STARTERS = ("_start_joinable_thread", "_start_new_thread")
-_unhooked: dict[str, Callable[..., Any]] = {}
+# This copy's wrapper per name, while it is in threading's chain. Another
+# copy of pysyscall (a vendored one) wraps whatever it finds there, this
+# copy's wrapper included, so a wrapper is never taken out from under
+# another's: removing one that is not outermost only turns it off.
+_wrappers: dict[str, Callable[..., Any]] = {}
+_hook_on = False
 
 
 def _hooked(start: Callable[..., Any]) -> Callable[..., Any]:
     def start_under_exec_lock(*args: Any, **kwargs: Any) -> Any:
+        if not _hook_on:
+            return start(*args, **kwargs)
         exec_lock.rlock()
         try:
             return start(*args, **kwargs)
@@ -194,6 +201,15 @@ def _hooked(start: Callable[..., Any]) -> Callable[..., Any]:
     return start_under_exec_lock
 
 
+def _in_chain(function: Any, wrapper: Any) -> bool:
+    """Whether ``wrapper`` is ``function`` or is wrapped (at any depth) by it."""
+    while function is not None:
+        if function is wrapper:
+            return True
+        function = getattr(function, "__wrapped__", None)
+    return False
+
+
 def install_thread_hook() -> None:
     """Make threading.Thread.start take exec_lock for reading (done at import).
 
@@ -202,18 +218,28 @@ def install_thread_hook() -> None:
     hook off with remove_thread_hook(), or before importing pysyscall with
     the environment variable PYSYSCALL_THREAD_HOOK=0.
     """
+    global _hook_on
     for name in _THREAD_STARTERS:
         start = getattr(threading, name, None)
-        if start is not None and name not in _unhooked:
-            _unhooked[name] = start
-            setattr(threading, name, _hooked(start))
+        if start is not None and not _in_chain(start, _wrappers.get(name)):
+            _wrappers[name] = _hooked(start)
+            setattr(threading, name, _wrappers[name])
+    _hook_on = True
 
 
 def remove_thread_hook() -> None:
-    """Undo install_thread_hook: thread starts no longer wait for exec."""
-    for name, start in _unhooked.items():
-        setattr(threading, name, start)
-    _unhooked.clear()
+    """Undo install_thread_hook: thread starts no longer wait for this copy's exec.
+
+    The wrapper comes out of threading if it is the outermost; one that
+    another copy of pysyscall has wrapped since stays, passing starts
+    straight through, so that copy's hook keeps working.
+    """
+    global _hook_on
+    _hook_on = False
+    for name, wrapper in list(_wrappers.items()):
+        if getattr(threading, name, None) is wrapper:
+            setattr(threading, name, wrapper.__wrapped__)
+            del _wrappers[name]
 
 
 if os.environ.get("PYSYSCALL_THREAD_HOOK", "1") != "0":

@@ -49,7 +49,9 @@ def test_run_setpgid() -> None:
 def test_run_not_found() -> None:
     out = pysyscall("run", "--", "no-such-command-anywhere")
     assert out.returncode == 127
-    assert out.stderr == "pysyscall: no-such-command-anywhere: command not found\n"
+    assert out.stderr == (
+        'pysyscall: exec: "no-such-command-anywhere": executable file not found in $PATH\n'
+    )
     out = pysyscall("run", "--", "/no/such/path")
     assert out.returncode == 127
     assert "No such file or directory (child step" in out.stderr
@@ -67,9 +69,54 @@ def test_run_cannot_execute(tmp_path: Path) -> None:
     assert out.stderr.count("\n") == 1
 
 
-def test_run_bad_env_option() -> None:
-    out = pysyscall("run", "--env", "NOEQUALS", "--", "true")
-    assert out.returncode != 0 and "expected KEY=VALUE" in out.stderr
+def test_top_level_help() -> None:
+    out = pysyscall("--help")
+    assert out.returncode == 0
+    assert "``" not in out.stdout and ":func:" not in out.stdout  # no reST markup
+    for command in ("run", "plan", "info", "bench", "lab"):
+        assert f"\n    {command} " in out.stdout, command  # each listed, with its help
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_run_without_a_program(command: str) -> None:
+    for args in ([command], [command, "--setsid"], [command, "--"]):
+        out = pysyscall(*args)
+        assert out.returncode == 2, out
+        assert out.stderr.startswith(f"usage: pysyscall {command} [options] [--] PROGRAM [ARG ...]")
+        assert out.stderr.endswith(
+            f"pysyscall {command}: error: name the program to {command}, "
+            f"e.g. 'pysyscall {command} -- ls -l'\n"
+        )
+        assert "required" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--env", "NOEQUALS", "--", "true"],
+         "pysyscall run: error: argument --env: expected KEY=VALUE, not 'NOEQUALS'"),
+        (["plan", "--env", "A=1", "--env", "B", "--", "true"],
+         "pysyscall plan: error: argument --env: expected KEY=VALUE, not 'B'"),
+        (["bench", "--spawns", "0"],
+         "pysyscall bench: error: argument --spawns: must be at least 1, not 0"),
+        (["bench", "--spawns", "many"],
+         "pysyscall bench: error: argument --spawns: not a whole number: 'many'"),
+        (["bench", "--threads", "-1"],
+         "pysyscall bench: error: argument --threads: must be at least 0, not -1"),
+        (["bench", "--rss", "lots"], "pysyscall bench: error: argument --rss: not a size"),
+        (["lab", "--rounds", "0"],
+         "pysyscall lab: error: argument --rounds: must be at least 1, not 0"),
+        (["lab", "--rounds", "-3"],
+         "pysyscall lab: error: argument --rounds: must be at least 1, not -3"),
+        (["lab", "no-such-scenario"], "pysyscall lab: error: no scenario 'no-such-scenario'"),
+    ],
+)  # fmt: skip
+def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
+    """Exit status 2 with the usage line, as argparse's own errors; nothing run."""
+    out = pysyscall(*args)
+    assert (out.returncode, out.stdout) == (2, ""), out
+    assert out.stderr.startswith(f"usage: pysyscall {args[0]} ")
+    assert message in out.stderr
 
 
 def test_plan_prints_the_steps(tmp_path: Path) -> None:

@@ -162,7 +162,7 @@ def test_umask() -> None:
     assert both(lambda: sh("umask", umask=0o27)) == ("ok", (0, b"0027\n", b""))
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: starts a child as another user")
 def test_user_group_extra_groups() -> None:
     kwargs: dict[str, Any] = {"user": 65534, "group": 65534, "extra_groups": [1, 2]}
     result = both(lambda: sh("id -u; id -g; id -G", **kwargs))

@@ -341,6 +341,35 @@ def test_bad_input_type_error(argv: Any, attr: ProcAttr | None, no_leaks: None) 
         pysyscall.fork_exec("/bin/true", argv, attr)
 
 
+@pytest.mark.parametrize(
+    ("attr", "message"),
+    [
+        (SysProcAttr(setsid=True), r"attr must be a ProcAttr, not SysProcAttr: pass it as "
+         r"ProcAttr\(sys=\.\.\.\)"),
+        (ProcAttr(sys=ProcAttr()), "ProcAttr.sys must be a SysProcAttr, not ProcAttr"),
+        (ProcAttr(files="abc"), "files must be a sequence of fds, not str"),  # type: ignore[arg-type]
+        (ProcAttr(files=3), "files must be a sequence of fds, not int"),  # type: ignore[arg-type]
+        (ProcAttr(env={"A": 1}), r"env\['A'\] must be str, bytes or os.PathLike, not int"),  # type: ignore[dict-item]
+        (ProcAttr(env=3), 'env must be a mapping or a sequence of "KEY=value" strings, not int'),  # type: ignore[arg-type]
+        (ProcAttr(env="A=1"), "env must be a sequence of strings, not a single string"),
+        (ProcAttr(dir=3), "dir must be str, bytes or os.PathLike, not int"),  # type: ignore[arg-type]
+    ],
+)  # fmt: skip
+def test_wrong_type_in_procattr_names_the_field(
+    attr: Any, message: str, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    """A TypeError that names the field, raised before any start is tried."""
+
+    def no_start(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a start was tried")
+
+    monkeypatch.setattr(pysyscall.exec_unix, "_start", no_start)
+    with pytest.raises(TypeError, match=message):
+        pysyscall.fork_exec("/bin/true", ["true"], attr)
+    with pytest.raises(TypeError, match=message):
+        pysyscall.start_process("/bin/true", ["true"], attr)
+
+
 def test_fd_not_open(no_leaks: None) -> None:
     with pytest.raises(OSError) as info:
         pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(files=[0, 1, 2, 250]))
@@ -365,7 +394,8 @@ def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> 
     """A fork that fails (here: RLIMIT_NPROC hit, in a helper) raises, leaking nothing."""
     script = (
         "import os, resource, pysyscall\n"
-        "os.setgid(65534); os.setgroups([]); os.setuid(65534)\n"
+        "if os.geteuid() == 0:  # RLIMIT_NPROC does not hold root back\n"
+        "    os.setgid(65534); os.setgroups([]); os.setuid(65534)\n"
         "resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))\n"
         "fds = os.listdir('/proc/self/fd')\n"
         "try:\n"
@@ -374,8 +404,6 @@ def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> 
         "    assert os.listdir('/proc/self/fd') == fds\n"
         "    print('EAGAIN', e)\n"
     )
-    if os.geteuid() != 0:
-        pytest.fail("this test needs root, to drop to an unprivileged uid")
     import subprocess
 
     package_parent = os.path.dirname(os.path.dirname(pysyscall.__file__))
@@ -396,9 +424,9 @@ def test_failure_just_before_the_fork_leaks_nothing(
     from pysyscall.linux import CLONE_NEWUSER, SysProcIDMap
 
     monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
-    one = [SysProcIDMap(0, 0, 1)]
+    uids, gids = [SysProcIDMap(0, os.geteuid(), 1)], [SysProcIDMap(0, os.getegid(), 1)]
     attr = ProcAttr(
-        sys=SysProcAttr(cloneflags=CLONE_NEWUSER, uid_mappings=one, gid_mappings=one)
+        sys=SysProcAttr(cloneflags=CLONE_NEWUSER, uid_mappings=uids, gid_mappings=gids)
         if runner == "vfork"
         else None
     )
@@ -448,6 +476,7 @@ def test_wait_status_exit_code() -> None:
         assert wpid == pid
         assert status.exited() and not status.signaled() and not status.stopped()
         assert status.exit_status() == code and status.signal() == -1
+        assert repr(status) == str(status) == f"WaitStatus(exited {code})"
     assert_no_children()
 
 
@@ -456,6 +485,10 @@ def test_wait_status_signaled_and_core() -> None:
     status = pysyscall.wait4(pid)[1]
     assert status.signaled() and status.signal() == signal.SIGTERM
     assert not status.exited() and status.exit_status() == -1 and not status.core_dump()
+    assert repr(status) == "WaitStatus(signaled SIGTERM)"
+    # A core dump's bit, as the kernel sets it (a real one depends on core_pattern).
+    dumped = pysyscall.WaitStatus(0x80 | signal.SIGSEGV)
+    assert dumped.core_dump() and repr(dumped) == "WaitStatus(signaled SIGSEGV, core dumped)"
 
 
 def test_wait_status_stopped_and_continued() -> None:
@@ -464,13 +497,23 @@ def test_wait_status_stopped_and_continued() -> None:
         os.kill(pid, signal.SIGSTOP)
         _, status = pysyscall.wait4(pid, os.WUNTRACED)
         assert status.stopped() and status.stop_signal() == signal.SIGSTOP
+        assert repr(status) == "WaitStatus(stopped SIGSTOP)"
         assert not status.continued() and not status.exited() and not status.signaled()
         os.kill(pid, signal.SIGCONT)
         _, status = pysyscall.wait4(pid, os.WCONTINUED)
         assert status.continued() and not status.stopped()
+        assert repr(status) == "WaitStatus(continued)"
     finally:
         os.kill(pid, signal.SIGKILL)
         assert pysyscall.wait4(pid)[1].signal() == signal.SIGKILL
+
+
+def test_wait_status_methods_are_documented() -> None:
+    methods = [name for name in vars(pysyscall.WaitStatus) if not name.startswith("_")]
+    assert len(methods) == 8
+    for name in methods:
+        doc = getattr(pysyscall.WaitStatus, name).__doc__
+        assert doc and doc.rstrip(".").split(": ")[-1].startswith("W"), name  # the macro
 
 
 def test_wait4_nohang() -> None:

@@ -48,11 +48,59 @@ def resolve(dotted: str) -> object:
 
 def test_readme_name_map_names_exist() -> None:
     section = readme().split("## Go-to-Python names", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    table = section.strip().splitlines()  # the section is one table, with no blank line in it
+    assert table[0] == "| Go | pysyscall |" and all(line.startswith("|") for line in table)
+    rows = [line for line in table if line.startswith("| `")]
     names = [n for row in rows for n in re.findall(r"`(pysyscall\.[\w.]+)`", row.split("|")[2])]
     assert len(rows) >= 20 and len(names) >= len(rows)
     for name in names:
         resolve(name)  # raises if the README names something that is not there
+
+
+def test_public_names() -> None:
+    """What a user reaches for is at the top, in __all__, and documented."""
+    for name in ("look_path", "ErrDot", "SysProcIDMap", "Credential", "WaitStatus"):
+        assert name in pysyscall.__all__, name
+        assert getattr(pysyscall, name).__doc__, name
+    assert issubclass(pysyscall.ErrDot, OSError)
+    assert pysyscall.SysProcIDMap(0, 1000, 1).host_id == 1000
+
+
+USER_CODE = """
+import os
+import pysyscall
+
+pysyscall.ProcAttr(env={"A": "1"})
+pysyscall.ProcAttr(env={b"A": b"1"})
+pysyscall.ProcAttr(env=dict(os.environ))
+pysyscall.ProcAttr(env=os.environb)
+pysyscall.ProcAttr(env=["A=1", b"B=2"])
+pysyscall.ProcAttr(sys=pysyscall.SysProcAttr(uid_mappings=[pysyscall.SysProcIDMap(0, 0, 1)]))
+pysyscall.ProcAttr(env={"A": 1})  # error: the value
+pysyscall.fork_exec("/bin/true", ["true"], pysyscall.SysProcAttr())  # error: not a ProcAttr
+
+
+def replace_me() -> int:
+    pysyscall.exec("/bin/true", ["true"])
+    return 0  # error: unreachable, exec returns only by raising
+"""
+
+
+@pytest.mark.lint
+def test_mypy_checks_a_users_calls(tmp_path: Path) -> None:
+    mypy = shutil.which("mypy")
+    assert mypy, "mypy is missing: install the test extra"
+    (tmp_path / "user.py").write_text(USER_CODE)
+    out = subprocess.run(
+        [mypy, "--strict", "--warn-unreachable", "--platform", "linux", "--no-incremental",
+         "--python-executable", sys.executable, "user.py"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    errors = [line for line in out.stdout.splitlines() if line.startswith("user.py:")]
+    lines = USER_CODE.splitlines()
+    flagged = sorted(int(line.split(":")[1]) for line in errors)
+    expected = [i + 1 for i, line in enumerate(lines) if "# error" in line]
+    assert flagged == expected, out.stdout
 
 
 def test_readme_starts_with_the_two_commands() -> None:
@@ -72,7 +120,7 @@ def test_platform_modules_declare_their_platforms() -> None:
     # The same private names on every platform: callers never branch.
     shared = ["SysProcAttr", "child_program", "FORK", "EXIT", "ERRNO_LOCATION", "F_GETFD",
               "F_DUPFD_CLOEXEC", "SIG_BLOCK", "SIG_SETMASK", "SIGSET_SIZE", "SIGACTION_SIZE",
-              "CONTINUED_STATUS"]  # fmt: skip
+              "CONTINUED_STATUS", "AT_FDCWD", "AT_EACCESS"]  # fmt: skip
     for name in shared:
         assert hasattr(linux, name) and hasattr(darwin, name), name
     for name in ("fork_exec_pipe", "acquire_fork_lock", "release_fork_lock", "ATOMIC"):

@@ -820,7 +820,7 @@ def test_resource_exhaustion(kind: str, runner: str) -> None:
     must then work, with the one fd left free.
     """
     if kind == "eagain" and os.geteuid() != 0:
-        pytest.skip("needs root to drop to an unprivileged uid")
+        pytest.skip("needs root: drops to an unprivileged uid")
     result = run_script(EXHAUST, kind, timeout=60, runner=runner)
     assert result["runner"] == runner, result
     if kind == "emfile" and not result["status_pipe"]:

@@ -118,3 +118,156 @@ def test_vendored_zipapp(archive: Path, tmp_path: Path) -> None:
     assert report["cli_true"] == 0
     assert report["cli_false"] == 1
     assert report["cli_exit_3"] == 3
+
+
+TWO_COPIES = textwrap.dedent(
+    """
+    import json, os, sys, threading
+    sys.path.insert(0, sys.argv[1])  # where mytool/_vendor/pysyscall is
+
+    import pysyscall as installed
+    from pysyscall import runtime as installed_runtime
+    from mytool._vendor import pysyscall as vendored
+    from mytool._vendor.pysyscall import runtime as vendored_runtime
+
+    report = {"names": [installed.__name__, vendored.__name__]}
+    report["separate locks"] = [
+        installed.fork_lock is not vendored.fork_lock,
+        installed_runtime.exec_lock is not vendored_runtime.exec_lock,
+    ]
+
+
+    def chain():
+        name = next(n for n in installed_runtime._THREAD_STARTERS if hasattr(threading, n))
+        function, modules = getattr(threading, name), []
+        while function is not None:
+            modules.append(function.__module__)
+            function = getattr(function, "__wrapped__", None)
+        return modules
+
+
+    def starts_during_exec(runtime, timeout):
+        # Whether a thread start issued while this copy's exec holds its lock
+        # got through within ``timeout`` seconds.
+        go, started = threading.Event(), threading.Event()
+
+        def starter():
+            go.wait()
+            threading.Thread(target=started.set).start()
+
+        s = threading.Thread(target=starter)
+        s.start()  # started before the lock is taken
+        runtime.before_exec()  # what exec holds around execve
+        try:
+            go.set()
+            got_through = started.wait(timeout)
+        finally:
+            runtime.after_exec()
+        assert started.wait(30)
+        s.join()
+        return got_through
+
+
+    def waits(runtime):
+        return not starts_during_exec(runtime, 0.3)  # held back: no start at all
+
+
+    def does_not_wait(runtime):
+        return starts_during_exec(runtime, 30)
+
+
+    report["chain"] = chain()
+    report["both hooks hold"] = [waits(installed_runtime), waits(vendored_runtime)]
+
+    # Both copies start processes from threads, while threads start threads.
+    fds = sorted(os.listdir("/proc/self/fd"))
+    statuses, errors = [], []
+
+    def starter(copy, n):
+        try:
+            for _ in range(n):
+                pid = copy.fork_exec("/bin/sh", ["sh", "-c", "exit 7"])
+                statuses.append(copy.wait4(pid)[1].exit_status())
+        except BaseException as error:
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=starter, args=(copy, 15))
+               for copy in (installed, vendored) for _ in range(4)]
+    threads += [threading.Thread(target=lambda: None) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    report["starts"] = [len(statuses), sorted(set(statuses)), errors]
+    alive = any(t.is_alive() for t in threads)
+    report["leaks"] = [sorted(os.listdir("/proc/self/fd")) != fds, alive]
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        report["zombies"] = True
+    except ChildProcessError:
+        report["zombies"] = False
+
+    # Each copy's fork lock is its own: held for writing by one copy, it does
+    # not hold back the other's starts.
+    installed.fork_lock.lock()
+    try:
+        done = []
+        t = threading.Thread(target=lambda: done.append(
+            vendored.wait4(vendored.fork_exec("/bin/true", ["true"]))[1].exit_status()))
+        t.start()
+        t.join(30)
+        report["vendored starts while installed fork_lock is held"] = done == [0]
+    finally:
+        installed.fork_lock.unlock()
+
+    # Removing the installed copy's hook, which the vendored copy wrapped,
+    # turns it off and leaves the vendored copy's working.
+    installed_runtime.remove_thread_hook()
+    report["installed removed"] = [
+        chain(), does_not_wait(installed_runtime), waits(vendored_runtime)
+    ]
+    vendored_runtime.remove_thread_hook()
+    report["both removed"] = [
+        chain(), does_not_wait(installed_runtime), does_not_wait(vendored_runtime)
+    ]
+    installed_runtime.install_thread_hook()
+    report["installed again"] = [chain(), waits(installed_runtime)]
+    print(json.dumps(report))
+    """
+)
+
+
+def test_vendored_and_installed_copies_in_one_process(tmp_path: Path) -> None:
+    """Two copies of pysyscall (a vendored one under another name, and the
+    installed one) in one interpreter, both starting processes from threads.
+
+    Each copy has its own locks; both thread hooks wrap threading's start
+    (the later import outermost) and both hold; either can be removed
+    without taking the other's away.
+    """
+    vendor = tmp_path / "mytool" / "_vendor"
+    source = Path(pysyscall.__file__).resolve().parent
+    shutil.copytree(source, vendor / "pysyscall", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "mytool" / "__init__.py").write_text("")
+    (vendor / "__init__.py").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_COPIES, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["names"] == ["pysyscall", "mytool._vendor.pysyscall"]
+    assert report["separate locks"] == [True, True]
+    vendored_hook, installed_hook = "mytool._vendor.pysyscall.runtime", "pysyscall.runtime"
+    original = report["chain"][2:]
+    assert report["chain"][:2] == [vendored_hook, installed_hook] and len(original) == 1
+    assert report["both hooks hold"] == [True, True]
+    assert report["starts"] == [120, [7], []]
+    assert report["leaks"] == [False, False] and report["zombies"] is False
+    assert report["vendored starts while installed fork_lock is held"] is True
+    assert report["installed removed"] == [report["chain"], True, True]
+    assert report["both removed"] == [[installed_hook, *original], True, True]
+    assert report["installed again"] == [[installed_hook, *original], True]
