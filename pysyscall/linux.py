@@ -175,6 +175,48 @@ def _has_close_range_cloexec() -> bool:
 
 
 CLOSE_RANGE = _has_close_range_cloexec()
+# Whether the child marks every fd past the files close-on-exec (below); the
+# lab turns it off to show Go's own child, which does not.
+SWEEP = True
+# The vfork routine's function that does it on any kernel (see mark_cloexec).
+CLOEXEC_RANGE = "cloexec_range"
+
+
+def mark_cloexec(b: Builder, first: int, last: int, last_text: str) -> None:
+    """A step that marks every open fd from ``first`` to ``last`` close-on-exec.
+
+    close_range(CLOSE_RANGE_CLOEXEC) where this kernel has it (5.11+);
+    elsewhere the routine's cloexec_range (asm_linux_amd64.s), which makes
+    the same call and, where it fails (ENOSYS before 5.9, EINVAL on 5.9 and
+    5.10, EPERM under an old seccomp profile), walks /proc/self/fd with
+    getdents64, else marks every fd below the RLIMIT_NOFILE soft limit:
+    CPython's _posixsubprocess fallbacks, with no Python in the child. Its
+    third argument is the address of __errno_location, through which it
+    reports a failure.
+    """
+    if CLOSE_RANGE:
+        b.call(
+            "close_range",
+            first,
+            last,
+            CLOSE_RANGE_CLOEXEC,
+            text=f"close_range({first}, {last_text}, CLOSE_RANGE_CLOEXEC)",
+        )
+        return
+    b.call(
+        CLOEXEC_RANGE,
+        first,
+        last,
+        _errno_location_address(),
+        text=f"cloexec_range({first}, {last_text}): close_range(CLOSE_RANGE_CLOEXEC), "
+        "else each fd in /proc/self/fd, else each fd below RLIMIT_NOFILE",
+        name="cloexec_range",
+    )
+
+
+def _errno_location_address() -> int:
+    function = libc.parent(ERRNO_LOCATION)
+    return int(ctypes.cast(function, ctypes.c_void_p).value or 0)
 
 
 def check(sys: SysProcAttr, files: Sequence[int]) -> None:
@@ -384,18 +426,12 @@ def child_program(
         b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)")
 
     first_free_fd = b.fd_passes(files, dup_cloexec, dup, clear_cloexec)
-    if CLOSE_RANGE:
+    if SWEEP:
         # Go stops here: an inheritable fd not in files leaks into the child.
         # Python's subprocess (close_fds=True) closes them, and fds a Python
         # process inherited from its own parent are inheritable: mark every
         # fd above the files close-on-exec (the status pipe already is).
-        b.call(
-            "close_range",
-            len(files),
-            0xFFFFFFFF,
-            CLOSE_RANGE_CLOEXEC,
-            text=f"close_range({len(files)}, ~0U, CLOSE_RANGE_CLOEXEC)",
-        )
+        mark_cloexec(b, len(files), 0xFFFFFFFF, "~0U")
     if sys.noctty:
         b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
     if sys.setctty:

@@ -24,7 +24,7 @@ next runner (runners.py).
 |                                                 | FD_CLOEXEC); darwin: addinherit_np(fd) |
 | close(fd) (result ignored)                      | addclose(fd) (glibc ignores EBADF)     |
 | close_range(n, ~0U, CLOSE_RANGE_CLOEXEC)        | addclosefrom_np(n) (closes: the same   |
-|                                                 | for exec); darwin: CLOEXEC_DEFAULT     |
+| or cloexec_range(n, ~0U, ...)                   | for exec); darwin: CLOEXEC_DEFAULT     |
 | execve(path, argv, envp)                        | posix_spawn(path, argv, envp)          |
 
 Anything else (credentials, chroot, a terminal, ptrace, pdeathsig,
@@ -357,8 +357,11 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
             files_started = True
             actions.append((addclose, args, index))
             later_close.pop(args[0], None)
-        elif func == "close_range" and n == 3 and checked:
-            if args[1:] != (0xFFFFFFFF, CLOSE_RANGE_CLOEXEC):
+        elif (func == "close_range" or func == "cloexec_range") and n == 3 and checked:
+            # cloexec_range (linux.mark_cloexec, where close_range lacks
+            # CLOSE_RANGE_CLOEXEC): glibc's closefrom action falls back to
+            # walking /proc/self/fd itself when close_range fails.
+            if args[1] != 0xFFFFFFFF or (func == "close_range" and args[2] != CLOSE_RANGE_CLOEXEC):
                 return _no(index, step, "only close_range(n, ~0U, CLOSE_RANGE_CLOEXEC) is known")
             files_started = swept = True
             if lib.closefrom:

@@ -8,8 +8,10 @@ of C calls. This runner lays the plan out as a table of C words and starts
 the child with glibc's ``clone(fn, stack, CLONE_VM|CLONE_VFORK|SIGCHLD|flags,
 table, parent_tid)`` (through ctypes, the GIL released), where ``fn`` is a
 routine of 95 instructions, 350 bytes (asm_linux_amd64.s, its bytes in
-asm_linux_amd64.py) that walks the table: for each entry, load the six
-integer arguments, call the function, judge the result, and on failure
+asm_linux_amd64.py; 690 bytes with cloexec_range, below) that walks the
+table: for each entry, load the six integer arguments, call the function
+(a libc function, or one of the routine's own: ROUTINE_CALLS), judge the
+result, and on failure
 store errno and the step number in the failure record, write the record to
 the status pipe and ``_exit(253)``. No Python runs in the child, and no
 Python object is touched there: the table holds only addresses of C
@@ -144,6 +146,7 @@ SAFE_CALLS = frozenset(
         "capset",
         "chdir",
         "chroot",
+        "cloexec_range",
         "close",
         "close_range",
         "dup2",
@@ -171,6 +174,14 @@ SAFE_CALLS = frozenset(
 )
 
 _WORD = (1 << 64) - 1
+
+# The routine's own functions that a plan may call, besides its entry points
+# (asm_linux_amd64.s says what each does): name -> (its symbol in the
+# generated module, result type, argument types). The fork runner's child
+# calls them through ctypes (routine_function).
+ROUTINE_CALLS: dict[str, tuple[str, Any, tuple[Any, ...]]] = {
+    "cloexec_range": ("CLOEXEC_RANGE", ctypes.c_int, (ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p)),
+}
 
 
 def _routine_module() -> ModuleType | None:
@@ -371,6 +382,24 @@ def _filled(fd: int, code: bytes) -> int:
     return fd
 
 
+def routine_function(name: str, checked: bool = True) -> Any:
+    """The routine's function ``name`` (ROUTINE_CALLS) as a ctypes function, or None.
+
+    None where the routine cannot be mapped here (no routine for this
+    machine, or no read+execute mapping allowed). The function holds the
+    GIL and leaves errno alone, as libc.child's functions do, so the fork
+    runner's child can call it; ``checked=False``: its result is void.
+    """
+    if asm is None:
+        return None
+    address = _routine()
+    if isinstance(address, str):
+        return None
+    symbol, restype, argtypes = ROUTINE_CALLS[name]
+    prototype = ctypes.PYFUNCTYPE(restype if checked else None, *argtypes)
+    return prototype(address + getattr(asm, symbol))
+
+
 # --- per-thread child stacks -----------------------------------------------------
 
 
@@ -428,6 +457,11 @@ _functions: dict[str, tuple[int, int]] = {}  # name: (address, F_WIDE or 0)
 def _function(name: str) -> tuple[int, int]:
     """The address of libc's ``name`` and F_WIDE if it returns a 64-bit value."""
     known = _functions.get(name)
+    if known is None and name in ROUTINE_CALLS:
+        assert asm is not None
+        address = _routine()
+        assert isinstance(address, int)  # a table is made only once it is mapped
+        known = _functions[name] = address + getattr(asm, ROUTINE_CALLS[name][0]), 0
     if known is None:
         assert asm is not None
         function: Any = libc.parent(name)
