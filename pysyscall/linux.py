@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import os
 import platform as _machine
 import signal
 from collections.abc import Sequence
@@ -82,6 +83,10 @@ SYSCALLS = {
                 "rt_sigaction": 134},
 }  # fmt: skip
 SYSCALL = SYSCALLS.get(_machine.machine(), {})
+# What the kernel probes below call (the unified numbers, the same on every
+# architecture since Linux 5.1, and memfd_create's own).
+PROBE_SYSCALLS = {"pidfd_open": 434, "clone3": 435, "close_range": 436,
+                  "memfd_create": {"x86_64": 319, "aarch64": 279}.get(_machine.machine(), -1)}  # fmt: skip
 
 EXIT = "_exit"  # glibc's _exit: exit_group, no atexit handlers
 ERRNO_LOCATION = "__errno_location"
@@ -219,6 +224,67 @@ def _errno_location_address() -> int:
     return int(ctypes.cast(function, ctypes.c_void_p).value or 0)
 
 
+# What kernel_lacks probes, and what each needs (for errors and info).
+KERNEL_FEATURES = {
+    "close_range": "close_range (Linux 5.9+)",
+    "close_range_cloexec": "close_range's CLOSE_RANGE_CLOEXEC (Linux 5.11+)",
+    "clone3": "clone3 (Linux 5.3+)",
+    "pidfd": "pidfds (pidfd_open, Linux 5.3+; CLONE_PIDFD, 5.2+)",
+    "memfd": "memfd_create (Linux 3.17+)",
+}
+_lacks: dict[str, int] = {}
+
+
+def kernel_lacks(feature: str) -> int:
+    """0 if this kernel (and its seccomp filter) allows ``feature``, else the errno it gave.
+
+    One system call, made once per feature (KERNEL_FEATURES), none with an
+    effect: clone3 with no arguments (EINVAL where it exists), pidfd_open of
+    this process (the fd closed), close_range of the one fd past the
+    largest, memfd_create (closed). ENOSYS: the kernel is older; EPERM (or
+    any other errno): a seccomp profile refuses the call, as Docker's before
+    20.10 does for clone3 and close_range.
+    """
+    known = _lacks.get(feature)
+    if known is not None:
+        return known
+    call = libc.parent("syscall")
+
+    def syscall(name: str, *args: int) -> int:
+        result: int = call(*libc.variadic_arguments("syscall", (PROBE_SYSCALLS[name], *args)))
+        return ctypes.get_errno() if result == -1 else 0
+
+    if feature == "clone3":
+        code = syscall("clone3", 0, 0)
+        code = 0 if code == errno.EINVAL else code
+    elif feature == "pidfd":
+        fd = call(*libc.variadic_arguments("syscall", (PROBE_SYSCALLS["pidfd_open"], os.getpid(), 0)))
+        code = ctypes.get_errno() if fd == -1 else 0
+        if fd != -1:
+            os.close(fd)
+    elif feature.startswith("close_range"):
+        flags = CLOSE_RANGE_CLOEXEC if feature == "close_range_cloexec" else 0
+        code = syscall("close_range", 0xFFFFFFFF, 0xFFFFFFFF, flags)
+    elif feature == "memfd":
+        try:
+            os.close(os.memfd_create("pysyscall-probe", os.MFD_CLOEXEC))
+            code = 0
+        except OSError as error:
+            code = error.errno or errno.EPERM
+    else:
+        raise ValueError(f"no kernel feature {feature!r}: have {', '.join(KERNEL_FEATURES)}")
+    _lacks[feature] = code
+    return code
+
+
+def refused(feature: str, code: int) -> str:
+    """Why the kernel refuses ``feature``, from the errno it gave."""
+    what = KERNEL_FEATURES[feature]
+    if code == errno.ENOSYS:
+        return f"this kernel has no {what}"
+    return f"{what} is refused here ({errno.errorcode.get(code, code)}: a seccomp profile?)"
+
+
 def check(sys: SysProcAttr, files: Sequence[int]) -> None:
     """Go's checks before the fork (check_common), and the Linux fields' own.
 
@@ -243,6 +309,16 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
         raise libc.errno_error(
             errno.ENOSYS, f"no clone system call number for {_machine.machine()}"
         )
+    # Before any fork, as Go probes pidfd support once (os/pidfd_linux.go):
+    # a kernel before 5.2 may ignore CLONE_PIDFD rather than refuse it.
+    if sys.pidfd and kernel_lacks("pidfd"):
+        code = kernel_lacks("pidfd")
+        raise libc.errno_error(code, f"SysProcAttr.pidfd: {refused('pidfd', code)}")
+    if (sys.use_cgroup_fd or sys.cloneflags & CLONE_NEWTIME) and kernel_lacks("clone3"):
+        # Neither fits clone's arguments: no fallback, as in Go.
+        what = "use_cgroup_fd" if sys.use_cgroup_fd else "CLONE_NEWTIME"
+        code = kernel_lacks("clone3")
+        raise libc.errno_error(code, f"{what} needs clone3: {refused('clone3', code)}")
 
 
 def _id_map_text(mappings: Sequence[SysProcIDMap]) -> bytes:

@@ -430,10 +430,41 @@ def unavailable(plan: Plan | None = None) -> str | None:
         # The C child runs no Python, but the plan's buffers, read by a
         # GIL-released posix_spawn, have only been checked on CPython.
         return f"the spawn runner is only tested on CPython, not {sys.implementation.name}"
+    refused = _clone_refused()
+    if refused is not None:
+        return refused
     if plan is None:
         return LIBRARY.missing
     result = _translation(plan)
     return result if isinstance(result, str) else None
+
+
+_clone_state: list[str | None] = []  # why the C library's clone is refused, once known
+
+
+def _clone_refused() -> str | None:
+    """Why posix_spawn cannot start any child here, checked once, on first use.
+
+    glibc 2.34+ starts posix_spawn's child with clone3 and falls back to
+    clone only on ENOSYS: where a seccomp profile answers clone3 with EPERM
+    (Docker's before 20.10), every start fails, with an errno that says
+    nothing of clone. One clone3 probe (linux.kernel_lacks) finds it.
+    """
+    if not _clone_state:
+        reason = None
+        version = _glibc_version()
+        if sys.platform == "linux" and version is not None and version >= (2, 34):
+            from . import linux
+
+            code = linux.kernel_lacks("clone3")
+            if code not in (0, errno.ENOSYS):
+                reason = (
+                    f"{LIBRARY.name}'s posix_spawn starts its child with clone3 and falls "
+                    f"back to clone only on ENOSYS, and {linux.refused('clone3', code)}: "
+                    "every start would fail"
+                )
+        _clone_state.append(reason)
+    return _clone_state[0]
 
 
 def _translation(plan: Plan) -> Translation:
