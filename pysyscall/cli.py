@@ -190,7 +190,9 @@ def _kernel_lines() -> list[str]:
             name = errno.errorcode.get(code, str(code))
             lines.append(f"kernel lacks {what} ({name}): {_WITHOUT[feature]}")
     if linux.kernel_lacks("clone3") not in (0, errno.ENOSYS):
-        lines.append("  and auto passes over the spawn runner (glibc falls back to clone only on ENOSYS)")
+        lines.append(
+            "  and auto passes over the spawn runner (glibc falls back to clone only on ENOSYS)"
+        )
     if not lines:
         lines.append("kernel: has " + ", ".join(linux.KERNEL_FEATURES))
     return lines

@@ -45,6 +45,7 @@ SIG_BLOCK = 0
 SIG_SETMASK = 2
 SIGCHLD = 17
 CLOSE_RANGE_CLOEXEC = 4
+MFD_CLOEXEC = 1
 CONTINUED_STATUS = 0xFFFF  # what wait reports for a child continued by SIGCONT
 SIGSET_SIZE = 128  # glibc's sigset_t
 SIGACTION_SIZE = 152  # glibc's struct sigaction, 64-bit
@@ -84,9 +85,8 @@ SYSCALLS = {
 }  # fmt: skip
 SYSCALL = SYSCALLS.get(_machine.machine(), {})
 # What the kernel probes below call (the unified numbers, the same on every
-# architecture since Linux 5.1, and memfd_create's own).
-PROBE_SYSCALLS = {"pidfd_open": 434, "clone3": 435, "close_range": 436,
-                  "memfd_create": {"x86_64": 319, "aarch64": 279}.get(_machine.machine(), -1)}  # fmt: skip
+# architecture since Linux 5.1).
+PROBE_SYSCALLS = {"pidfd_open": 434, "clone3": 435, "close_range": 436}
 
 EXIT = "_exit"  # glibc's _exit: exit_group, no atexit handlers
 ERRNO_LOCATION = "__errno_location"
@@ -220,7 +220,7 @@ def mark_cloexec(b: Builder, first: int, last: int, last_text: str) -> None:
 
 
 def _errno_location_address() -> int:
-    function = libc.parent(ERRNO_LOCATION)
+    function: Any = libc.parent(ERRNO_LOCATION)
     return int(ctypes.cast(function, ctypes.c_void_p).value or 0)
 
 
@@ -258,7 +258,9 @@ def kernel_lacks(feature: str) -> int:
         code = syscall("clone3", 0, 0)
         code = 0 if code == errno.EINVAL else code
     elif feature == "pidfd":
-        fd = call(*libc.variadic_arguments("syscall", (PROBE_SYSCALLS["pidfd_open"], os.getpid(), 0)))
+        fd = call(
+            *libc.variadic_arguments("syscall", (PROBE_SYSCALLS["pidfd_open"], os.getpid(), 0))
+        )
         code = ctypes.get_errno() if fd == -1 else 0
         if fd != -1:
             os.close(fd)
@@ -266,8 +268,9 @@ def kernel_lacks(feature: str) -> int:
         flags = CLOSE_RANGE_CLOEXEC if feature == "close_range_cloexec" else 0
         code = syscall("close_range", 0xFFFFFFFF, 0xFFFFFFFF, flags)
     elif feature == "memfd":
+        create: Any = getattr(os, "memfd_create", None)  # CPython 3.8+ on Linux
         try:
-            os.close(os.memfd_create("pysyscall-probe", os.MFD_CLOEXEC))
+            os.close(create("pysyscall-probe", MFD_CLOEXEC))
             code = 0
         except OSError as error:
             code = error.errno or errno.EPERM

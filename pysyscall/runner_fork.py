@@ -76,12 +76,14 @@ _NEVER_FAILS: tuple[dict[Any, Any], Any] = ({}, None)
 
 
 def _bind(step: Step) -> Callable[[], Any]:
-    if step.func in runner_vfork.ROUTINE_CALLS:
-        # Mapped: the caller checked (_Prepared: else a sweep segment).
-        routine = runner_vfork.routine_function(step.func, step.checked)
-        return functools.partial(routine, *step.args)
     function = libc.child(step.func, step.checked)
     return functools.partial(function, *libc.variadic_arguments(step.func, step.args))
+
+
+def _bind_routine(step: Step) -> Callable[[], Any] | None:
+    """A call of one of the vfork routine's functions; None where it cannot be mapped."""
+    routine = runner_vfork.routine_function(step.func, step.checked)
+    return None if routine is None else functools.partial(routine, *step.args)
 
 
 # Where the vfork routine cannot be mapped (no routine for this machine, no
@@ -152,10 +154,9 @@ class _Prepared:
         self.segments: list[tuple[Any, ...]] = []  # ("plain", calls), or a special step
         for index, step in enumerate(plan.steps):
             mark = functools.partial(memmove, step_field, numbers + index * size, size)
-            call = _bind(step)
-            if step.func in runner_vfork.ROUTINE_CALLS and (
-                runner_vfork.routine_function(step.func) is None
-            ):
+            routine = step.func in runner_vfork.ROUTINE_CALLS
+            call = _bind_routine(step) if routine else _bind(step)
+            if call is None:
                 self._flush(plain)
                 first, last = step.args[0], step.args[1]
                 self.segments.append(("sweep", mark, first, last))
@@ -216,7 +217,12 @@ class _Prepared:
                 segments += [map(_call, (mark,)), map(_call, choice)]
             elif kind == "sweep":
                 _, mark, first, last = segment
-                soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                try:
+                    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                except OSError as error:
+                    raise libc.errno_error(
+                        error.errno or errno.EPERM, "getrlimit(RLIMIT_NOFILE), for the fd sweep"
+                    ) from None
                 top = last + 1 if soft == resource.RLIM_INFINITY else min(soft, last + 1)
                 fcntl = libc.child("fcntl", False)
                 fds = map(fcntl, range(first, top), itertools.repeat(F_SETFD),

@@ -180,7 +180,11 @@ _WORD = (1 << 64) - 1
 # generated module, result type, argument types). The fork runner's child
 # calls them through ctypes (routine_function).
 ROUTINE_CALLS: dict[str, tuple[str, Any, tuple[Any, ...]]] = {
-    "cloexec_range": ("CLOEXEC_RANGE", ctypes.c_int, (ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p)),
+    "cloexec_range": (
+        "CLOEXEC_RANGE",
+        ctypes.c_int,
+        (ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p),
+    ),
 }
 
 

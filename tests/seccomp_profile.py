@@ -16,6 +16,8 @@ The profiles match real machines (../shared/design/reach.md):
   know clone3 or close_range and answers what it does not know with EPERM
   (glibc 2.34+ falls back from clone3 to clone only on ENOSYS).
 * ``no-memfd``: a sandbox that forbids memfd_create (EPERM).
+* ``no-prlimit64``: no real machine; close_range missing and prlimit64
+  refused, for the child's failure path when /proc is missing too.
 
 Tests import ``install`` and ``PROFILES``; CI (.ci/run) runs the runner tests
 under each profile with this script.
@@ -33,8 +35,8 @@ import sys
 NR, ARCH, ARGS = 0, 4, 16
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 SYSCALLS = {
-    "x86_64": {"clone": 56, "memfd_create": 319},
-    "aarch64": {"clone": 220, "memfd_create": 279},
+    "x86_64": {"clone": 56, "memfd_create": 319, "prlimit64": 302},
+    "aarch64": {"clone": 220, "memfd_create": 279, "prlimit64": 261},
 }
 # The same on every architecture (the unified numbers from Linux 5.1 on).
 for _table in SYSCALLS.values():
@@ -51,14 +53,25 @@ PROFILES: dict[str, list[Rule]] = {
     "4.18": [
         *[
             (name, errno.ENOSYS, None)
-            for name in ("close_range", "clone3", "pidfd_open", "pidfd_send_signal",
-                         "pidfd_getfd", "faccessat2", "openat2", "epoll_pwait2")
-        ],  # fmt: skip
+            for name in (
+                "close_range",
+                "clone3",
+                "pidfd_open",
+                "pidfd_send_signal",
+                "pidfd_getfd",
+                "faccessat2",
+                "openat2",
+                "epoll_pwait2",
+            )
+        ],
         ("clone", errno.EINVAL, (0, CLONE_PIDFD)),
     ],
     "5.10": [("close_range", errno.EINVAL, (2, CLOSE_RANGE_CLOEXEC))],
     "docker-19.03": [("clone3", errno.EPERM, None), ("close_range", errno.EPERM, None)],
     "no-memfd": [("memfd_create", errno.EPERM, None)],
+    # No real machine: 4.18 where prlimit64 is refused too, so that the
+    # child's last fallback (every fd below the limit) cannot run.
+    "no-prlimit64": [("close_range", errno.ENOSYS, None), ("prlimit64", errno.EPERM, None)],
 }
 
 # Classic BPF, as seccomp takes it (linux/filter.h, linux/seccomp.h).
@@ -110,7 +123,7 @@ def program(profile: str, machine: str | None = None) -> list[tuple[int, int, in
             answer,
             (BPF_LD_W_ABS, 0, 0, NR),
         ]
-    return code + [(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
+    return [*code, (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
 
 
 def install(profile: str) -> None:
