@@ -436,7 +436,30 @@ def unavailable(plan: Plan | None = None) -> str | None:
     if plan is None:
         return LIBRARY.missing
     result = _translation(plan)
-    return result if isinstance(result, str) else None
+    if isinstance(result, str):
+        return result
+    if any(func[-15:] == "addclosefrom_np" for func, _, _ in result.actions):
+        return _closefrom_refused()
+    return None
+
+
+def _closefrom_refused() -> str | None:
+    """Why glibc's closefrom action would fail here, or None.
+
+    It calls close_range and, where that fails, lists /proc/self/fd; with
+    neither (an old kernel, /proc not mounted) posix_spawn fails every start
+    with an errno the parent would blame on execve. The vfork routine and
+    the fork runner mark every fd below the fd limit there instead.
+    """
+    if sys.platform != "linux":
+        return None
+    from . import linux
+
+    code = linux.kernel_lacks("close_range")
+    if code and not os.path.isdir("/proc/self/fd"):
+        refused = linux.refused("close_range", code)
+        return f"{refused} and /proc is not mounted: glibc's closefrom fails"
+    return None
 
 
 _clone_state: list[str | None] = []  # why the C library's clone is refused, once known

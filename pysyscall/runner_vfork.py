@@ -91,6 +91,15 @@ clone3-only requests (CLONE_NEWTIME, CLONE_INTO_CGROUP) go through a
 second entry of the routine, ``clone3_vfork``, which makes the clone3
 system call with CLONE_VM|CLONE_VFORK and the child stack, as Go's
 rawVforkSyscall does, and enters the same loop in the child.
+
+The routine's third function, ``cloexec_range(first, last, errno_location)``,
+is not an entry point but a step a plan calls (ROUTINE_CALLS): the fd sweep
+on kernels without close_range(CLOSE_RANGE_CLOEXEC) (linux.mark_cloexec).
+It tries close_range, then walks /proc/self/fd with getdents64, then marks
+every fd below the RLIMIT_NOFILE soft limit, with raw system calls (CPython's
+_posixsubprocess fallbacks), and reports a failure as a C function does, -1
+and errno, through the __errno_location it is given. The fork runner's
+child calls the same bytes through ctypes (routine_function).
 """
 
 from __future__ import annotations
