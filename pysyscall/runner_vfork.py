@@ -251,6 +251,8 @@ def _plan_unavailable(plan: Plan) -> str | None:
                 continue
             if call.func not in SAFE_CALLS:
                 return f"step {index} calls {call.func}, not known to be safe in a vfork child"
+            if call.func in ROUTINE_CALLS and not hasattr(asm, ROUTINE_CALLS[call.func][0]):
+                return f"step {index} calls {call.func}, which this machine's routine lacks"
             if len(call.args) > 6:
                 return f"step {index} ({call.name}) has more than six arguments"
     if not plan.steps:
@@ -403,12 +405,12 @@ def routine_function(name: str, checked: bool = True) -> Any:
     GIL and leaves errno alone, as libc.child's functions do, so the fork
     runner's child can call it; ``checked=False``: its result is void.
     """
-    if asm is None:
+    symbol, restype, argtypes = ROUTINE_CALLS[name]
+    if asm is None or not hasattr(asm, symbol):
         return None
     address = _routine()
     if isinstance(address, str):
         return None
-    symbol, restype, argtypes = ROUTINE_CALLS[name]
     prototype = ctypes.PYFUNCTYPE(restype if checked else None, *argtypes)
     return prototype(address + getattr(asm, symbol))
 

@@ -270,3 +270,19 @@ def test_sweep_failure_is_the_childs_error(runner: str, options: tuple[str, ...]
     assert result["errno"] == errno.EPERM, result
     assert "cloexec_range" in result["error"] or "getrlimit" in result["error"], result
     assert not report.exists()
+
+
+def test_a_routine_without_cloexec_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine's routine that lacks the function (a port in progress): vfork declines."""
+    from pysyscall import exec_unix
+
+    monkeypatch.setattr(linux, "CLOSE_RANGE", False)  # as on a kernel before 5.11
+    plan = exec_unix.child_program("/bin/true", ["true"], None)
+    try:
+        assert runner_vfork.unavailable(plan) is None
+        monkeypatch.delattr(runner_vfork.asm, "CLOEXEC_RANGE")
+        reason = runner_vfork.unavailable(plan)
+        assert reason is not None and "cloexec_range, which this machine's routine lacks" in reason
+        assert runner_vfork.routine_function("cloexec_range") is None
+    finally:
+        plan.close()
