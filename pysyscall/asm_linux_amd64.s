@@ -16,6 +16,29 @@
 # parent returns its result (a pid, or -errno); the child, on the stack
 # clone_args names, jumps to vfork_child(table).
 #
+# cloexec_range(first, last, errno_location) marks every open fd from first
+# to last close-on-exec, on any kernel from 4.18, with raw system calls only
+# (no libc, no lock: a vfork child and the fork runner's child both call it).
+# It is CPython's _posixsubprocess fallback chain, for close-on-exec:
+#   1. close_range(first, last, CLOSE_RANGE_CLOEXEC) (Linux 5.11+); on any
+#      error (ENOSYS before 5.9, EINVAL on 5.9/5.10, EPERM from a seccomp
+#      profile that does not know the call, as Docker's before 20.10) go on:
+#   2. openat("/proc/self/fd") and getdents64 in a 4 KiB stack buffer:
+#      fcntl(fd, F_SETFD, FD_CLOEXEC) for each listed fd in range (not the
+#      directory's own, which is closed after); if /proc cannot be opened
+#      (not mounted, or a chroot without it) or read:
+#   3. fcntl(fd, F_SETFD, FD_CLOEXEC) for every fd from first up to
+#      min(last, the RLIMIT_NOFILE soft limit - 1) (prlimit64); EBADF on a
+#      closed fd is expected. Fds at or above the soft limit can exist only
+#      if the limit was lowered after they were opened: CPython's rule too.
+# Returns 0; or -1 with errno set through errno_location (the address of
+# __errno_location) if prlimit64 failed. Arguments: edi first, esi last
+# (unsigned int), rdx errno_location. Uses rbx, rbp, r12-r15 (saved and
+# restored), 4 KiB + 64 bytes of stack; clobbers rax, rcx, rdx, rsi, rdi,
+# r8-r11. Linux system call numbers differ on aarch64: a mirror there uses
+# its own (close_range 436, openat 56, getdents64 61, fcntl 25, close 57,
+# prlimit64 261).
+#
 # System V AMD64 ABI: integer arguments in rdi, rsi, rdx, rcx, r8, r9; al
 # holds the number of vector registers a variadic callee gets (always 0
 # here); rsp is 16-byte aligned at every call; rbx, rbp, r12-r15 survive
@@ -66,6 +89,21 @@
                                         # else skip it (F_OTHERWISE's converse)
 
         .set    SYS_clone3, 435
+        .set    SYS_close, 3
+        .set    SYS_fcntl, 72
+        .set    SYS_getdents64, 217
+        .set    SYS_openat, 257
+        .set    SYS_prlimit64, 302
+        .set    SYS_close_range, 436
+        .set    AT_FDCWD, -100
+        .set    O_DIRECTORY_CLOEXEC, 0x90000    # O_RDONLY|O_DIRECTORY|O_CLOEXEC
+        .set    F_SETFD, 2
+        .set    FD_CLOEXEC, 1
+        .set    CLOSE_RANGE_CLOEXEC, 4
+        .set    RLIMIT_NOFILE, 7
+        .set    DIRENT_BUFFER, 4096
+        .set    D_RECLEN, 16                    # struct linux_dirent64
+        .set    D_NAME, 19
 
         .text
         .globl  vfork_child
@@ -173,3 +211,124 @@ clone3_vfork:
         ret                                     # parent: pid or -errno
 1:      movq    %rdx, %rdi                      # child: on the new stack
         jmp     vfork_child
+
+        .globl  cloexec_range
+cloexec_range:
+        endbr64
+        pushq   %rbx
+        pushq   %rbp
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        subq    $DIRENT_BUFFER+8, %rsp          # the buffer; rsp 16-byte aligned
+        movl    %edi, %r12d                     # r12: first (zero-extended)
+        movl    %esi, %r13d                     # r13: last
+        movq    %rdx, %r14                      # r14: __errno_location
+        movl    $CLOSE_RANGE_CLOEXEC, %edx      # 1. close_range(first, last, CLOEXEC)
+        movl    $SYS_close_range, %eax
+        syscall
+        testq   %rax, %rax
+        jz      done
+        movq    $AT_FDCWD, %rdi                 # 2. the fds /proc/self/fd lists
+        leaq    proc_self_fd(%rip), %rsi
+        movl    $O_DIRECTORY_CLOEXEC, %edx
+        movl    $SYS_openat, %eax
+        syscall
+        testq   %rax, %rax
+        js      every_fd
+        movq    %rax, %r15                      # r15: the directory's fd
+read_dir:
+        movl    %r15d, %edi
+        movq    %rsp, %rsi
+        movl    $DIRENT_BUFFER, %edx
+        movl    $SYS_getdents64, %eax
+        syscall
+        testq   %rax, %rax
+        jle     dir_end                         # 0: all read; < 0: failed
+        movq    %rsp, %rbx                      # rbx: the current entry
+        leaq    (%rsp,%rax), %rbp               # rbp: the end of those read
+entry:
+        cmpq    %rbp, %rbx
+        jae     read_dir
+        leaq    D_NAME(%rbx), %rcx
+        xorl    %eax, %eax                      # rax: the name as a number
+digit:
+        movzbl  (%rcx), %edx
+        testl   %edx, %edx
+        jz      parsed
+        subl    $'0', %edx
+        cmpl    $9, %edx
+        ja      next_entry                      # "." and "..": not fds
+        imulq   $10, %rax, %rax
+        addq    %rdx, %rax
+        incq    %rcx
+        jmp     digit
+parsed:
+        cmpq    %r12, %rax
+        jb      next_entry
+        cmpq    %r13, %rax
+        ja      next_entry
+        cmpq    %r15, %rax
+        je      next_entry                      # the directory: closed below
+        movl    %eax, %edi
+        movl    $F_SETFD, %esi
+        movl    $FD_CLOEXEC, %edx
+        movl    $SYS_fcntl, %eax
+        syscall
+next_entry:
+        movzwl  D_RECLEN(%rbx), %eax
+        addq    %rax, %rbx
+        jmp     entry
+dir_end:
+        movq    %rax, %rbx                      # rbx: getdents64's last result
+        movl    %r15d, %edi
+        movl    $SYS_close, %eax
+        syscall
+        testq   %rbx, %rbx
+        jz      done                            # else the listing is incomplete:
+every_fd:                                       # 3. every fd below the soft limit
+        xorl    %edi, %edi                      # this process
+        movl    $RLIMIT_NOFILE, %esi
+        xorl    %edx, %edx                      # no new limit
+        movq    %rsp, %r10                      # the old one: {soft, hard}
+        movl    $SYS_prlimit64, %eax
+        syscall
+        testq   %rax, %rax
+        jnz     failed
+        movq    (%rsp), %rbx                    # rbx: min(soft limit, last + 1)
+        leaq    1(%r13), %rax
+        cmpq    %rax, %rbx
+        jbe     1f
+        movq    %rax, %rbx
+1:      movq    %r12, %rbp                      # rbp: the next fd
+mark:
+        cmpq    %rbx, %rbp
+        jae     done
+        movl    %ebp, %edi
+        movl    $F_SETFD, %esi
+        movl    $FD_CLOEXEC, %edx
+        movl    $SYS_fcntl, %eax
+        syscall                                 # EBADF for a closed fd: fine
+        incq    %rbp
+        jmp     mark
+failed:
+        negl    %eax
+        movl    %eax, %ebx                      # rbx: the errno
+        call    *%r14
+        movl    %ebx, (%rax)
+        movl    $-1, %eax
+        jmp     out
+done:
+        xorl    %eax, %eax
+out:
+        addq    $DIRENT_BUFFER+8, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbp
+        popq    %rbx
+        ret
+proc_self_fd:
+        .asciz  "/proc/self/fd"

@@ -213,6 +213,9 @@ def _info() -> int:
     print(f"fork pipe: pysyscall.{forkpipe.__name__.rpartition('.')[2]} ({kind})")
     fork = system.FORK.text if system.FORK else "none"
     print(f"fork: {fork}; failure exit: {system.EXIT}")
+    if sys.platform == "linux":
+        for line in _kernel_lines():
+            print(line)
     for runner in runners.RUNNERS:
         reason = runner.unavailable()
         print(
@@ -224,6 +227,37 @@ def _info() -> int:
         pick = f"none ({error})"
     print(f"PYSYSCALL_RUNNER={runners.requested()!r} picks: {pick}")
     return 0
+
+
+# What pysyscall does where the kernel lacks (or a seccomp profile refuses)
+# each feature linux.kernel_lacks probes.
+_WITHOUT = {
+    "close_range": "the fd sweep falls back (see CLOSE_RANGE_CLOEXEC)",
+    "close_range_cloexec": "the child's fd sweep is the vfork routine's cloexec_range "
+    "(/proc/self/fd, else every fd below RLIMIT_NOFILE; the fork runner's fcntl sweep "
+    "where the routine cannot be mapped; glibc's closefrom for posix_spawn)",
+    "clone3": "use_cgroup_fd and CLONE_NEWTIME raise an error naming clone3",
+    "pidfd": "SysProcAttr.pidfd raises an error naming pidfds",
+    "memfd": "the vfork routine is mapped from an unlinked temporary file",
+}
+
+
+def _kernel_lines() -> list[str]:
+    from . import linux
+
+    lines = []
+    for feature, what in linux.KERNEL_FEATURES.items():
+        code = linux.kernel_lacks(feature)
+        if code:
+            name = errno.errorcode.get(code, str(code))
+            lines.append(f"kernel lacks {what} ({name}): {_WITHOUT[feature]}")
+    if linux.kernel_lacks("clone3") not in (0, errno.ENOSYS):
+        lines.append(
+            "  and auto passes over the spawn runner (glibc falls back to clone only on ENOSYS)"
+        )
+    if not lines:
+        lines.append("kernel: has " + ", ".join(linux.KERNEL_FEATURES))
+    return lines
 
 
 def _bench(options: argparse.Namespace) -> int:

@@ -65,7 +65,8 @@ Differences from _posixsubprocess, and why:
   exits 253, not 255 (invisible: Popen raises, and reaps it).
 * close_fds marks fds close-on-exec instead of closing them (pysyscall's
   own status pipe must stay open until execve); the program sees the same
-  fds. It needs Linux 5.11+ (close_range with CLOSE_RANGE_CLOEXEC).
+  fds (close_range with CLOSE_RANGE_CLOEXEC, or where the kernel lacks it
+  the /proc/self/fd walk or the walk up to RLIMIT_NOFILE: linux.mark_cloexec).
 * More than ``MAX_EXECUTABLES`` executables (a PATH of over 16 thousand
   entries) go to the native fork_exec: the child's errno pipe would fill.
 * Linux only (x86-64, arm64): elsewhere ``fork_exec`` hands every call to
@@ -155,7 +156,6 @@ SYSCALLS = _SYSCALLS.get(_machine.machine(), {})
 SETRE = SYSCALLS
 F_DUPFD_CLOEXEC = 1030
 F_SETFD = 2
-CLOSE_RANGE_CLOEXEC = 4
 O_NONBLOCK = 0o4000  # Linux, x86-64 and arm64
 O_CLOEXEC = 0o2000000
 NGROUPS_MAX = 65536  # Linux's limit, _posixsubprocess's MAX_GROUPS
@@ -573,18 +573,14 @@ def child_program(
             name="setreuid",
         )
     if request.close_fds:
+        from . import linux  # planned on Linux only (_PLANNED)
+
         # Every fd from 3 up but fds_to_keep: close-on-exec.
         low = 3
         for fd in [*request.fds_to_keep, 0x100000000]:
             if fd > low:
-                top = fd - 1 if fd < 0x100000000 else "~0U"
-                b.call(
-                    "close_range",
-                    low,
-                    min(fd - 1, 0xFFFFFFFF),
-                    CLOSE_RANGE_CLOEXEC,
-                    text=f"close_range({low}, {top}, CLOSE_RANGE_CLOEXEC)",
-                )
+                top = str(fd - 1) if fd < 0x100000000 else "~0U"
+                linux.mark_cloexec(b, low, min(fd - 1, 0xFFFFFFFF), top)
             low = max(low, fd + 1)
     # Every executable in turn, sharing one argv and one envp. After each
     # failure but the last, the child writes its errno into the errno pipe

@@ -41,9 +41,9 @@ os.environ["PYSYSCALL_RUNNER"] = "fork"   # the runner with Go's status pipe
 import types
 import pysyscall.exec_unix as eu, pysyscall.linux as linux
 from pysyscall import forkpipe, forkpipe2, ProcAttr, fork_exec, wait4
-# Go's child has no close-on-exec sweep; pysyscall's close_range sweep alone
-# closes the leaked fd at the long-lived child's execve (the "sweep" arm).
-linux.CLOSE_RANGE = linux.CLOSE_RANGE and ARM == "sweep"
+# Go's child has no close-on-exec sweep; pysyscall's sweep alone closes the
+# leaked fd at the long-lived child's execve (the "sweep" arm).
+linux.SWEEP = ARM == "sweep"
 if ARM in ("old", "sweep"):   # forkpipe's pipe, then fcntl, with forkpipe2's counting lock
     eu.forkpipe = types.SimpleNamespace(ATOMIC=False, fork_exec_pipe=forkpipe.fork_exec_pipe,
         acquire_fork_lock=forkpipe2.acquire_fork_lock,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import os
 import platform as _machine
 import signal
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ SIG_BLOCK = 0
 SIG_SETMASK = 2
 SIGCHLD = 17
 CLOSE_RANGE_CLOEXEC = 4
+MFD_CLOEXEC = 1
 CONTINUED_STATUS = 0xFFFF  # what wait reports for a child continued by SIGCONT
 SIGSET_SIZE = 128  # glibc's sigset_t
 SIGACTION_SIZE = 152  # glibc's struct sigaction, 64-bit
@@ -84,6 +86,9 @@ SYSCALLS = {
                 "rt_sigaction": 134},
 }  # fmt: skip
 SYSCALL = SYSCALLS.get(_machine.machine(), {})
+# What the kernel probes below call (the unified numbers, the same on every
+# architecture since Linux 5.1).
+PROBE_SYSCALLS = {"pidfd_open": 434, "clone3": 435, "close_range": 436}
 
 EXIT = "_exit"  # glibc's _exit: exit_group, no atexit handlers
 ERRNO_LOCATION = "__errno_location"
@@ -177,6 +182,112 @@ def _has_close_range_cloexec() -> bool:
 
 
 CLOSE_RANGE = _has_close_range_cloexec()
+# Whether the child marks every fd past the files close-on-exec (below); the
+# lab turns it off to show Go's own child, which does not.
+SWEEP = True
+# The vfork routine's function that does it on any kernel (see mark_cloexec).
+CLOEXEC_RANGE = "cloexec_range"
+
+
+def mark_cloexec(b: Builder, first: int, last: int, last_text: str) -> None:
+    """A step that marks every open fd from ``first`` to ``last`` close-on-exec.
+
+    close_range(CLOSE_RANGE_CLOEXEC) where this kernel has it (5.11+);
+    elsewhere the routine's cloexec_range (asm_linux_amd64.s), which makes
+    the same call and, where it fails (ENOSYS before 5.9, EINVAL on 5.9 and
+    5.10, EPERM under an old seccomp profile), walks /proc/self/fd with
+    getdents64, else marks every fd below the RLIMIT_NOFILE soft limit:
+    CPython's _posixsubprocess fallbacks, with no Python in the child. Its
+    third argument is the address of __errno_location, through which it
+    reports a failure.
+    """
+    if CLOSE_RANGE:
+        b.call(
+            "close_range",
+            first,
+            last,
+            CLOSE_RANGE_CLOEXEC,
+            text=f"close_range({first}, {last_text}, CLOSE_RANGE_CLOEXEC)",
+        )
+        return
+    b.call(
+        CLOEXEC_RANGE,
+        first,
+        last,
+        _errno_location_address(),
+        text=f"cloexec_range({first}, {last_text}): close_range(CLOSE_RANGE_CLOEXEC), "
+        "else each fd in /proc/self/fd, else each fd below RLIMIT_NOFILE",
+        name="cloexec_range",
+    )
+
+
+def _errno_location_address() -> int:
+    function: Any = libc.parent(ERRNO_LOCATION)
+    return int(ctypes.cast(function, ctypes.c_void_p).value or 0)
+
+
+# What kernel_lacks probes, and what each needs (for errors and info).
+KERNEL_FEATURES = {
+    "close_range": "close_range (Linux 5.9+)",
+    "close_range_cloexec": "close_range's CLOSE_RANGE_CLOEXEC (Linux 5.11+)",
+    "clone3": "clone3 (Linux 5.3+)",
+    "pidfd": "pidfds (pidfd_open, Linux 5.3+; CLONE_PIDFD, 5.2+)",
+    "memfd": "memfd_create (Linux 3.17+)",
+}
+_lacks: dict[str, int] = {}
+
+
+def kernel_lacks(feature: str) -> int:
+    """0 if this kernel (and its seccomp filter) allows ``feature``, else the errno it gave.
+
+    One system call, made once per feature (KERNEL_FEATURES), none with an
+    effect: clone3 with no arguments (EINVAL where it exists), pidfd_open of
+    this process (the fd closed), close_range of the one fd past the
+    largest, memfd_create (closed). ENOSYS: the kernel is older; EPERM (or
+    any other errno): a seccomp profile refuses the call, as Docker's before
+    20.10 does for clone3 and close_range.
+    """
+    known = _lacks.get(feature)
+    if known is not None:
+        return known
+    call = libc.parent("syscall")
+
+    def syscall(name: str, *args: int) -> int:
+        result: int = call(*libc.variadic_arguments("syscall", (PROBE_SYSCALLS[name], *args)))
+        return ctypes.get_errno() if result == -1 else 0
+
+    if feature == "clone3":
+        code = syscall("clone3", 0, 0)
+        code = 0 if code == errno.EINVAL else code
+    elif feature == "pidfd":
+        fd = call(
+            *libc.variadic_arguments("syscall", (PROBE_SYSCALLS["pidfd_open"], os.getpid(), 0))
+        )
+        code = ctypes.get_errno() if fd == -1 else 0
+        if fd != -1:
+            os.close(fd)
+    elif feature.startswith("close_range"):
+        flags = CLOSE_RANGE_CLOEXEC if feature == "close_range_cloexec" else 0
+        code = syscall("close_range", 0xFFFFFFFF, 0xFFFFFFFF, flags)
+    elif feature == "memfd":
+        create: Any = getattr(os, "memfd_create", None)  # CPython 3.8+ on Linux
+        try:
+            os.close(create("pysyscall-probe", MFD_CLOEXEC))
+            code = 0
+        except OSError as error:
+            code = error.errno or errno.EPERM
+    else:
+        raise ValueError(f"no kernel feature {feature!r}: have {', '.join(KERNEL_FEATURES)}")
+    _lacks[feature] = code
+    return code
+
+
+def refused(feature: str, code: int) -> str:
+    """Why the kernel refuses ``feature``, from the errno it gave."""
+    what = KERNEL_FEATURES[feature]
+    if code == errno.ENOSYS:
+        return f"this kernel has no {what}"
+    return f"{what} is refused here ({errno.errorcode.get(code, code)}: a seccomp profile?)"
 
 
 def check(sys: SysProcAttr, files: Sequence[int]) -> None:
@@ -203,6 +314,16 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
         raise libc.errno_error(
             errno.ENOSYS, f"no clone system call number for {_machine.machine()}"
         )
+    # Before any fork, as Go probes pidfd support once (os/pidfd_linux.go):
+    # a kernel before 5.2 may ignore CLONE_PIDFD rather than refuse it.
+    if sys.pidfd and kernel_lacks("pidfd"):
+        code = kernel_lacks("pidfd")
+        raise libc.errno_error(code, f"SysProcAttr.pidfd: {refused('pidfd', code)}")
+    if (sys.use_cgroup_fd or sys.cloneflags & CLONE_NEWTIME) and kernel_lacks("clone3"):
+        # Neither fits clone's arguments: no fallback, as in Go.
+        what = "use_cgroup_fd" if sys.use_cgroup_fd else "CLONE_NEWTIME"
+        code = kernel_lacks("clone3")
+        raise libc.errno_error(code, f"{what} needs clone3: {refused('clone3', code)}")
 
 
 def _id_map_text(mappings: Sequence[SysProcIDMap]) -> bytes:
@@ -386,18 +507,12 @@ def child_program(
         b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)")
 
     first_free_fd = b.fd_passes(files, dup_cloexec, dup, clear_cloexec)
-    if CLOSE_RANGE:
+    if SWEEP:
         # Go stops here: an inheritable fd not in files leaks into the child.
         # Python's subprocess (close_fds=True) closes them, and fds a Python
         # process inherited from its own parent are inheritable: mark every
         # fd above the files close-on-exec (the status pipe already is).
-        b.call(
-            "close_range",
-            len(files),
-            0xFFFFFFFF,
-            CLOSE_RANGE_CLOEXEC,
-            text=f"close_range({len(files)}, ~0U, CLOSE_RANGE_CLOEXEC)",
-        )
+        mark_cloexec(b, len(files), 0xFFFFFFFF, "~0U")
     if sys.noctty:
         b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
     if sys.setctty:

@@ -33,11 +33,12 @@ import errno
 import functools
 import itertools
 import operator
+import resource
 import sys
 from collections.abc import Iterator
 from typing import Any, Callable
 
-from . import _platform, libc, runtime
+from . import _platform, libc, runner_vfork, runtime
 from ._platform import system
 from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Step
 
@@ -77,6 +78,22 @@ _NEVER_FAILS: tuple[dict[Any, Any], Any] = ({}, None)
 def _bind(step: Step) -> Callable[[], Any]:
     function = libc.child(step.func, step.checked)
     return functools.partial(function, *libc.variadic_arguments(step.func, step.args))
+
+
+def _bind_routine(step: Step) -> Callable[[], Any] | None:
+    """A call of one of the vfork routine's functions; None where it cannot be mapped."""
+    routine = runner_vfork.routine_function(step.func, step.checked)
+    return None if routine is None else functools.partial(routine, *step.args)
+
+
+# Where the vfork routine cannot be mapped (no routine for this machine, no
+# read+execute mapping allowed), its cloexec_range becomes a sweep: fcntl(fd,
+# F_SETFD, FD_CLOEXEC) on every fd up to the RLIMIT_NOFILE soft limit,
+# driven by a C iterator (map over a range) whose results are dropped by
+# deque.extend: no /proc walk, which would need Python code or a routine.
+F_SETFD = 2  # Linux and darwin agree
+FD_CLOEXEC = 1
+_FD_CLOEXEC_ARG = ctypes.c_long(FD_CLOEXEC)  # fcntl's variadic argument
 
 
 # The parent's side, right after the fork: close its copy of the status
@@ -137,8 +154,14 @@ class _Prepared:
         self.segments: list[tuple[Any, ...]] = []  # ("plain", calls), or a special step
         for index, step in enumerate(plan.steps):
             mark = functools.partial(memmove, step_field, numbers + index * size, size)
-            call = _bind(step)
-            if step.otherwise is not None:
+            routine = step.func in runner_vfork.ROUTINE_CALLS
+            call = _bind_routine(step) if routine else _bind(step)
+            if call is None:
+                self._flush(plain)
+                first, last = step.args[0], step.args[1]
+                self.segments.append(("sweep", mark, first, last))
+                judges += [_NEVER_FAILS, _NEVER_FAILS]
+            elif step.otherwise is not None:
                 # Call, then call ``int`` (a no-op returning 0) if the result is
                 # the expected one, else the otherwise step.
                 self._flush(plain)
@@ -192,6 +215,20 @@ class _Prepared:
                 _, mark, call, choices, otherwise = segment
                 choice = map(dict.get, (choices,), map(_call, (call,)), (otherwise,))
                 segments += [map(_call, (mark,)), map(_call, choice)]
+            elif kind == "sweep":
+                _, mark, first, last = segment
+                try:
+                    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                except OSError as error:
+                    raise libc.errno_error(
+                        error.errno or errno.EPERM, "getrlimit(RLIMIT_NOFILE), for the fd sweep"
+                    ) from None
+                top = last + 1 if soft == resource.RLIM_INFINITY else min(soft, last + 1)
+                fcntl = libc.child("fcntl", False)
+                fds = map(fcntl, range(first, top), itertools.repeat(F_SETFD),
+                          itertools.repeat(_FD_CLOEXEC_ARG))  # fmt: skip
+                sweep = functools.partial(collections.deque(maxlen=0).extend, fds)
+                segments += [map(_call, (mark,)), map(_call, (sweep,))]
             else:
                 _, mark, call, store = segment
                 stored, passed = itertools.tee(map(_call, (call,)))

@@ -24,7 +24,7 @@ next runner (runners.py).
 |                                                 | FD_CLOEXEC); darwin: addinherit_np(fd) |
 | close(fd) (result ignored)                      | addclose(fd) (glibc ignores EBADF)     |
 | close_range(n, ~0U, CLOSE_RANGE_CLOEXEC)        | addclosefrom_np(n) (closes: the same   |
-|                                                 | for exec); darwin: CLOEXEC_DEFAULT     |
+| or cloexec_range(n, ~0U, ...)                   | for exec); darwin: CLOEXEC_DEFAULT     |
 | execve(path, argv, envp)                        | posix_spawn(path, argv, envp)          |
 
 Anything else (credentials, chroot, a terminal, ptrace, pdeathsig,
@@ -357,8 +357,11 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
             files_started = True
             actions.append((addclose, args, index))
             later_close.pop(args[0], None)
-        elif func == "close_range" and n == 3 and checked:
-            if args[1:] != (0xFFFFFFFF, CLOSE_RANGE_CLOEXEC):
+        elif (func == "close_range" or func == "cloexec_range") and n == 3 and checked:
+            # cloexec_range (linux.mark_cloexec, where close_range lacks
+            # CLOSE_RANGE_CLOEXEC): glibc's closefrom action falls back to
+            # walking /proc/self/fd itself when close_range fails.
+            if args[1] != 0xFFFFFFFF or (func == "close_range" and args[2] != CLOSE_RANGE_CLOEXEC):
                 return _no(index, step, "only close_range(n, ~0U, CLOSE_RANGE_CLOEXEC) is known")
             files_started = swept = True
             if lib.closefrom:
@@ -427,10 +430,64 @@ def unavailable(plan: Plan | None = None) -> str | None:
         # The C child runs no Python, but the plan's buffers, read by a
         # GIL-released posix_spawn, have only been checked on CPython.
         return f"the spawn runner is only tested on CPython, not {sys.implementation.name}"
+    refused = _clone_refused()
+    if refused is not None:
+        return refused
     if plan is None:
         return LIBRARY.missing
     result = _translation(plan)
-    return result if isinstance(result, str) else None
+    if isinstance(result, str):
+        return result
+    if any(func[-15:] == "addclosefrom_np" for func, _, _ in result.actions):
+        return _closefrom_refused()
+    return None
+
+
+def _closefrom_refused() -> str | None:
+    """Why glibc's closefrom action would fail here, or None.
+
+    It calls close_range and, where that fails, lists /proc/self/fd; with
+    neither (an old kernel, /proc not mounted) posix_spawn fails every start
+    with an errno the parent would blame on execve. The vfork routine and
+    the fork runner mark every fd below the fd limit there instead.
+    """
+    if sys.platform != "linux":
+        return None
+    from . import linux
+
+    code = linux.kernel_lacks("close_range")
+    if code and not os.path.isdir("/proc/self/fd"):
+        refused = linux.refused("close_range", code)
+        return f"{refused} and /proc is not mounted: glibc's closefrom fails"
+    return None
+
+
+_clone_state: list[str | None] = []  # why the C library's clone is refused, once known
+
+
+def _clone_refused() -> str | None:
+    """Why posix_spawn cannot start any child here, checked once, on first use.
+
+    glibc 2.34+ starts posix_spawn's child with clone3 and falls back to
+    clone only on ENOSYS: where a seccomp profile answers clone3 with EPERM
+    (Docker's before 20.10), every start fails, with an errno that says
+    nothing of clone. One clone3 probe (linux.kernel_lacks) finds it.
+    """
+    if not _clone_state:
+        reason = None
+        version = _glibc_version()
+        if sys.platform == "linux" and version is not None and version >= (2, 34):
+            from . import linux
+
+            code = linux.kernel_lacks("clone3")
+            if code not in (0, errno.ENOSYS):
+                reason = (
+                    f"{LIBRARY.name}'s posix_spawn starts its child with clone3 and falls "
+                    f"back to clone only on ENOSYS, and {linux.refused('clone3', code)}: "
+                    "every start would fail"
+                )
+        _clone_state.append(reason)
+    return _clone_state[0]
 
 
 def _translation(plan: Plan) -> Translation:

@@ -8,8 +8,10 @@ of C calls. This runner lays the plan out as a table of C words and starts
 the child with glibc's ``clone(fn, stack, CLONE_VM|CLONE_VFORK|SIGCHLD|flags,
 table, parent_tid)`` (through ctypes, the GIL released), where ``fn`` is a
 routine of 95 instructions, 350 bytes (asm_linux_amd64.s, its bytes in
-asm_linux_amd64.py) that walks the table: for each entry, load the six
-integer arguments, call the function, judge the result, and on failure
+asm_linux_amd64.py; 690 bytes with cloexec_range, below) that walks the
+table: for each entry, load the six integer arguments, call the function
+(a libc function, or one of the routine's own: ROUTINE_CALLS), judge the
+result, and on failure
 store errno and the step number in the failure record, write the record to
 the status pipe and ``_exit(253)``. No Python runs in the child, and no
 Python object is touched there: the table holds only addresses of C
@@ -89,6 +91,15 @@ clone3-only requests (CLONE_NEWTIME, CLONE_INTO_CGROUP) go through a
 second entry of the routine, ``clone3_vfork``, which makes the clone3
 system call with CLONE_VM|CLONE_VFORK and the child stack, as Go's
 rawVforkSyscall does, and enters the same loop in the child.
+
+The routine's third function, ``cloexec_range(first, last, errno_location)``,
+is not an entry point but a step a plan calls (ROUTINE_CALLS): the fd sweep
+on kernels without close_range(CLOSE_RANGE_CLOEXEC) (linux.mark_cloexec).
+It tries close_range, then walks /proc/self/fd with getdents64, then marks
+every fd below the RLIMIT_NOFILE soft limit, with raw system calls (CPython's
+_posixsubprocess fallbacks), and reports a failure as a C function does, -1
+and errno, through the __errno_location it is given. The fork runner's
+child calls the same bytes through ctypes (routine_function).
 """
 
 from __future__ import annotations
@@ -144,6 +155,7 @@ SAFE_CALLS = frozenset(
         "capset",
         "chdir",
         "chroot",
+        "cloexec_range",
         "close",
         "close_range",
         "dup2",
@@ -171,6 +183,18 @@ SAFE_CALLS = frozenset(
 )
 
 _WORD = (1 << 64) - 1
+
+# The routine's own functions that a plan may call, besides its entry points
+# (asm_linux_amd64.s says what each does): name -> (its symbol in the
+# generated module, result type, argument types). The fork runner's child
+# calls them through ctypes (routine_function).
+ROUTINE_CALLS: dict[str, tuple[str, Any, tuple[Any, ...]]] = {
+    "cloexec_range": (
+        "CLOEXEC_RANGE",
+        ctypes.c_int,
+        (ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p),
+    ),
+}
 
 
 def _routine_module() -> ModuleType | None:
@@ -227,6 +251,8 @@ def _plan_unavailable(plan: Plan) -> str | None:
                 continue
             if call.func not in SAFE_CALLS:
                 return f"step {index} calls {call.func}, not known to be safe in a vfork child"
+            if call.func in ROUTINE_CALLS and not hasattr(asm, ROUTINE_CALLS[call.func][0]):
+                return f"step {index} calls {call.func}, which this machine's routine lacks"
             if len(call.args) > 6:
                 return f"step {index} ({call.name}) has more than six arguments"
     if not plan.steps:
@@ -371,6 +397,24 @@ def _filled(fd: int, code: bytes) -> int:
     return fd
 
 
+def routine_function(name: str, checked: bool = True) -> Any:
+    """The routine's function ``name`` (ROUTINE_CALLS) as a ctypes function, or None.
+
+    None where the routine cannot be mapped here (no routine for this
+    machine, or no read+execute mapping allowed). The function holds the
+    GIL and leaves errno alone, as libc.child's functions do, so the fork
+    runner's child can call it; ``checked=False``: its result is void.
+    """
+    symbol, restype, argtypes = ROUTINE_CALLS[name]
+    if asm is None or not hasattr(asm, symbol):
+        return None
+    address = _routine()
+    if isinstance(address, str):
+        return None
+    prototype = ctypes.PYFUNCTYPE(restype if checked else None, *argtypes)
+    return prototype(address + getattr(asm, symbol))
+
+
 # --- per-thread child stacks -----------------------------------------------------
 
 
@@ -428,6 +472,11 @@ _functions: dict[str, tuple[int, int]] = {}  # name: (address, F_WIDE or 0)
 def _function(name: str) -> tuple[int, int]:
     """The address of libc's ``name`` and F_WIDE if it returns a 64-bit value."""
     known = _functions.get(name)
+    if known is None and name in ROUTINE_CALLS:
+        assert asm is not None
+        address = _routine()
+        assert isinstance(address, int)  # a table is made only once it is mapped
+        known = _functions[name] = address + getattr(asm, ROUTINE_CALLS[name][0]), 0
     if known is None:
         assert asm is not None
         function: Any = libc.parent(name)

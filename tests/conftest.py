@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +20,34 @@ CHILD_VIEW = str(Path(__file__).with_name("child_view.py"))
 if os.environ.get("PYSYSCALL_TEST_INSTALLED"):
     # CI runs the suite against the installed wheel, from outside the checkout.
     assert "site-packages" in pysyscall.__file__, pysyscall.__file__
+
+
+def _threads_refused() -> str | None:
+    try:
+        thread = threading.Thread(target=int)
+        thread.start()
+    except RuntimeError as error:
+        # glibc 2.34+ makes threads with clone3 and falls back to clone only
+        # on ENOSYS: a seccomp profile answering EPERM (Docker's before
+        # 20.10; tests/seccomp_profile.py docker-19.03) leaves no threads.
+        return f"this sandbox refuses threads ({error}): clone3 refused, no fallback"
+    thread.join()
+    return None
+
+
+THREADS_REFUSED = _threads_refused()
+
+
+@pytest.fixture(autouse=True)
+def threads_or_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no thread can start here, a test that starts one is skipped, saying why."""
+    if THREADS_REFUSED is not None:
+        reason = THREADS_REFUSED
+
+        def start(self: threading.Thread) -> None:
+            pytest.skip(reason)
+
+        monkeypatch.setattr(threading.Thread, "start", start)
 
 
 def open_fds() -> list[str]:
@@ -77,3 +108,37 @@ def signal_set(status: dict[str, str], field: str) -> set[int]:
     """The signals in a /proc/self/status mask such as SigBlk."""
     mask = int(status[field], 16)
     return {n + 1 for n in range(64) if mask >> n & 1}
+
+
+def kernel_has(feature: str) -> None:
+    """Skip the test where this kernel (or its seccomp profile) refuses ``feature``.
+
+    The feature is one linux.kernel_lacks probes; tests/test_reach.py checks
+    the error a start raises there.
+    """
+    from pysyscall import linux
+
+    code = linux.kernel_lacks(feature)
+    if code:
+        name = errno.errorcode.get(code, str(code))
+        pytest.skip(f"the kernel refuses {linux.KERNEL_FEATURES[feature]} ({name})")
+
+
+# The calls of the vfork routine's cloexec_range fallbacks (linux.mark_cloexec,
+# kernels before 5.11): the /proc/self/fd walk, the walk up to the fd limit.
+FALLBACK = re.compile(
+    r'^(openat\(AT_FDCWD, "/proc/self/fd", |getdents64\(|fcntl\(\d+, F_SETFD, FD_CLOEXEC\)'
+    r"|close\(\d+\)|prlimit64\(0, RLIMIT_NOFILE, NULL, )"
+)
+
+
+def without_fallback(calls: list[str]) -> list[str]:
+    """strace lines with cloexec_range's fallback (after a failed close_range) left out."""
+    kept: list[str] = []
+    falling_back = False
+    for call in calls:
+        if falling_back and FALLBACK.match(call):
+            continue
+        falling_back = call.startswith("close_range(") and "= -1 " in call
+        kept.append(call)
+    return kept

@@ -290,9 +290,7 @@ def test_concurrent_exec_with_a_leaky_pipe(sweep: bool, monkeypatch: pytest.Monk
     as in go.dev/issue/61080; so the port can fail. With the sweep, the
     leaked fds die at the hang children's execve and nothing blocks.
     """
-    if sweep and not pysyscall.linux.CLOSE_RANGE:
-        pytest.skip("this kernel or C library has no close_range(CLOSE_RANGE_CLOEXEC)")
-    monkeypatch.setattr(pysyscall.linux, "CLOSE_RANGE", sweep)
+    monkeypatch.setattr(pysyscall.linux, "SWEEP", sweep)
     monkeypatch.setenv("PYSYSCALL_RUNNER", "fork")  # the status pipe is the fork runner's
     n = 2
     fds_before = open_fds()
