@@ -573,17 +573,21 @@ def child_program(
             name="setreuid",
         )
     if request.close_fds:
+        from . import linux  # the plans here are Linux's (see _system)
+
         # Every fd from 3 up but fds_to_keep: close-on-exec.
         low = 3
         for fd in [*request.fds_to_keep, 0x100000000]:
             if fd > low:
                 top = fd - 1 if fd < 0x100000000 else "~0U"
+                func, args = linux.close_range_call(
+                    low, min(fd - 1, 0xFFFFFFFF), CLOSE_RANGE_CLOEXEC
+                )
                 b.call(
-                    "close_range",
-                    low,
-                    min(fd - 1, 0xFFFFFFFF),
-                    CLOSE_RANGE_CLOEXEC,
+                    func,
+                    *args,
                     text=f"close_range({low}, {top}, CLOSE_RANGE_CLOEXEC)",
+                    name="close_range",
                 )
             low = max(low, fd + 1)
     # Every executable in turn, sharing one argv and one envp. After each

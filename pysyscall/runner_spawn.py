@@ -86,6 +86,7 @@ _CHDIR_ERRORS = (
     errno.ENAMETOOLONG,
 )
 _SETPGID_ERRORS = (errno.EPERM, errno.ESRCH, errno.EINVAL)
+_SYS_CLOSE_RANGE = getattr(system, "SYSCALL", {}).get("close_range")
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,9 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
             why = f"its {unknown}" if unknown else f"a {type(step).__name__}, not a Step"
             return _no(index, step, f"{why}: no posix_spawn equivalent")
         func, args, checked, path = step.func, step.args, step.checked, step.path
+        if func == "syscall" and args[:1] == (_SYS_CLOSE_RANGE,) and step.name == "close_range":
+            # close_range by number, where glibc has no wrapper (linux.py).
+            func, args = "close_range", args[1:]
         n = len(args)
         # Plain ints, checked in C; else int subclasses (signal.SIGINT) will do.
         if (n >= 8 or tuple(map(type, args)) != int_types[n]) and not all(
@@ -370,7 +374,9 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
                 # copies are named (dup2 targets): closed below.
                 flags |= lib.cloexec_default
             else:
-                return _no(index, step, f"{lib.name} has no addclosefrom_np")
+                return _no(
+                    index, step, f"{lib.name} has no posix_spawn_file_actions_addclosefrom_np"
+                )
         elif func == "sigprocmask" and args == mask_args and checked and not mask_seen:
             mask_seen = spawn.restore_mask = True
         elif func == "execve" and n == 3 and checked and path is not None:

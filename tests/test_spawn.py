@@ -543,7 +543,7 @@ def test_what_an_older_library_cannot_do() -> None:
     lib = runner_spawn.LIBRARY
     for missing, reason in [
         ({"inherit": None}, "cannot clear FD_CLOEXEC"),
-        ({"closefrom": False}, "has no addclosefrom_np"),
+        ({"closefrom": False}, "has no posix_spawn_file_actions_addclosefrom_np"),
         ({"chdir": False}, "has no posix_spawn_file_actions_addchdir_np"),
         ({"missing": "no posix_spawn here"}, "no posix_spawn here"),
     ]:
