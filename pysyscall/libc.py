@@ -109,9 +109,9 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "write": (c_ssize_t, (c_int, c_void_p, c_size_t), False),
 }
 
-# Functions a supported C library may lack, and what pysyscall does then.
-# Every other function in PROTOTYPES is in every glibc since 2.28 (on
-# darwin, in libSystem since macOS 10.15).
+# Functions a supported C library may lack, and what pysyscall does then
+# (each caller checks ``has``). Every other function the Linux code calls is
+# in every glibc since 2.28; darwin's, in libSystem.
 if LIBRARY == "libc.so.6":
     MAY_LACK = {
         "_Fork": "glibc 2.34+; the fork is the clone system call by number (SIGCHLD "
@@ -128,7 +128,7 @@ else:
     MAY_LACK = {
         "posix_spawn_file_actions_addchdir_np": "macOS 10.15+; the spawn runner declines "
         "plans with a working directory (auto takes the next runner)",
-        "posix_spawn_file_actions_addinherit_np": "macOS 10.15+; the spawn runner "
+        "posix_spawn_file_actions_addinherit_np": "macOS 10.7+; the spawn runner "
         "declines plans that clear FD_CLOEXEC on a listed fd",
     }
 

@@ -27,6 +27,10 @@ next runner (runners.py).
 |                                                 | for exec); darwin: CLOEXEC_DEFAULT     |
 | execve(path, argv, envp)                        | posix_spawn(path, argv, envp)          |
 
+A close_range step made by number (linux.py, where glibc has no wrapper:
+before 2.34) translates the same; such a glibc has no addclosefrom_np
+either, so the plan is declined, and the reason names the function.
+
 Anything else (credentials, chroot, a terminal, ptrace, pdeathsig,
 namespaces, a pidfd, a clone flag, a Step field or Plan field this module
 does not know, a known step with unknown arguments) is not spawnable.
