@@ -580,15 +580,11 @@ def child_program(
         for fd in [*request.fds_to_keep, 0x100000000]:
             if fd > low:
                 top = fd - 1 if fd < 0x100000000 else "~0U"
-                func, args = linux.close_range_call(
-                    low, min(fd - 1, 0xFFFFFFFF), CLOSE_RANGE_CLOEXEC
+                shown = f"{low}, {top}, CLOSE_RANGE_CLOEXEC"
+                func, args, text = linux.close_range_call(
+                    low, min(fd - 1, 0xFFFFFFFF), CLOSE_RANGE_CLOEXEC, shown
                 )
-                b.call(
-                    func,
-                    *args,
-                    text=f"close_range({low}, {top}, CLOSE_RANGE_CLOEXEC)",
-                    name="close_range",
-                )
+                b.call(func, *args, text=text, name="close_range")
             low = max(low, fd + 1)
     # Every executable in turn, sharing one argv and one envp. After each
     # failure but the last, the child writes its errno into the errno pipe

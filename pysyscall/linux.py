@@ -171,26 +171,33 @@ FORK: Step | None = (
 )
 
 
-def close_range_call(first: int, last: int, flags: int) -> tuple[str, tuple[int, ...]]:
-    """The function and arguments of close_range(first, last, flags) for a step.
+def close_range_call(
+    first: int, last: int, flags: int, shown: str = ""
+) -> tuple[str, tuple[int, ...], str]:
+    """The function, arguments and text of close_range(first, last, flags) for a step.
 
     glibc's wrapper (2.34+), else the system call by number through syscall();
     raises ENOSYS where neither is known (no number for this machine).
+    ``shown``: the arguments as the step's text shows them.
     """
     if libc.has("close_range"):
-        return "close_range", (first, last, flags)
+        return "close_range", (first, last, flags), f"close_range({shown})"
     if "close_range" not in SYSCALL:
         raise libc.errno_error(
             errno.ENOSYS, f"no close_range in the C library, no number for {_machine.machine()}"
         )
-    return "syscall", (SYSCALL["close_range"], first, last, flags)
+    return (
+        "syscall",
+        (SYSCALL["close_range"], first, last, flags),
+        f"syscall(SYS_close_range, {shown})",
+    )
 
 
 def _has_close_range_cloexec() -> bool:
     # An empty range at the top: 0 where close_range knows the flag (Linux
     # 5.11+), EINVAL or ENOSYS where it does not.
     try:
-        func, args = close_range_call(0xFFFFFFFF, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+        func, args, _ = close_range_call(0xFFFFFFFF, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
     except OSError:
         return False
     result: int = libc.parent(func)(*libc.variadic_arguments(func, args))
@@ -412,13 +419,9 @@ def child_program(
         # Python's subprocess (close_fds=True) closes them, and fds a Python
         # process inherited from its own parent are inheritable: mark every
         # fd above the files close-on-exec (the status pipe already is).
-        func, args = close_range_call(len(files), 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
-        b.call(
-            func,
-            *args,
-            text=f"close_range({len(files)}, ~0U, CLOSE_RANGE_CLOEXEC)",
-            name="close_range",
-        )
+        shown = f"{len(files)}, ~0U, CLOSE_RANGE_CLOEXEC"
+        func, args, text = close_range_call(len(files), 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC, shown)
+        b.call(func, *args, text=text, name="close_range")
     if sys.noctty:
         b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
     if sys.setctty:
