@@ -109,6 +109,39 @@ def test_before_glibc_2_34_the_child_gets_raw_system_calls(runner: str, tmp_path
     assert len(sweeps) == 1, lines
 
 
+ATFORK = r"""
+import ctypes, json, os, resource, sys
+import pysyscall
+from pysyscall import linux
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+# An atfork child handler that aborts: glibc's fork() runs it in the child.
+libc = ctypes.CDLL(None)
+libc.__register_atfork.argtypes = [ctypes.c_void_p] * 4
+abort = ctypes.cast(libc.abort, ctypes.c_void_p).value
+assert libc.__register_atfork(None, None, abort, None) == 0
+os.environ["PYSYSCALL_RUNNER"] = "fork"
+pid = pysyscall.fork_exec("/bin/true", ["true"])
+status = pysyscall.wait4(pid)[1]
+control = os.fork()  # glibc's fork(): the handler runs, the child aborts
+if control == 0:
+    os._exit(0)
+_, control_status = os.waitpid(control, 0)
+print(json.dumps([linux.FORK.text, status.exited() and status.exit_status(),
+                  os.WIFSIGNALED(control_status) and os.WTERMSIG(control_status)]))
+"""
+
+
+@pytest.mark.parametrize("hide", ["_Fork", "nothing"])
+def test_the_fork_runs_no_atfork_handlers(hide: str) -> None:
+    """_Fork and the clone system call alike skip the atfork handlers, as Go's
+    raw fork does: a child handler that aborts never runs in the fork runner's
+    child, while glibc's fork() (the control, os.fork) runs it."""
+    fork, status, control = hidden(hide, ATFORK)
+    assert fork == ("_Fork()" if hide == "nothing" and libc.has("_Fork") else
+                    "syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)")  # fmt: skip
+    assert (status, control) == (0, 6)
+
+
 def test_without_addclosefrom_the_spawn_runner_declines(tmp_path: Path) -> None:
     """Forced, the spawn runner refuses, naming the missing function; auto
     passes over it, to vfork, or (vfork off: no clone) to fork."""
