@@ -6,6 +6,10 @@
 #
 # VERSION is one of:
 #   3.14, 3.15  CPython from Debian sid, run from a private sysroot
+#   bullseye3.9 Debian 11's CPython 3.9.2 on its glibc 2.31, from a private
+#               sysroot: the oldest C library pysyscall supports, as on
+#               Ubuntu 20.04 and RHEL 8 (pthread_sigmask in libpthread, no
+#               _Fork, close_range or addclosefrom_np)
 #   pypy3.11    PyPy 3.11 (sid's pypy3 8.0.x), run from a private sysroot
 #   pypy3.9     this Debian's own pypy3 (7.3.11), installed with the system apt-get
 #
@@ -21,10 +25,12 @@
 # after the other versions have been tried. There are no fallbacks.
 #
 # The recipe is the measured one in shared/design/current-pythons.md: apt with a
-# private sources list (Debian sid) and private state/cache dirs, `apt-get
-# download` of the packages listed there, `dpkg-deb -x` into one root, patchelf
-# of the interpreter's ELF interpreter and rpath to the root's sid glibc, then
-# `-m venv --without-pip` and pip from the root's python3-pip-whl wheel.
+# private sources list (Debian sid, or bullseye) and private state/cache dirs,
+# `apt-get download` of the packages listed there, `dpkg-deb -x` into one root,
+# patchelf of the interpreter's ELF interpreter and rpath to the root's glibc,
+# then `-m venv --without-pip` and pip from the root's pip wheel (bullseye's
+# pip 20.3 then upgrades itself from PyPI). The private apt state's status file
+# is /dev/null, so apt picks each suite's own versions, not the machine's.
 # The system's apt configuration and state are never changed: the sid apt runs
 # with -o Dir::... options pointing into the cache, plus a private config file
 # that only drops the machine's APT::Update hooks (they would otherwise refresh
@@ -33,8 +39,8 @@
 
 set -euo pipefail
 
-# The sid archive is the machine's own Debian archive (its first URI), with
-# the suite changed to sid: no mirror is named here.
+# The sid and bullseye archive is the machine's own Debian archive (its first
+# URI), with the suite changed: no mirror is named here.
 debian_archive() {
   local uri
   uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
@@ -44,21 +50,29 @@ debian_archive() {
   [[ -n "$uri" ]] || { echo "current-pythons: no Debian archive configured in /etc/apt" >&2; exit 1; }
   echo "$uri"
 }
-SID_SOURCE="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_archive) sid main"
-readonly SID_SOURCE
+ARCHIVE=$(debian_archive)
+readonly ARCHIVE
 readonly MULTIARCH=x86_64-linux-gnu
 readonly LDSO=ld-linux-x86-64.so.2
 # Libraries and data every sid sysroot gets (from the design note).
 readonly SID_COMMON=(libc6 libexpat1 libffi8 libbz2-1.0 liblzma5 libzstd1 zlib1g
   libssl3t64 libsqlite3-0 libuuid1 libncursesw6 libtinfo6 libreadline8t64
   libgcc-s1 python3-pip-whl media-types tzdata)
+# Debian 11's CPython 3.9 and what it links or loads (its own python3.9 is
+# 3.9.2; the lib-dynload modules need libffi7, libssl1.1, the krb5 set...).
+readonly BULLSEYE_PACKAGES=(python3.9 python3.9-minimal libpython3.9-minimal
+  libpython3.9-stdlib python3.9-venv python3-distutils python3-lib2to3
+  python-pip-whl libc6 libffi7 libssl1.1 libexpat1 zlib1g libbz2-1.0 liblzma5
+  libsqlite3-0 libuuid1 libncursesw6 libtinfo6 libreadline8 libgcc-s1 libcrypt1
+  libnsl2 libtirpc3 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libcom-err2
+  libkrb5support0 libkeyutils1 libdb5.3 libmpdec3 media-types mime-support)
 readonly VERIFY_CODE='import sys, ctypes; print(sys.version)'
 
 CACHE=
 LOG=/dev/null
 
 usage() {
-  echo "usage: $0 [--cache DIR] VERSION...  (VERSION: 3.14 3.15 pypy3.11 pypy3.9)" >&2
+  echo "usage: $0 [--cache DIR] VERSION...  (VERSION: 3.14 3.15 bullseye3.9 pypy3.11 pypy3.9)" >&2
   exit 2
 }
 
@@ -83,14 +97,22 @@ log_tail() { tail -n 5 "$LOG" | tr '\n' ' '; }
 
 # --- per-version facts -------------------------------------------------------
 
-is_known() { [[ $1 =~ ^(3\.14|3\.15|pypy3\.11|pypy3\.9)$ ]]; }
-from_sid() { [[ $1 != pypy3.9 ]]; }
+is_known() { [[ $1 =~ ^(3\.14|3\.15|bullseye3\.9|pypy3\.11|pypy3\.9)$ ]]; }
+
+# suite VERSION: the Debian suite its sysroot comes from (none: pypy3.9).
+suite() {
+  case $1 in
+    pypy3.9) ;;
+    bullseye3.9) echo bullseye ;;
+    *) echo sid ;;
+  esac
+}
 
 # python_version VERSION: the X.Y that the interpreter must report.
 python_version() {
   case $1 in
     pypy3.11) echo 3.11 ;;
-    pypy3.9) echo 3.9 ;;
+    pypy3.9 | bullseye3.9) echo 3.9 ;;
     *) echo "$1" ;;
   esac
 }
@@ -100,13 +122,15 @@ interpreter() {
   case $1 in
     pypy3.11) echo "$2/usr/bin/pypy3.11" ;;
     pypy3.9) echo /usr/bin/pypy3.9 ;;
+    bullseye3.9) echo "$2/usr/bin/python3.9" ;;
     *) echo "$2/usr/bin/python$1" ;;
   esac
 }
 
-# sid_packages VERSION: the sid packages its sysroot is made of.
-sid_packages() {
+# suite_packages VERSION: the packages its sysroot is made of.
+suite_packages() {
   case $1 in
+    bullseye3.9) echo "${BULLSEYE_PACKAGES[@]}" ;;
     pypy3.11) echo pypy3 pypy3-lib libgdbm6t64 "${SID_COMMON[@]}" ;;
     *) echo "python$1" "python$1-minimal" "libpython$1-minimal" \
       "libpython$1-stdlib" "libpython$1-testsuite" "python$1-venv" "${SID_COMMON[@]}" ;;
@@ -140,23 +164,25 @@ is_cached() {
 
 # --- apt ---------------------------------------------------------------------
 
-# sid_apt ARGS...: apt-get on the private sid sources, state and cache.
-sid_apt() {
-  local d=$CACHE/apt-sid
+# suite_apt SUITE ARGS...: apt-get on SUITE's private sources, state and cache.
+suite_apt() {
+  local d=$CACHE/apt-$1
+  shift
   apt-get -c "$d/apt.conf" \
     -o Dir::Etc::sourcelist="$d/sources.list" -o Dir::Etc::sourceparts=- \
     -o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache" \
-    -o APT::Sandbox::User=root "$@"
+    -o Dir::State::status=/dev/null -o APT::Sandbox::User=root "$@"
 }
 
-# sid_update: write the private apt files and fetch sid's package lists.
-sid_update() {
-  local d=$CACHE/apt-sid
+# suite_update SUITE: write the private apt files and fetch SUITE's package lists.
+suite_update() {
+  local d=$CACHE/apt-$1
   mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-  echo "$SID_SOURCE" >"$d/sources.list"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $ARCHIVE $1 main" \
+    >"$d/sources.list"
   printf '#clear APT::Update::Pre-Invoke;\n#clear APT::Update::Post-Invoke;\n#clear APT::Update::Post-Invoke-Success;\n' >"$d/apt.conf"
-  note "updating the private Debian sid package lists"
-  sid_apt -q update >>"$CACHE/logs/apt-sid-update.log" 2>&1
+  note "updating the private Debian $1 package lists"
+  suite_apt "$1" -q update >>"$CACHE/logs/apt-$1-update.log" 2>&1
 }
 
 # system_install PACKAGE: install PACKAGE with the system apt-get if missing.
@@ -173,16 +199,17 @@ system_install() {
   DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends "$1" >>"$log" 2>&1
 }
 
-# prepare_sid: patchelf and fresh sid lists, once per run; sets SID_ERROR.
-SID_PREPARED=false SID_ERROR=
-prepare_sid() {
-  ! $SID_PREPARED || return 0
-  SID_PREPARED=true
+# prepare_suite SUITE: patchelf and fresh SUITE lists, once per run and
+# suite; sets SUITE_ERROR[SUITE] ("" when ready).
+declare -A SUITE_ERROR=()
+prepare_suite() {
+  [[ -z ${SUITE_ERROR[$1]+set} ]] || return 0
+  SUITE_ERROR[$1]=
   if ! system_install patchelf; then
-    SID_ERROR="could not install patchelf with the system apt-get"
-  elif ! sid_update; then
-    SID_ERROR="apt-get update of Debian sid failed: $(grep -E '^(E|Err|W):' \
-      "$CACHE/logs/apt-sid-update.log" | tail -n 3 | tr '\n' ' ')"
+    SUITE_ERROR[$1]="could not install patchelf with the system apt-get"
+  elif ! suite_update "$1"; then
+    SUITE_ERROR[$1]="apt-get update of Debian $1 failed: $(grep -E '^(E|Err|W):' \
+      "$CACHE/logs/apt-$1-update.log" | tail -n 3 | tr '\n' ' ')"
   fi
 }
 
@@ -196,22 +223,30 @@ unpack_debs() {
   done
 }
 
-# build_sid_root ROOT: download VERSION's sid packages, unpack, patch the interpreter.
-build_sid_root() {
-  local root=$1 dl py pkgs
-  read -ra pkgs <<<"$(sid_packages "$VERSION")"
+# build_suite_root ROOT: download VERSION's packages, unpack, patch the interpreter.
+# Bullseye's libc6 is in /lib (no merged /usr), sid's in /usr/lib: the
+# interpreter gets the root's ld.so from whichever has it, and both
+# library directories in its rpath (which also serves dlopen: ctypes, the
+# extension modules).
+build_suite_root() {
+  local root=$1 suite dl py pkgs ldso
+  suite=$(suite "$VERSION")
+  read -ra pkgs <<<"$(suite_packages "$VERSION")"
   dl=$root.download
   mkdir -p "$dl"
-  note "$VERSION: downloading ${#pkgs[@]} packages from Debian sid"
-  (cd "$dl" && logged sid_apt download "${pkgs[@]}") ||
-    fail "apt-get download from Debian sid failed: $(apt_errors)"
+  note "$VERSION: downloading ${#pkgs[@]} packages from Debian $suite"
+  (cd "$dl" && logged suite_apt "$suite" download "${pkgs[@]}") ||
+    fail "apt-get download from Debian $suite failed: $(apt_errors)"
   logged ls -l "$dl"
   unpack_debs "$dl" "$root"
   rm -rf "$dl"
   py=$(interpreter "$VERSION" "$root")
-  [[ -x $py ]] || fail "sid's packages no longer provide ${py#"$root"/} ($(cd "$root/usr/bin" && echo *))"
-  logged patchelf --set-interpreter "$root/usr/lib/$MULTIARCH/$LDSO" \
-    --force-rpath --set-rpath "$root/usr/lib/$MULTIARCH" "$py" || fail "patchelf on $py failed"
+  [[ -x $py ]] || fail "$suite's packages no longer provide ${py#"$root"/} ($(cd "$root/usr/bin" && echo *))"
+  ldso=$root/usr/lib/$MULTIARCH/$LDSO
+  [[ -e $ldso ]] || ldso=$root/lib/$MULTIARCH/$LDSO
+  [[ -e $ldso ]] || fail "$suite's libc6 has no $LDSO"
+  logged patchelf --set-interpreter "$ldso" --force-rpath \
+    --set-rpath "$root/lib/$MULTIARCH:$root/usr/lib/$MULTIARCH" "$py" || fail "patchelf on $py failed"
 }
 
 # build_system_root ROOT: install this Debian's pypy3 and fetch its pip wheel.
@@ -239,6 +274,11 @@ make_venv() {
   [[ -f $wheel ]] || fail "no pip wheel under $3/usr/share/python-wheels"
   logged "$venv/bin/python" "$wheel/pip" install --no-index "$wheel" ||
     fail "installing $(basename "$wheel") failed: $(log_tail)"
+  # Bullseye's pip is 20.3.4 (2020): the other versions' pips are current.
+  if [[ $VERSION == bullseye* ]]; then
+    logged "$venv/bin/python" -m pip install -q --disable-pip-version-check -U pip ||
+      fail "pip install -U pip failed: $(log_tail)"
+  fi
 }
 
 # build VERSION: (re)build DIR/VERSION from scratch. Runs in its own subshell.
@@ -250,8 +290,8 @@ build() {
   note "$1: building in $dir (log: $LOG)"
   rm -rf "$dir"
   mkdir -p "$dir/root"
-  if from_sid "$1"; then
-    build_sid_root "$dir/root"
+  if [[ -n $(suite "$1") ]]; then
+    build_suite_root "$dir/root"
   else
     build_system_root "$dir/root"
   fi
@@ -285,16 +325,17 @@ main() {
   flock 9 # one run at a time per cache
   unset PYTHONHOME PYTHONPATH # for the builds and the checks
 
-  local v status failed=0
+  local v suite status failed=0
   for v in "${VERSIONS[@]}"; do
     if is_cached "$v"; then
       echo "$v $(venv_python "$v")"
       continue
     fi
-    if from_sid "$v"; then
-      prepare_sid
-      if [[ -n $SID_ERROR ]]; then
-        note "cannot set up $v: $SID_ERROR"
+    suite=$(suite "$v")
+    if [[ -n $suite ]]; then
+      prepare_suite "$suite"
+      if [[ -n ${SUITE_ERROR[$suite]} ]]; then
+        note "cannot set up $v: ${SUITE_ERROR[$suite]}"
         failed=1
         continue
       fi

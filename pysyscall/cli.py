@@ -4,7 +4,9 @@
 waits for it and exits with its status (128 + the signal if it was killed);
 if the program cannot start it prints one line and exits 127 (not found) or
 126 (found but could not run), as a shell does. ``plan`` prints the child's
-program without running it. ``info`` prints what this build selected.
+program without running it. ``info`` prints what this build selected, what
+this machine lacks (one "lacks: X -> consequence" line each) and which runner
+auto picks for a start, and why the others decline it.
 ``bench`` times starting a process against the stdlib's ways (bench.py).
 ``lab`` reproduces the Go bugs whose fixes pysyscall ports (lab.py).
 Bad options are usage errors (exit status 2), as argparse's own are.
@@ -20,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from . import exec_unix, lp_unix, runners
+from . import exec_unix, libc, lp_unix, runners
 from ._platform import forkpipe, system
 
 DESCRIPTION = (
@@ -207,12 +209,29 @@ def _plan(options: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def lacks() -> list[tuple[str, str]]:
+    """What this machine lacks that pysyscall could use, each with what it does instead."""
+    return [(f"{libc.LIBRARY} {name}", then) for name, then in libc.lacking()]
+
+
+# The start info shows auto's choice for: a working directory, as most
+# starts have, and the sweep of the unlisted fds that every start has.
+_SAMPLE = ("/bin/true", ["true"], "/")
+
+
 def _info() -> int:
     print(f"platform module: pysyscall.{system.__name__.rpartition('.')[2]} ({sys.platform})")
     kind = "pipe2, forks share the lock" if forkpipe.ATOMIC else "pipe + fcntl, forks serialized"
     print(f"fork pipe: pysyscall.{forkpipe.__name__.rpartition('.')[2]} ({kind})")
     fork = system.FORK.text if system.FORK else "none"
     print(f"fork: {fork}; failure exit: {system.EXIT}")
+    try:
+        version = os.confstr("CS_GNU_LIBC_VERSION") or "version unknown"
+    except (ValueError, OSError):
+        version = "not glibc"
+    print(f"C library: {libc.LIBRARY} ({version})")
+    for what, then in lacks():
+        print(f"lacks: {what} -> {then}")
     if sys.platform == "linux":
         for line in _kernel_lines():
             print(line)
@@ -226,6 +245,18 @@ def _info() -> int:
     except (RuntimeError, ValueError) as error:
         pick = f"none ({error})"
     print(f"PYSYSCALL_RUNNER={runners.requested()!r} picks: {pick}")
+    path, argv, directory = _SAMPLE
+    plan = exec_unix.child_program(path, argv, exec_unix.ProcAttr(dir=directory))
+    print(f"a start of {path} in {directory}, runner by runner:")
+    for runner in runners.RUNNERS:
+        reason = runner.unavailable(plan)
+        print(f"  {runner.NAME}: {'runs it' if reason is None else 'declines: ' + reason}")
+    try:
+        pick = runners.select(plan).NAME
+    except (RuntimeError, ValueError) as error:
+        pick = f"none ({error})"
+    plan.close()
+    print(f"  PYSYSCALL_RUNNER={runners.requested()!r} picks: {pick}")
     return 0
 
 

@@ -12,6 +12,12 @@ Each function is bound through two handles:
 * the *parent* handle, ``ctypes.CDLL(use_errno=True)``: the GIL is released
   around the call, so a parent blocked in read or wait4 does not stop other
   threads, and errno is copied out for ``errno_error``.
+
+Every C library from glibc 2.28 on is supported. A function is looked up
+once (``has``), in libc.so.6 and, for the few that glibc kept in
+libpthread.so.0 before 2.34, there. The functions a supported C library may
+lack are listed in ``MAY_LACK`` with what pysyscall does without each (its
+callers check ``has``); ``lacking()`` is that list for this C library.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ if sys.platform == "darwin":
     LIBRARY = "libSystem.B.dylib"
 else:
     LIBRARY = "libc.so.6"
+# glibc before 2.34 (Debian 11, Ubuntu 20.04, RHEL 8) has these in
+# libpthread.so.0, not in libc.so.6; 2.34 merged libpthread into libc.
+LIBPTHREAD = "libpthread.so.0"
+IN_LIBPTHREAD = frozenset({"pthread_sigmask"}) if LIBRARY == "libc.so.6" else frozenset()
 
 # name: (result type, fixed argument types, variadic)
 # Pointers travel as plain integer addresses (c_void_p), so a step of the
@@ -100,31 +110,117 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "write": (c_ssize_t, (c_int, c_void_p, c_size_t), False),
 }
 
-# PyPy has no PyDLL (its ctypes is Python code anyway, so the fork runner
-# refuses there: runner_fork.unavailable); the parent's calls made through
-# child() then go through a plain handle.
-_child_library = getattr(ctypes, "PyDLL", ctypes.CDLL)(LIBRARY, use_errno=False)
-_parent_library = ctypes.CDLL(LIBRARY, use_errno=True)
+# Functions a supported C library may lack, and what pysyscall does then
+# (each caller checks ``has``). Every other function the Linux code calls is
+# in every glibc since 2.28; darwin's, in libSystem.
+if LIBRARY == "libc.so.6":
+    MAY_LACK = {
+        "_Fork": "glibc 2.34+; the fork is the clone system call by number (SIGCHLD "
+        "only), which runs no atfork handlers either",
+        "close_range": "glibc 2.34+; the close-on-exec sweep is the close_range system "
+        "call by number",
+        "posix_spawn_file_actions_addclosefrom_np": "glibc 2.34+; the spawn runner "
+        "declines every plan that marks the unlisted fds close-on-exec (auto takes "
+        "the next runner)",
+        "posix_spawn_file_actions_addchdir_np": "glibc 2.29+; the spawn runner declines "
+        "plans with a working directory (auto takes the next runner)",
+    }
+else:
+    MAY_LACK = {
+        "posix_spawn_file_actions_addchdir_np": "macOS 10.15+; the spawn runner declines "
+        "plans with a working directory (auto takes the next runner)",
+        "posix_spawn_file_actions_addinherit_np": "macOS 10.7+; the spawn runner "
+        "declines plans that clear FD_CLOEXEC on a listed fd",
+    }
+
+
+def _c_library_in_use(maps: str) -> str:
+    """The C library among the files mapped into a process (/proc/PID/maps text)."""
+    paths = sorted({line.split()[-1] for line in maps.splitlines() if "/" in line})
+    for path in paths:
+        if os.path.basename(path).startswith(("ld-musl-", "libc.musl-")):
+            return f"musl ({path})"
+    for path in paths:
+        if os.path.basename(path).startswith(("libc.so", "libc-")):
+            return path
+    return "no C library file that pysyscall knows of"
+
+
+def _handles(library: str) -> tuple[ctypes.CDLL, ctypes.CDLL]:
+    """The child's and the parent's handle on ``library`` (the module docstring)."""
+    # PyPy has no PyDLL (its ctypes is Python code anyway, so the fork runner
+    # refuses there: runner_fork.unavailable); the parent's calls made through
+    # child() then go through a plain handle.
+    child_handle = getattr(ctypes, "PyDLL", ctypes.CDLL)(library, use_errno=False)
+    return child_handle, ctypes.CDLL(library, use_errno=True)
+
+
+try:
+    _libraries = {LIBRARY: _handles(LIBRARY)}
+except OSError as _error:
+    try:
+        with open("/proc/self/maps") as _maps:
+            _found = _c_library_in_use(_maps.read())
+    except OSError:
+        _found = "a C library this process cannot name (no /proc/self/maps)"
+    raise ImportError(
+        f"pysyscall needs glibc's {LIBRARY} ({_error}); this process runs on {_found}, "
+        "which pysyscall does not support yet"
+    ) from None
+
+_where: dict[str, str | None] = {}  # function name: the library that has it, or None
 _bound: dict[tuple[int, str, Any], Callable[..., Any]] = {}
 
 
-def has(name: str) -> bool:
-    """Report whether this C library exports ``name``."""
+def _library_of(name: str) -> str | None:
+    """The library file exporting ``name`` (looked up once), or None."""
     try:
-        getattr(_parent_library, name)
-    except AttributeError:
-        return False
-    return True
+        return _where[name]
+    except KeyError:
+        pass
+    found = None
+    for library in (LIBRARY, LIBPTHREAD) if name in IN_LIBPTHREAD else (LIBRARY,):
+        handles = _libraries.get(library)
+        if handles is None:
+            try:
+                handles = _libraries[library] = _handles(library)
+            except OSError:
+                continue
+        try:
+            handles[1]._FuncPtr((name, handles[1]))
+        except AttributeError:
+            continue
+        found = library
+        break
+    _where[name] = found
+    return found
 
 
-def _bind(library: ctypes.CDLL, name: str, restype: Any) -> Callable[..., Any]:
-    # Keyed by handle, not library name: a child call bound through the
-    # parent's handle would release the GIL in the child and hang it.
-    key = (id(library), name, restype)
+def has(name: str) -> bool:
+    """Report whether this C library exports ``name`` (in libpthread, for IN_LIBPTHREAD)."""
+    return _library_of(name) is not None
+
+
+def lacking() -> list[tuple[str, str]]:
+    """(function, what pysyscall does without it) for each MAY_LACK function missing here."""
+    return [(name, then) for name, then in MAY_LACK.items() if not has(name)]
+
+
+_CHILD, _PARENT = 0, 1
+
+
+def _bind(which: int, name: str, restype: Any) -> Callable[..., Any]:
+    # Keyed by handle kind: a child call bound through the parent's handle
+    # would release the GIL in the child and hang it.
+    key = (which, name, restype)
     function = _bound.get(key)
     if function is None:
         _, argtypes, _ = PROTOTYPES[name]
-        # A fresh function object per (library, result type): two steps may
+        library_name = _library_of(name)
+        if library_name is None:
+            raise AttributeError(f"{LIBRARY}: undefined symbol: {name}")
+        library = _libraries[library_name][which]
+        # A fresh function object per (handle, result type): two steps may
         # want the same symbol checked and unchecked.
         function = library._FuncPtr((name, library))
         function.restype = restype
@@ -141,12 +237,12 @@ def child(name: str, checked: bool = True) -> Callable[..., Any]:
     by the runner without any Python code in the child.
     """
     restype = PROTOTYPES[name][0] if checked else None
-    return _bind(_child_library, name, restype)
+    return _bind(_CHILD, name, restype)
 
 
 def parent(name: str) -> Callable[..., Any]:
     """The GIL-releasing, errno-saving binding of ``name`` for the parent."""
-    return _bind(_parent_library, name, PROTOTYPES[name][0])
+    return _bind(_PARENT, name, PROTOTYPES[name][0])
 
 
 def variadic_arguments(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:

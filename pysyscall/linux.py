@@ -3,8 +3,10 @@
 The steps come in the order of Go's forkAndExecInChild1; each names the Go
 issue it guards against where history matters. The fork is glibc's
 ``_Fork`` (2.34+), which runs no atfork handlers; when clone flags or a pidfd
-are asked for, the raw clone system call (clone3 for a cgroup or a time
-namespace), which runs none either.
+are asked for, or glibc is older, the raw clone system call (clone3 for a
+cgroup or a time namespace), which runs none either. Likewise close_range is
+glibc's wrapper (2.34+), else the system call by number: as in Go's child,
+a raw system call ties the child to no glibc version.
 """
 
 from __future__ import annotations
@@ -81,9 +83,9 @@ CLONE_INTO_CGROUP = 0x200000000  # clone3 only
 # knows of, threads the forked child does not have.
 SYSCALLS = {
     "x86_64": {"clone": 56, "clone3": 435, "setgroups": 116, "setgid": 106, "setuid": 105,
-               "rt_sigaction": 13},
+               "rt_sigaction": 13, "close_range": 436},
     "aarch64": {"clone": 220, "clone3": 435, "setgroups": 159, "setgid": 144, "setuid": 146,
-                "rt_sigaction": 134},
+                "rt_sigaction": 134, "close_range": 436},
 }  # fmt: skip
 SYSCALL = SYSCALLS.get(_machine.machine(), {})
 # What the kernel probes below call (the unified numbers, the same on every
@@ -164,20 +166,48 @@ def _fork_step(sys: SysProcAttr, pidfd: Cell | None, keep: list[Any]) -> Step:
             "clone",
             "syscall",
             (SYSCALL["clone"], flags | SIGCHLD, 0, pidfd_address, 0, 0),
-            f"syscall(SYS_clone, {flags:#x}|SIGCHLD, 0, {'&pidfd' if pidfd else 0}, 0, 0)",
+            f"syscall(SYS_clone, {f'{flags:#x}|' if flags else ''}SIGCHLD, 0, "
+            f"{'&pidfd' if pidfd else 0}, 0, 0)",
         )
     return Step("fork", "_Fork", (), "_Fork()")
 
 
-FORK = Step("fork", "_Fork", (), "_Fork()") if libc.has("_Fork") else None
+# The plain fork (no flags): _Fork, else the clone system call by number.
+FORK: Step | None = (
+    _fork_step(SysProcAttr(), None, []) if libc.has("_Fork") or "clone" in SYSCALL else None
+)
+
+
+def close_range_call(
+    first: int, last: int, flags: int, shown: str = ""
+) -> tuple[str, tuple[int, ...], str]:
+    """The function, arguments and text of close_range(first, last, flags) for a step.
+
+    glibc's wrapper (2.34+), else the system call by number through syscall();
+    raises ENOSYS where neither is known (no number for this machine).
+    ``shown``: the arguments as the step's text shows them.
+    """
+    if libc.has("close_range"):
+        return "close_range", (first, last, flags), f"close_range({shown})"
+    if "close_range" not in SYSCALL:
+        raise libc.errno_error(
+            errno.ENOSYS, f"no close_range in the C library, no number for {_machine.machine()}"
+        )
+    return (
+        "syscall",
+        (SYSCALL["close_range"], first, last, flags),
+        f"syscall(SYS_close_range, {shown})",
+    )
 
 
 def _has_close_range_cloexec() -> bool:
     # An empty range at the top: 0 where close_range knows the flag (Linux
-    # 5.11+, glibc 2.34+), EINVAL or ENOSYS where it does not.
-    if not libc.has("close_range"):
+    # 5.11+), EINVAL or ENOSYS where it does not.
+    try:
+        func, args, _ = close_range_call(0xFFFFFFFF, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+    except OSError:
         return False
-    result: int = libc.parent("close_range")(0xFFFFFFFF, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+    result: int = libc.parent(func)(*libc.variadic_arguments(func, args))
     return result == 0
 
 
@@ -202,13 +232,9 @@ def mark_cloexec(b: Builder, first: int, last: int, last_text: str) -> None:
     reports a failure.
     """
     if CLOSE_RANGE:
-        b.call(
-            "close_range",
-            first,
-            last,
-            CLOSE_RANGE_CLOEXEC,
-            text=f"close_range({first}, {last_text}, CLOSE_RANGE_CLOEXEC)",
-        )
+        shown = f"{first}, {last_text}, CLOSE_RANGE_CLOEXEC"
+        func, args, text = close_range_call(first, last, CLOSE_RANGE_CLOEXEC, shown)
+        b.call(func, *args, text=text, name="close_range")
         return
     b.call(
         CLOEXEC_RANGE,
@@ -310,7 +336,7 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
                 raise ValueError(f"unknown capability {cap}: this kernel has 0..{last}")
     if sys.use_cgroup_fd:
         check_open(sys.cgroup_fd, "cgroup_fd")
-    if (sys.cloneflags or sys.use_cgroup_fd or sys.pidfd) and not SYSCALL:
+    if (sys.cloneflags or sys.use_cgroup_fd or sys.pidfd or FORK is None) and not SYSCALL:
         raise libc.errno_error(
             errno.ENOSYS, f"no clone system call number for {_machine.machine()}"
         )

@@ -27,6 +27,10 @@ next runner (runners.py).
 | or cloexec_range(n, ~0U, ...)                   | for exec); darwin: CLOEXEC_DEFAULT     |
 | execve(path, argv, envp)                        | posix_spawn(path, argv, envp)          |
 
+A close_range step made by number (linux.py, where glibc has no wrapper:
+before 2.34) translates the same; such a glibc has no addclosefrom_np
+either, so the plan is declined, and the reason names the function.
+
 Anything else (credentials, chroot, a terminal, ptrace, pdeathsig,
 namespaces, a pidfd, a clone flag, a Step field or Plan field this module
 does not know, a known step with unknown arguments) is not spawnable.
@@ -86,6 +90,7 @@ _CHDIR_ERRORS = (
     errno.ENAMETOOLONG,
 )
 _SETPGID_ERRORS = (errno.EPERM, errno.ESRCH, errno.EINVAL)
+_SYS_CLOSE_RANGE = getattr(system, "SYSCALL", {}).get("close_range")
 
 
 @dataclass(frozen=True)
@@ -307,6 +312,9 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
             why = f"its {unknown}" if unknown else f"a {type(step).__name__}, not a Step"
             return _no(index, step, f"{why}: no posix_spawn equivalent")
         func, args, checked, path = step.func, step.args, step.checked, step.path
+        if func == "syscall" and args[:1] == (_SYS_CLOSE_RANGE,) and step.name == "close_range":
+            # close_range by number, where glibc has no wrapper (linux.py).
+            func, args = "close_range", args[1:]
         n = len(args)
         # Plain ints, checked in C; else int subclasses (signal.SIGINT) will do.
         if (n >= 8 or tuple(map(type, args)) != int_types[n]) and not all(
@@ -373,7 +381,9 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
                 # copies are named (dup2 targets): closed below.
                 flags |= lib.cloexec_default
             else:
-                return _no(index, step, f"{lib.name} has no addclosefrom_np")
+                return _no(
+                    index, step, f"{lib.name} has no posix_spawn_file_actions_addclosefrom_np"
+                )
         elif func == "sigprocmask" and args == mask_args and checked and not mask_seen:
             mask_seen = spawn.restore_mask = True
         elif func == "execve" and n == 3 and checked and path is not None:

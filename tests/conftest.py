@@ -50,6 +50,29 @@ def threads_or_skip(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(threading.Thread, "start", start)
 
 
+def runner_declines(name: str) -> str | None:
+    """Why runner ``name`` cannot start a plain exec_unix plan here, or None.
+
+    Not only the machine: on glibc before 2.34 the spawn runner declines every
+    such plan (no posix_spawn_file_actions_addclosefrom_np for the sweep of
+    the unlisted fds); tests/test_glibc.py checks that it says so.
+    """
+    from pysyscall import exec_unix, runners
+
+    (module,) = [r for r in runners.RUNNERS if name == r.NAME]
+    reason: str | None = module.unavailable()
+    if reason is None:
+        reason = module.unavailable(exec_unix.child_program("/bin/true", ["true"]))
+    return reason
+
+
+def skip_if_declined(name: str) -> None:
+    """Skip a test of runner ``name`` where it cannot start exec_unix's plans here."""
+    reason = runner_declines(name)
+    if reason is not None:
+        pytest.skip(f"the {name} runner declines here: {reason}")
+
+
 def open_fds() -> list[str]:
     return sorted(os.listdir("/proc/self/fd"))
 

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pysyscall import ProcAttr, libc, runner_spawn
+from pysyscall import linux as pysyscall_linux
+from pysyscall.exec_unix import child_program
+
 
 def pysyscall(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -123,7 +127,8 @@ def test_plan_prints_the_steps(tmp_path: Path) -> None:
     out = pysyscall("plan", "--dir", str(tmp_path), "--setsid", "--", "ls", "-l")
     assert out.returncode == 0
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("child program for linux (fork: _Fork()")
+    assert pysyscall_linux.FORK is not None
+    assert lines[0].startswith(f"child program for linux (fork: {pysyscall_linux.FORK.text}")
     names = [line.split()[1] for line in lines[1:-1]]
     assert names[0] == "setsid" and names[-1] == "execve"
     assert "chdir" in names and "sigprocmask" in names
@@ -137,11 +142,24 @@ def test_info() -> None:
     assert out.returncode == 0
     assert "platform module: pysyscall.linux (linux)" in out.stdout
     assert "fork pipe: pysyscall.forkpipe2" in out.stdout
-    assert "fork: _Fork(); failure exit: _exit" in out.stdout
+    assert pysyscall_linux.FORK is not None
+    assert f"fork: {pysyscall_linux.FORK.text}; failure exit: _exit" in out.stdout
     assert "runner fork: available" in out.stdout
     assert "runner spawn: available" in out.stdout
     assert "runner vfork: available" in out.stdout
     assert "PYSYSCALL_RUNNER='auto' picks: vfork" in out.stdout
+    # What this C library lacks, one line each, and what the runners make of a start.
+    lacking = [line for line in out.stdout.splitlines() if line.startswith("lacks: ")]
+    assert lacking == [f"lacks: libc.so.6 {name} -> {then}" for name, then in libc.lacking()]
+    assert "a start of /bin/true in /, runner by runner:\n  vfork: runs it\n" in out.stdout
+    spawn = runner_spawn.unavailable(child_program("/bin/true", ["true"], ProcAttr(dir="/")))
+    (spawn_line,) = [line for line in out.stdout.splitlines() if line.startswith("  spawn: ")]
+    if spawn is None:
+        assert spawn_line == "  spawn: runs it"
+    else:  # the step's number depends on the signals the process catches
+        assert spawn_line.startswith("  spawn: declines: step ")
+        assert spawn_line.endswith(spawn.rpartition("): ")[2])
+    assert "  fork: runs it\n  PYSYSCALL_RUNNER='auto' picks: vfork\n" in out.stdout
 
 
 def test_ctrl_c_goes_to_the_child() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_children, output_of, signal_set
+from conftest import assert_no_children, output_of, signal_set, skip_if_declined
 
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr
@@ -385,16 +385,19 @@ def test_none_in_files_closes(child_view: Any, no_leaks: None) -> None:
 @pytest.mark.parametrize(
     ("runner", "fork"),
     [
-        ("fork", "fork through _Fork()"),
+        ("fork", "fork through {fork}"),
         ("spawn", "fork through posix_spawn"),
-        ("vfork", "fork through _Fork(), as clone(CLONE_VM|CLONE_VFORK)"),
+        ("vfork", "fork through {fork}, as clone(CLONE_VM|CLONE_VFORK)"),
     ],
 )
 def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> None:
-    """A fork that fails (here: RLIMIT_NPROC hit, in a helper) raises, leaking nothing."""
-    refused = pysyscall.runner_spawn._clone_refused()
-    if runner == "spawn" and refused:
-        pytest.skip(f"the spawn runner declines here: {refused}")
+    """A fork that fails (here: RLIMIT_NPROC hit, in a helper) raises, leaking nothing.
+
+    The fork is _Fork(), or before glibc 2.34 the clone system call.
+    """
+    skip_if_declined(runner)
+    assert pysyscall.linux.FORK is not None
+    fork = fork.format(fork=pysyscall.linux.FORK.text)
     script = (
         "import os, resource, pysyscall\n"
         "if os.geteuid() == 0:  # RLIMIT_NPROC does not hold root back\n"

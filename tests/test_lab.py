@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import runner_declines
 
 from pysyscall import lab, runners
 
@@ -33,7 +34,7 @@ def test_lab_61080() -> None:
 def test_lab_23558_counting_lock_overlaps_starts() -> None:
     both = lab._run(lab.SCENARIOS["23558"], "both", 1)
     old, new = both["old"], both["new"]
-    here = {r.NAME for r in runners.RUNNERS if r.unavailable() is None}
+    here = {r.NAME for r in runners.RUNNERS if runner_declines(r.NAME) is None}
     assert set(new["overlap"]) == here & {"spawn", "vfork"}, both
     # The serializing lock never had two starts inside it; the counting one did.
     assert not any(old["overlap"].values()), both
@@ -50,7 +51,7 @@ def test_lab_33565() -> None:
     s = lab.SCENARIOS["33565"]
     assert lab._run(s, "old", 1)["bad"] == 1
     new = lab._run(s, "new", 2)
-    here = [r.NAME for r in runners.RUNNERS if r.unavailable() is None]
+    here = [r.NAME for r in runners.RUNNERS if runner_declines(r.NAME) is None]
     assert new["bad"] == 0 and new["total"] == 2 * len(here), new  # 2 per runner
     for name in here:
         assert f"{name}: 0/2" in new["text"], new

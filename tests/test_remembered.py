@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_children, output_of, signal_set
+from conftest import assert_no_children, output_of, signal_set, skip_if_declined
 
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr, exec_unix, remembered
@@ -29,6 +29,7 @@ RUNNERS = ["fork", "spawn", "vfork"]
 @pytest.fixture(params=RUNNERS)
 def planned(request: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Forces the runner; counts the plans exec_unix makes; nothing remembered before."""
+    skip_if_declined(request.param)
     monkeypatch.setenv("PYSYSCALL_RUNNER", request.param)
     monkeypatch.setattr(remembered, "_entries", {})
     made: list[Any] = []

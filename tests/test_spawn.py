@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from conftest import CHILD_VIEW, signal_set
+from conftest import CHILD_VIEW, runner_declines, signal_set, skip_if_declined
 from conftest import output_of as shared_output_of
 
 import pysyscall
@@ -61,6 +61,7 @@ def runner(request: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     every start goes (a new plan's, and a remembered one's).
     """
     name: str = request.param
+    skip_if_declined(name)
     monkeypatch.setenv("PYSYSCALL_RUNNER", name)
     ran: list[str] = []
     for runner_name, module, function in [
@@ -359,6 +360,7 @@ def test_setpgid_refused(runner: Any, no_leaks: None) -> None:
 
 
 def test_spawn_errors_say_the_step_is_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    skip_if_declined("spawn")
     monkeypatch.setenv("PYSYSCALL_RUNNER", "spawn")
     with pytest.raises(FileNotFoundError, match="posix_spawn reports only the errno"):
         pysyscall.fork_exec("/nonexistent/program", ["program"])
@@ -368,6 +370,7 @@ def test_spawn_errors_say_the_step_is_judged(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_auto_prefers_vfork_then_spawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    skip_if_declined("spawn")
     monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
     assert (runner_vfork, runner_spawn, runner_fork) == runners.RUNNERS
     plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(dir="/", files=[0, 1, 2, 2]))
@@ -435,6 +438,7 @@ print(pid, pysyscall.wait4(pid)[1].exit_status())
 def test_strace_shows_which_runner_ran(name: str, tmp_path: Path) -> None:
     """spawn: clone with CLONE_VM|CLONE_VFORK (glibc's posix_spawn), and the
     child makes the translated calls; fork: a clone without CLONE_VM."""
+    skip_if_declined(name)
     trace = tmp_path / "trace"
     command = [strace_or_fail(), "-f", "-o", str(trace), sys.executable, "-I", "-S", "-c"]
     done = subprocess.run(
@@ -489,9 +493,16 @@ def test_strace_shows_which_runner_ran(name: str, tmp_path: Path) -> None:
 # --- the translation -------------------------------------------------------------
 
 
+# The translation tests judge the translation itself: they give it a C
+# library with every file action it may use (glibc 2.34+), whatever this one
+# has; test_what_an_older_library_cannot_do and tests/test_glibc.py check
+# the older ones.
+FULL_GLIBC = dataclasses.replace(runner_spawn.LIBRARY, chdir=True, closefrom=True)
+
+
 def translated(*args: Any, **kwargs: Any) -> runner_spawn.Spawn:
     plan = exec_unix.child_program(*args, **kwargs)
-    result = runner_spawn.translate(plan)
+    result = runner_spawn.translate(plan, FULL_GLIBC)
     assert isinstance(result, runner_spawn.Spawn), result
     return result
 
@@ -538,11 +549,11 @@ def test_translation_of_attributes() -> None:
 
 def test_unknown_step_fields_and_kinds_are_not_spawnable() -> None:
     plan = exec_unix.child_program("/bin/true", ["true"])
-    assert runner_spawn.unavailable(plan) is None
+    assert isinstance(runner_spawn.translate(plan, FULL_GLIBC), runner_spawn.Spawn)
     for index, step in enumerate(plan.steps):
         changed = dataclasses.replace(plan, steps=list(plan.steps))
         changed.steps[index] = dataclasses.replace(step, expect=0)
-        assert f"step {index} " in str(runner_spawn.translate(changed)), step
+        assert f"step {index} " in str(runner_spawn.translate(changed, FULL_GLIBC)), step
 
     @dataclasses.dataclass(frozen=True)
     class FutureStep(Step):
@@ -551,13 +562,13 @@ def test_unknown_step_fields_and_kinds_are_not_spawnable() -> None:
     first = plan.steps[0]
     future = FutureStep(first.name, first.func, first.args, first.text, first.checked)
     changed = dataclasses.replace(plan, steps=[future, *plan.steps[1:]])
-    assert "FutureStep, not a Step" in str(runner_spawn.translate(changed))
+    assert "FutureStep, not a Step" in str(runner_spawn.translate(changed, FULL_GLIBC))
     changed = dataclasses.replace(plan, pidfd=object())
-    assert "the plan's pidfd" in str(runner_spawn.translate(changed))
+    assert "the plan's pidfd" in str(runner_spawn.translate(changed, FULL_GLIBC))
     changed = dataclasses.replace(plan, fork=Step("clone", "syscall", (56, 0x20000011), "clone"))
-    assert "posix_spawn forks only plainly" in str(runner_spawn.translate(changed))
+    assert "posix_spawn forks only plainly" in str(runner_spawn.translate(changed, FULL_GLIBC))
     changed = dataclasses.replace(plan, steps=plan.steps[:-1])
-    assert runner_spawn.translate(changed) == "the plan has no execve"
+    assert runner_spawn.translate(changed, FULL_GLIBC) == "the plan has no execve"
 
 
 def test_what_an_older_library_cannot_do() -> None:
@@ -565,7 +576,7 @@ def test_what_an_older_library_cannot_do() -> None:
     lib = runner_spawn.LIBRARY
     for missing, reason in [
         ({"inherit": None}, "cannot clear FD_CLOEXEC"),
-        ({"closefrom": False}, "has no addclosefrom_np"),
+        ({"closefrom": False}, "has no posix_spawn_file_actions_addclosefrom_np"),
         ({"chdir": False}, "has no posix_spawn_file_actions_addchdir_np"),
         ({"missing": "no posix_spawn here"}, "no posix_spawn here"),
     ]:
@@ -633,6 +644,7 @@ def test_judging_the_failed_step(tmp_path: Path) -> None:
 
 
 def test_setup_objects_are_cached_and_shared() -> None:
+    skip_if_declined("spawn")
     for _ in range(3):
         pid = pysyscall.fork_exec("/bin/true", ["true"])
         assert pysyscall.wait4(pid)[1].exit_status() == 0
@@ -695,7 +707,9 @@ def test_bench_smoke() -> None:
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith("`python -m pysyscall bench --rss 0 --threads 2 --spawns 3`")
-    methods = ("pysyscall auto (vfork)", "pysyscall spawn", "pysyscall fork", "pysyscall vfork")
+    methods = ("pysyscall auto (vfork)", "pysyscall fork", "pysyscall vfork")
+    if runner_declines("spawn") is None:
+        methods += ("pysyscall spawn",)
     for method in (*methods, "os.posix_spawn", "subprocess.Popen", "os.fork + os.execv"):
         assert f"| {method} |" in text
     assert "| pysyscall auto, serializing fork lock |" in text
