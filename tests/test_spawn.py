@@ -174,6 +174,39 @@ def test_putenv_and_unsetenv_reach_the_child(
     assert b"PYSYSCALL_PUTENV_TEST" not in output_of(runner, argv)
 
 
+def test_setenv_in_another_thread_during_starts(runner: Any, no_leaks: None) -> None:
+    """Another thread's setenv moves environ while starts run with the GIL released.
+
+    glibc's setenv reallocs environ to grow it, freeing the old array; a
+    child handed ``environ`` itself (or the array it pointed to when the
+    plan was made) would read freed memory: execve fails with EFAULT, or
+    the child gets garbage. Measured with such a stand-in for the plan's
+    copy: every start here failed. The names repeat, so glibc's kept
+    strings do not pile up.
+    """
+    names = [f"PYSYSCALL_CHURN_{i}" for i in range(50)]
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            for name in names:
+                os.putenv(name, "x" * 100)
+            for name in names:
+                os.unsetenv(name)
+
+    os.environ["PYSYSCALL_MARKER"] = "present"
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(100):
+            runner.ran.clear()
+            assert b"PYSYSCALL_MARKER=present\0" in output_of(runner, ["/usr/bin/env", "-0"])
+    finally:
+        stop.set()
+        thread.join()
+        del os.environ["PYSYSCALL_MARKER"]
+
+
 def test_environ_outgrowing_a_kept_plan(runner: Any, no_leaks: None) -> None:
     """More variables than a remembered plan's copy has room for: a new plan, all of them."""
     argv = ["/usr/bin/env", "-0"]
