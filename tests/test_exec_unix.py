@@ -369,6 +369,8 @@ def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> 
     """A fork that fails (here: RLIMIT_NPROC hit, in a helper) raises, leaking nothing."""
     script = (
         "import os, resource, pysyscall\n"
+        "from pysyscall import fork_exec  # the layer and the runners, loaded\n"
+        "from pysyscall.runners import RUNNERS  # while this user can read them\n"
         "os.setgid(65534); os.setgroups([]); os.setuid(65534)\n"
         "resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))\n"
         "fds = os.listdir('/proc/self/fd')\n"
