@@ -6,10 +6,10 @@ child's program and runner_fork.py for how it runs.
 
 ``import pysyscall`` loads nothing else: a tool that vendors pysyscall pays
 for it only when it uses it. The first name asked for (``fork_exec``,
-``ProcAttr``, ...) loads the layer (exec_unix and the modules it needs);
-the first start loads the runners; the command line, the bench and the
-lab load when run. A submodule that used to be loaded by the import is
-still there as an attribute (``pysyscall.runtime``), loaded when asked for.
+``ProcAttr``, ...) loads the layer (exec_unix, the runners and what they
+need); the command line, the bench and the lab load when run. A submodule
+that used to be loaded by the import is still there as an attribute
+(``pysyscall.runtime``), loaded when asked for.
 """
 
 import sys as _sys

@@ -10,33 +10,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import env_unix
+from . import env_unix, runner_fork, runner_spawn, runner_vfork
 from .plan import Plan
 
 # auto's order of preference: the vfork routine (Go's way: every plan, at a
 # flat cost, on x86-64 Linux), then posix_spawn where the plan fits its
-# attributes and file actions (runner_spawn.py), then fork. Set when first
-# asked for (the first start, or __getattr__ below): importing the runners
-# costs more than the rest of the package, and ``import pysyscall`` should
-# cost no more than ``import subprocess``.
-RUNNERS: tuple[ModuleType, ...]
-
-
-def _runners() -> tuple[ModuleType, ...]:
-    loaded: tuple[ModuleType, ...] | None = globals().get("RUNNERS")
-    if loaded is None:
-        from . import runner_fork, runner_spawn, runner_vfork
-
-        loaded = (runner_vfork, runner_spawn, runner_fork)
-        globals()["RUNNERS"] = loaded
-    return loaded
-
-
-def __getattr__(name: str) -> tuple[ModuleType, ...]:
-    """RUNNERS, loaded on first use (PEP 562)."""
-    if name == "RUNNERS":
-        return _runners()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# attributes and file actions (runner_spawn.py), then fork.
+RUNNERS: tuple[ModuleType, ...] = (runner_vfork, runner_spawn, runner_fork)
 
 
 # A runner name that takes precedence over PYSYSCALL_RUNNER: the benchmark
@@ -53,13 +33,12 @@ def requested() -> str:
 def select(plan: Plan | None = None) -> ModuleType:
     """The runner for ``plan``: the one PYSYSCALL_RUNNER names, or auto's pick."""
     name = requested()
-    runners = _runners()
-    names = [runner.NAME for runner in runners]
+    names = [runner.NAME for runner in RUNNERS]
     if name != "auto" and name not in names:
         choices = ", ".join(repr(n) for n in ["auto", *names])
         raise ValueError(f"PYSYSCALL_RUNNER={name!r}: the runners are {choices}")
     reasons = []
-    for runner in runners:
+    for runner in RUNNERS:
         if name in ("auto", runner.NAME):
             reason = runner.unavailable(plan)
             if reason is None:

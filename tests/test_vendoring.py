@@ -39,6 +39,7 @@ MYTOOL_MAIN = textwrap.dedent(
             "installed_pysyscall_importable": importlib.util.find_spec("pysyscall") is not None,
             "module": pysyscall.__name__,
             "file": pysyscall.__file__,
+            "modules": sorted(m for m in sys.modules if "pysyscall" in m),
         }
         r, w = os.pipe()
         try:
@@ -59,8 +60,6 @@ MYTOOL_MAIN = textwrap.dedent(
         report["cli_true"] = pysyscall_cli(["run", "--", "true"])
         report["cli_false"] = pysyscall_cli(["run", "--", "false"])
         report["cli_exit_3"] = pysyscall_cli(["run", "--", "sh", "-c", "exit 3"])
-        # After the starts: the runners load at the first one.
-        report["modules"] = sorted(m for m in sys.modules if "pysyscall" in m)
         print(json.dumps(report))
         return 0
     '''
