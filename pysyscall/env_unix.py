@@ -1,24 +1,26 @@
 """The environment a child gets with env=None: the C library's ``environ``.
 
-Native subprocess (env=None) and os.posix_spawn callers hand the child the
-C library's ``environ``, so a variable set with os.putenv, removed with
-os.unsetenv, or changed by C code reaches the child though os.environ never
-saw it. pysyscall's child gets the same array, with one difference: a start
+Native subprocess (env=None: execv) hands the child the C library's
+``environ``, so a variable set with os.putenv, removed with os.unsetenv, or
+changed by C code reaches the child though os.environ never saw it.
+pysyscall's child gets the same array, with one difference: a start
 releases the GIL, and another thread's setenv may move ``environ`` to a new
-array and free the old one meanwhile (glibc reallocs it to grow it). So each
-plan owns an ``Environ``: its own copy of the array of pointers, taken under
-the GIL before the start, that no other thread changes.
+array and free the old one meanwhile (glibc reallocs it to grow it). So
+each plan owns an ``Environ``: its own copy of the array of pointers, taken
+under the GIL before the start, that no other thread changes. Nothing is
+encoded per start.
 
-Copying the pointers and not the strings is enough where the C library never
-frees a string its setenv or unsetenv drops. glibc keeps them all
+Copying the pointers and not the strings is enough where the C library
+never frees a string its setenv or unsetenv drops. glibc keeps them all
 (stdlib/setenv.c: __add_to_environ files every string it makes in the
 ``known_values`` search tree, to reuse it, and never frees one; unsetenv
-only moves the later pointers down; newer versions keep the old arrays
-too: __environ_array_list). CPython's os.putenv calls setenv (3.9+), so every string it adds is
-one of those. musl frees the strings it made when setenv replaces or
-unsetenv removes them (src/env/setenv.c, __env_rm_add), and darwin frees or
-overwrites the ones it owns (Apple Libc's stdlib/setenv-fbsd.c, __setenv and
-__unsetenv): there the strings are copied as well (STRINGS_KEPT False).
+only moves the later pointers down; newer versions keep the old arrays too:
+__environ_array_list). CPython's os.putenv calls setenv (3.9+), so every
+string it adds is one of those. musl frees the strings it made when setenv
+replaces or unsetenv removes them (src/env/setenv.c, __env_rm_add), and
+darwin frees or overwrites the ones it owns (Apple Libc's
+stdlib/setenv-fbsd.c, __setenv and __unsetenv): there the strings are
+copied as well (STRINGS_KEPT False).
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def _read(strings: bool) -> list[int] | list[bytes]:
     os.putenv moves the array under it. Each item is read through the
     variable ``environ``, never through an array address kept across
     items, so even a thread that got in (a collection's finalizer switching
-    threads) could not make this read a freed array.
+    threads, or on PyPy, whose ctypes is Python code, any switch) could
+    not make this read a freed array: at worst the copy would miss or
+    repeat a variable being moved.
     """
     try:
         if strings:
