@@ -19,8 +19,8 @@ __environ_array_list). CPython's os.putenv calls setenv (3.9+), so every
 string it adds is one of those. musl frees the strings it made when setenv
 replaces or unsetenv removes them (src/env/setenv.c, __env_rm_add), and
 darwin frees or overwrites the ones it owns (Apple Libc's
-stdlib/setenv-fbsd.c, __setenv and __unsetenv): there the strings are
-copied as well (STRINGS_KEPT False).
+stdlib/setenv-fbsd.c, __setenv and __unsetenv): there, and with any C
+library but glibc, the strings are copied as well (STRINGS_KEPT False).
 """
 
 from __future__ import annotations
@@ -36,9 +36,17 @@ from . import libc
 
 _ENCODING = sys.getfilesystemencoding()  # os.environ's, with surrogateescape
 
+
+def _glibc() -> bool:
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc ")
+    except (ValueError, OSError):  # a name this system does not know (darwin, musl)
+        return False
+
+
 # Whether a pointer taken from ``environ`` stays valid after another
-# thread's setenv or unsetenv (see above).
-STRINGS_KEPT = sys.platform == "linux"
+# thread's setenv or unsetenv (see above): glibc's.
+STRINGS_KEPT = _glibc()
 
 _location = libc.environ_location()  # of the variable ``environ`` (a char **)
 # Pointers whose target is read when an item is asked for: item i of these
