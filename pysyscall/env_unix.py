@@ -16,11 +16,12 @@ never frees a string its setenv or unsetenv drops. glibc keeps them all
 ``known_values`` search tree, to reuse it, and never frees one; unsetenv
 only moves the later pointers down; newer versions keep the old arrays too:
 __environ_array_list). CPython's os.putenv calls setenv (3.9+), so every
-string it adds is one of those. musl frees the strings it made when setenv
-replaces or unsetenv removes them (src/env/setenv.c, __env_rm_add), and
-darwin frees or overwrites the ones it owns (Apple Libc's
-stdlib/setenv-fbsd.c, __setenv and __unsetenv): there, and with any C
-library but glibc, the strings are copied as well (STRINGS_KEPT False).
+string it adds is one of those; PyPy's does not (see STRINGS_KEPT). musl
+frees the strings it made when setenv replaces or unsetenv removes them
+(src/env/setenv.c, __env_rm_add), and darwin frees or overwrites the ones
+it owns (Apple Libc's stdlib/setenv-fbsd.c, __setenv and __unsetenv):
+there, on PyPy, and with any C library but glibc, the strings are copied
+as well (STRINGS_KEPT False).
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def _glibc() -> bool:
 
 
 # Whether a pointer taken from ``environ`` stays valid after another
-# thread's setenv or unsetenv (see above): glibc's.
-STRINGS_KEPT = _glibc()
+# thread's setenv or unsetenv (see above): glibc's, under CPython. PyPy's
+# os.putenv hands putenv a buffer of its own, and frees it when the
+# variable is set again (measured: the old pointer then reads garbage).
+STRINGS_KEPT = _glibc() and sys.implementation.name == "cpython"
 
 _location = libc.environ_location()  # of the variable ``environ`` (a char **)
 # Pointers whose target is read when an item is asked for: item i of these
@@ -64,10 +67,12 @@ def _read(strings: bool) -> list[int] | list[bytes]:
     interrupt: the GIL is held throughout and no bytecode runs, so no
     os.putenv moves the array under it. Each item is read through the
     variable ``environ``, never through an array address kept across
-    items, so even a thread that got in (a collection's finalizer switching
-    threads, or on PyPy, whose ctypes is Python code, any switch) could
-    not make this read a freed array: at worst the copy would miss or
-    repeat a variable being moved.
+    items, so a thread that got in all the same (a collection's finalizer
+    switching threads) could not make this read a freed array: at worst
+    the copy would miss or repeat a variable being moved. On PyPy, whose
+    ctypes is Python code, threads may switch anywhere in here, and a
+    string another thread's os.putenv frees may be read after it is freed:
+    the hazard native subprocess has on every interpreter.
     """
     try:
         if strings:
