@@ -318,7 +318,7 @@ def overhead(samples: int = 2000) -> dict[str, float]:
         forkpipe2.release_fork_lock(exec_unix.fork_lock)
 
     parts: dict[str, Callable[[], Any]] = {
-        "environment (env_unix.environ)": env_unix.environ,
+        "environment (env_unix.Environ)": env_unix.Environ,
         "signals to reset (runtime.signals_to_reset)": runtime.signals_to_reset,
         "whole plan (exec_unix.child_program)": lambda: child_program(PROGRAM, ["true"]),
         f"runner choice (runners.select: {picked.NAME})": select,

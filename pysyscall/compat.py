@@ -43,9 +43,9 @@ and lists and tuples of them) keeps its plans, up to ``POOL`` per request
 and ``REMEMBERED`` requests. A plan is never run by two starts at once (a
 start takes one from the pool and gives it back); the key includes this
 process's pid, the signal dispositions the plan depends on (SigIgn and
-SigCgt from /proc/self/status), the environment's encoded copy for
-env=None, the runner asked for, and for several executables the thread's
-errno address.
+SigCgt from /proc/self/status), the runner asked for, and for several
+executables the thread's errno address. With env_list None a kept plan
+takes the C library's ``environ`` again before each start (env_unix).
 
 Runners: these plans run on the vfork runner (auto's choice on x86-64
 Linux) or the fork runner. posix_spawn's file actions cannot express
@@ -55,11 +55,6 @@ forced runner does for a plan it cannot run.
 
 Differences from _posixsubprocess, and why:
 
-* ``env=None`` (execv in _posixsubprocess) passes pysyscall's encoded copy
-  of ``os.environ`` (env_unix), not the C library's ``environ``: variables
-  set with ``os.putenv`` or by C code behind ``os.environ``'s back are not
-  seen by the child. This is pysyscall's rule for every start (README,
-  "The inherited environment").
 * setgroups/setregid/setreuid are raw system calls (glibc's wrappers
   signal threads a forked child does not have); a child that failed
   exits 253, not 255 (invisible: Popen raises, and reaps it).
@@ -95,7 +90,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from . import env_unix, exec_unix, libc, runners, runtime
-from .plan import Builder, Cell, Plan
+from .plan import Builder, Cell, Envv, Plan, environment_text
 
 if sys.platform == "linux":
     from . import linux as _system
@@ -452,26 +447,20 @@ class Prepared:
 
 
 def child_program(
-    request: Request,
-    state: Any = None,
-    env: Sequence[bytes] | None = None,
-    errno_address: int | None = None,
+    request: Request, state: Any = None, errno_address: int | None = None
 ) -> Prepared:
     """Plan _posixsubprocess's child (child_exec) for ``request`` as pysyscall steps.
 
-    ``state``: signal_state() (read now if None); ``env``: the environment
-    for env_list None (env_unix's copy of os.environ if None);
-    ``errno_address``: the calling thread's errno (read now if None), which
-    the child reports after each failed execve but the last.
+    ``state``: signal_state() (read now if None); ``errno_address``: the
+    calling thread's errno (read now if None), which the child reports after
+    each failed execve but the last. env_list None: the C library's
+    ``environ``, as execv gives it natively (env_unix.Environ).
     """
     if not request.executables:
         raise ValueError("executable_list must not be empty")
     if state is None:
         state = signal_state()
-    if request.env_list is not None:
-        envv: Sequence[bytes] = request.env_list
-    else:
-        envv = env if env is not None else env_unix.environ()
+    envv: Envv = env_unix.Environ() if request.env_list is None else request.env_list
     b = Builder()
     stdio = request.stdio
     fds_named = [
@@ -586,7 +575,7 @@ def child_program(
     # failure but the last, the child writes its errno into the errno pipe
     # (errno_fd, set for each start); the parent picks the one to report.
     argv_address = b.c_string_array(request.args)
-    envp_address = b.c_string_array(envv)
+    envp_address = b.environment(envv)
     count = len(request.executables)
     errno_fd = None
     if count > 1:
@@ -602,7 +591,7 @@ def child_program(
             b.c_string(executable),
             argv_address,
             envp_address,
-            text=f"execve({program!r}, {args_text!r}, <{len(envv)} variables>)",
+            text=f"execve({program!r}, {args_text!r}, {environment_text(envv)})",
             checked=last,
             path=program if last else None,
         )
@@ -720,9 +709,9 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     checks and the same plan (int and bool, str, bytes, None; args and
     env_list lists or tuples of those, extra_groups a list of ints,
     fds_to_keep a tuple of ints), so a request equal to one planned before
-    passes the same checks. Then this process's pid, the signal state, the
-    environment for env_list None and, for several executables, the thread's
-    errno address (the plan writes it from there).
+    passes the same checks. Then this process's pid, the signal state and,
+    for several executables, the thread's errno address (the plan writes it
+    from there).
     """
     scalars = _get_scalars(arguments)
     if not set(map(type, scalars)) <= _SCALARS:
@@ -740,15 +729,10 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
         return None
     if type(keep) is not tuple or not set(map(type, keep)) <= _INTS:
         return None
-    if env is None:
-        try:
-            env_key: Any = env_unix.environ()
-        except ValueError:
+    if env is not None:
+        if type(env) not in _SEQUENCES or not set(map(type, env)) <= _BYTES:
             return None
-    elif type(env) in _SEQUENCES and set(map(type, env)) <= _BYTES:
-        env_key = tuple(env)
-    else:
-        return None
+        env = tuple(env)
     if groups is not None:
         if type(groups) is not list or not set(map(type, groups)) <= _INTS:
             return None
@@ -759,8 +743,7 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
         os.getpid(),
         signal_state(),
         thread,
-        env is None,
-        env_key,
+        env,
         tuple(args),
         executables,
         keep,
@@ -847,14 +830,15 @@ def fork_exec(*arguments: Any) -> int:
     if pool:
         with contextlib.suppress(IndexError):
             prepared = pool.pop()  # atomic: two threads never share a plan
+        environ = None if prepared is None else prepared.plan.environ
+        if environ is not None and not environ.take():
+            prepared = None  # environ outgrew the plan's copy: plan again
     if prepared is None:
         request = Request(arguments)
         if len(request.executables) > MAX_EXECUTABLES:
             return _native(arguments)
-        if key is None:
-            prepared = child_program(request)
-        else:
-            prepared = child_program(request, key[1], key[4] if key[3] else None, key[2])
+        state, errno_address = (None, None) if key is None else (key[1], key[2])
+        prepared = child_program(request, state, errno_address)
         if key is not None:
             # Chosen once for a remembered plan (the key holds the runner asked for).
             prepared.runner = runners.select(prepared.plan)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from . import libc
 from .plan import (
     Builder,
+    Envv,
     Plan,
     Step,
     SysProcAttrBase,
@@ -99,7 +100,7 @@ else:
 def child_program(
     argv0: bytes,
     argv: Sequence[bytes],
-    envv: Sequence[bytes],
+    envv: Envv,
     dir: bytes | None,
     files: Sequence[int],
     sys: SysProcAttr,

@@ -1,71 +1,129 @@
-"""This process's environment as "KEY=value" bytes, encoded once: Go's env_unix.go.
+"""The environment a child gets with env=None: the C library's ``environ``.
 
-Go's syscall copies the environment once (copyenv) and hands every child
-that copy. Python's os.environ can change at any time, so here the encoded
-copy is kept together with the (key, value) pairs it was made from, and
-reused while os.environb still holds exactly those pairs, in the same
-order: one list comparison instead of encoding every variable again
-(measured here, about 90 µs per start for 35 variables).
+Native subprocess (env=None: execv) hands the child the C library's
+``environ``, so a variable set with os.putenv, removed with os.unsetenv, or
+changed by C code reaches the child though os.environ never saw it.
+pysyscall's child gets the same array, with one difference: a start
+releases the GIL, and another thread's setenv may move ``environ`` to a new
+array and free the old one meanwhile (glibc reallocs it to grow it). So
+each plan owns an ``Environ``: its own copy of the array of pointers, taken
+under the GIL before the start, that no other thread changes. Nothing is
+encoded per start.
 
-The copy is a tuple, never changed once made, so every plan that points at
-it (and Builder.c_string_array's one-entry cache of its C array) can share
-it across threads. libc's own ``environ`` is not used: another thread's
-putenv may reallocate it while a GIL-released posix_spawn reads it.
+Copying the pointers and not the strings is enough where the C library
+never frees a string its setenv or unsetenv drops. glibc keeps them all
+(stdlib/setenv.c: __add_to_environ files every string it makes in the
+``known_values`` search tree, to reuse it, and never frees one; unsetenv
+only moves the later pointers down; newer versions keep the old arrays too:
+__environ_array_list). CPython's os.putenv calls setenv (3.9+), so every
+string it adds is one of those; PyPy's does not (see STRINGS_KEPT). musl
+frees the strings it made when setenv replaces or unsetenv removes them
+(src/env/setenv.c, __env_rm_add), and darwin frees or overwrites the ones
+it owns (Apple Libc's stdlib/setenv-fbsd.c, __setenv and __unsetenv):
+there, on PyPy, and with any C library but glibc, the strings are copied
+as well (STRINGS_KEPT False).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import itertools
+import operator
 import os
 import sys
-from typing import Any
+
+from . import libc
 
 _ENCODING = sys.getfilesystemencoding()  # os.environ's, with surrogateescape
 
-# (the pairs it was made from, the encoded tuple); replaced, never mutated.
-_cache: tuple[list[tuple[bytes, bytes]], tuple[bytes, ...]] | None = None
+
+def _glibc() -> bool:
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc ")
+    except (ValueError, OSError):  # a name this system does not know (darwin, musl)
+        return False
 
 
-def _data(environ: Any) -> dict[bytes, bytes] | None:
-    # os.environ and os.environb share one dict of bytes (os._Environ._data):
-    # reading it is C-level work. None where it is not there.
-    data: Any = getattr(environ, "_data", None)
-    return data if type(data) is dict else None
+# Whether a pointer taken from ``environ`` stays valid after another
+# thread's setenv or unsetenv (see above): glibc's, under CPython. PyPy's
+# os.putenv hands putenv a buffer of its own, and frees it when the
+# variable is set again (measured: the old pointer then reads garbage).
+STRINGS_KEPT = _glibc() and sys.implementation.name == "cpython"
+
+_location = libc.environ_location()  # of the variable ``environ`` (a char **)
+# Pointers whose target is read when an item is asked for: item i of these
+# is environ[i] of the array ``environ`` points to at that moment.
+_pointers = ctypes.POINTER(ctypes.c_size_t).from_address(_location)
+_strings = ctypes.POINTER(ctypes.c_char_p).from_address(_location)
+_not_none = functools.partial(operator.is_not, None)
+_indexes = itertools.count
 
 
-def _pairs() -> list[tuple[bytes, bytes]] | None:
-    data = _data(os.environb)
-    return None if data is None else list(data.items())
+def _read(strings: bool) -> list[int] | list[bytes]:
+    """environ's entries now: their addresses, or (``strings``) copies of them.
+
+    One C-level pass (takewhile over map), which no other Python thread can
+    interrupt: the GIL is held throughout and no bytecode runs, so no
+    os.putenv moves the array under it. Each item is read through the
+    variable ``environ``, never through an array address kept across
+    items, so a thread that got in all the same (a collection's finalizer
+    switching threads) could not make this read a freed array: at worst
+    the copy would miss or repeat a variable being moved. On PyPy, whose
+    ctypes is Python code, threads may switch anywhere in here, and a
+    string another thread's os.putenv frees may be read after it is freed:
+    the hazard native subprocess has on every interpreter.
+    """
+    try:
+        if strings:
+            return list(itertools.takewhile(_not_none, map(_strings.__getitem__, _indexes())))
+        return list(itertools.takewhile(bool, map(_pointers.__getitem__, _indexes())))
+    except ValueError:  # ctypes' "NULL pointer access": clearenv() leaves environ NULL
+        return []
+
+
+class Environ:
+    """A plan's copy of the C library's ``environ``, taken again before each start.
+
+    ``address`` is the NULL-terminated array the child's execve (or
+    posix_spawn) gets; it never moves, so a plan and what a runner made of it
+    stay valid across takes. The array has room for twice the variables
+    there were when it was made, and more; ``take`` reports when they no
+    longer fit (then the plan is made again).
+    """
+
+    __slots__ = ("address", "array", "capacity", "strings")
+
+    def __init__(self) -> None:
+        self.strings = not STRINGS_KEPT
+        entries = _read(self.strings)
+        # Powers of two: ctypes makes each array type once.
+        self.capacity = 1 << max(6, (2 * len(entries)).bit_length())
+        kind = ctypes.c_char_p if self.strings else ctypes.c_size_t
+        self.array = (kind * (self.capacity + 1))()
+        self.address = ctypes.addressof(self.array)
+        self._fill(entries)
+
+    def _fill(self, entries: list[int] | list[bytes]) -> None:
+        count = len(entries)
+        self.array[:count] = entries  # a c_char_p array keeps the bytes alive
+        self.array[count] = None if self.strings else 0
+
+    def take(self) -> bool:
+        """Copy ``environ`` as it is now; False (nothing copied) if it does not fit."""
+        entries = _read(self.strings)
+        if len(entries) > self.capacity:
+            return False
+        self._fill(entries)
+        return True
 
 
 def getenv(name: str) -> str | None:
     """os.environ.get(name), in one dict lookup (pysyscall asks on every start)."""
-    data = _data(os.environ)
-    if data is None:
+    # os.environ and os.environb share one dict of bytes (os._Environ._data):
+    # reading it is C-level work.
+    data = getattr(os.environ, "_data", None)
+    if type(data) is not dict:
         return os.environ.get(name)
     value = data.get(name.encode(_ENCODING, "surrogateescape"))
     return None if value is None else value.decode(_ENCODING, "surrogateescape")
-
-
-def environ() -> tuple[bytes, ...]:
-    """Port of Environ (env_unix.go): os.environb as "KEY=value" bytes, checked.
-
-    A NUL byte, an empty name or a name with "=" raises ValueError (the
-    checks exec_unix.environment makes for any mapping).
-    """
-    global _cache
-    pairs = _pairs()
-    cache = _cache
-    if cache is not None and pairs is not None and cache[0] == pairs:
-        return cache[1]
-    if pairs is None:
-        pairs = list(os.environb.items())
-    entries = []
-    for key, value in pairs:
-        if not key or b"=" in key or b"\0" in key:
-            raise ValueError(f"illegal environment variable name: {key!r}")
-        if b"\0" in value:
-            raise ValueError(f"env[{key!r}] contains a NUL byte: {value!r}")
-        entries.append(key + b"=" + value)
-    encoded = tuple(entries)
-    _cache = (pairs, encoded)
-    return encoded

@@ -24,7 +24,9 @@ from . import env_unix, libc, remembered, runners, runtime
 from ._platform import forkpipe, system
 from .plan import (
     CHILD_ERROR_MAGIC,
+    Builder,
     ChildError,
+    Envv,
     Plan,
     StrPath,
     byte_ptr_from_string,
@@ -59,7 +61,8 @@ class ProcAttr:
 
     ``dir``: the child's working directory (None: the caller's).
     ``env``: a mapping, or a sequence of "KEY=value" strings (None: this
-    process's environment, as os.environ has it now).
+    process's environment, the C library's ``environ`` as it is now, which
+    os.environ, os.putenv and os.unsetenv all change).
     ``files``: ``files[i]`` becomes the child's fd i; -1 or None closes fd i;
     fds 0..2 beyond the list are closed (None: fds 0, 1 and 2).
     ``sys``: the platform's SysProcAttr.
@@ -80,10 +83,10 @@ def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
     return [byte_ptr_from_string(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
 
-def environment(env: Env | None) -> Sequence[bytes]:
-    """The child's environment as "KEY=value" bytes (None: this process's)."""
+def environment(env: Env | None) -> Envv:
+    """The child's environment as "KEY=value" bytes (None: the C library's environ)."""
     if env is None:
-        return env_unix.environ()  # encoded once while os.environ is unchanged
+        return env_unix.Environ()  # as native subprocess: os.putenv's changes too
     if not isinstance(env, Mapping):
         if not isinstance(env, Sequence):
             raise TypeError(
@@ -349,7 +352,8 @@ def start_process(
 def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Env | None = None) -> NoReturn:
     """Port of Exec (exec_unix.go): execve in this process; returns only by raising.
 
-    ``envv`` is a mapping or a sequence of "KEY=value" (None: os.environ).
+    ``envv`` is a mapping or a sequence of "KEY=value" (None: the C library's
+    environ, as fork_exec's env=None).
     The execve runs under the exec lock (runtime.exec_lock): no thread starts
     through threading while it is in progress (go.dev/issue/19546).
     """
@@ -360,12 +364,11 @@ def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Env | None = None) -> No
     env = environment(envv)
     path = ctypes.create_string_buffer(argv0_bytes)
     argv_array = (ctypes.c_char_p * (len(argv_bytes) + 1))(*argv_bytes)
-    env_array = (ctypes.c_char_p * (len(env) + 1))(*env)
+    buffers = Builder()  # keeps the environment's array until execve
+    envp = buffers.environment(env)
     runtime.before_exec()
     try:
-        libc.parent("execve")(
-            ctypes.addressof(path), ctypes.addressof(argv_array), ctypes.addressof(env_array)
-        )
+        libc.parent("execve")(ctypes.addressof(path), ctypes.addressof(argv_array), envp)
         code = ctypes.get_errno()
     finally:
         runtime.after_exec()

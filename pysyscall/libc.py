@@ -50,6 +50,7 @@ PROTOTYPES: dict[str, tuple[Any, tuple[Any, ...], bool]] = {
     "_exit": (None, (c_int,), False),
     "__exit": (None, (c_int,), False),
     "__errno_location": (c_void_p, (), False),
+    "_NSGetEnviron": (c_void_p, (), False),
     "__error": (c_void_p, (), False),
     "capget": (c_int, (c_void_p, c_void_p), False),
     "capset": (c_int, (c_void_p, c_void_p), False),
@@ -243,6 +244,16 @@ def child(name: str, checked: bool = True) -> Callable[..., Any]:
 def parent(name: str) -> Callable[..., Any]:
     """The GIL-releasing, errno-saving binding of ``name`` for the parent."""
     return _bind(_PARENT, name, PROTOTYPES[name][0])
+
+
+def environ_location() -> int:
+    """The address of the C library's variable ``environ`` (a char **), not its array."""
+    if sys.platform == "darwin":
+        # A shared library (what ctypes loads) reaches it through
+        # _NSGetEnviron (crt_externs.h): libSystem exports no ``environ``.
+        location: int = parent("_NSGetEnviron")()
+        return location
+    return ctypes.addressof(c_void_p.in_dll(_libraries[LIBRARY][1], "environ"))
 
 
 def variadic_arguments(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -25,6 +25,7 @@ from . import libc
 from .plan import (
     Builder,
     Cell,
+    Envv,
     Plan,
     Step,
     SysProcAttrBase,
@@ -397,7 +398,7 @@ def _ambient_capabilities(sys: SysProcAttr) -> tuple[Any, Any]:
 def child_program(
     argv0: bytes,
     argv: Sequence[bytes],
-    envv: Sequence[bytes],
+    envv: Envv,
     dir: bytes | None,
     files: Sequence[int],
     sys: SysProcAttr,

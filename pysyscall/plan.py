@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from . import libc
+from .env_unix import Environ
 
 MISSING: Any = dataclasses.MISSING
 
@@ -37,6 +38,13 @@ PID_MAX = 0x7FFFFFFF  # pid_t and int are 32-bit signed on Linux and darwin
 
 
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+# A child's environment: "KEY=value" strings, or (env=None) the C library's.
+Envv = Union[Sequence[bytes], Environ]
+
+
+def environment_text(envv: Envv) -> str:
+    """How a plan prints the child's environment."""
+    return "environ" if isinstance(envv, Environ) else f"<{len(envv)} variables>"
 
 
 def byte_ptr_from_string(value: StrPath, what: str) -> bytes:
@@ -201,6 +209,8 @@ class Plan:
     the ignored ones in ``signal_rule`` (runtime.signals_to_reset); a runner
     that can judge each signal in the child may apply the rule there
     instead of the list, which then holds whatever the handlers become.
+    ``environ``, for env=None, is the plan's copy of the C library's
+    environment, which a start of a kept plan takes again (Environ.take).
     """
 
     platform: str
@@ -217,6 +227,7 @@ class Plan:
     prepared: dict[str, Any] = field(default_factory=dict, repr=False)
     signal_steps: tuple[int, int] | None = None  # (first, count): the handler resets
     signal_rule: tuple[int, ...] | None = None
+    environ: Environ | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -253,9 +264,6 @@ def signal_name(signum: int) -> str:
         return str(signum)
 
 
-_last_array: tuple[tuple[bytes, ...], Any] | None = None  # see Builder.c_string_array
-
-
 class Builder:
     """Collects steps and keeps the C buffers they point to alive."""
 
@@ -263,6 +271,7 @@ class Builder:
         self.steps: list[Step] = []
         self.keep: list[Any] = []
         self.signal_steps: tuple[int, int] | None = None
+        self.environ: Environ | None = None
 
     def call(
         self,
@@ -300,22 +309,17 @@ class Builder:
         return ctypes.addressof(buf)
 
     def c_string_array(self, values: Sequence[bytes]) -> int:
-        """Port of SlicePtrFromStrings: a NULL-terminated array of C strings.
-
-        The array of the last tuple is kept and reused for the same tuple
-        (env_unix.environ's, unchanged between starts): a tuple never
-        changes, and the cache holds it, so its identity cannot be reused.
-        """
-        global _last_array
-        last = _last_array
-        if last is not None and last[0] is values:
-            array = last[1]
-        else:
-            array = (ctypes.c_char_p * (len(values) + 1))(*values)
-            if type(values) is tuple:
-                _last_array = (values, array)
+        """Port of SlicePtrFromStrings: a NULL-terminated array of C strings."""
+        array = (ctypes.c_char_p * (len(values) + 1))(*values)
         self.keep.append(array)
         return ctypes.addressof(array)
+
+    def environment(self, envv: Envv) -> int:
+        """The child's envp: ``envv``'s array; an Environ's is the plan's own."""
+        if isinstance(envv, Environ):
+            self.environ = envv  # taken again before each start of a kept plan
+            return envv.address
+        return self.c_string_array(envv)
 
     def session(self, sys: SysProcAttrBase, tiocspgrp: int) -> None:
         """Append Go's setsid, setpgid and foreground steps, in Go's order."""
@@ -345,7 +349,7 @@ class Builder:
         path = os.fsdecode(dir)
         self.call("chdir", self.c_string(dir), text=f"chdir({path!r})", path=path)
 
-    def execve(self, argv0: bytes, argv: Sequence[bytes], envv: Sequence[bytes]) -> None:
+    def execve(self, argv0: bytes, argv: Sequence[bytes], envv: Envv) -> None:
         """Append execve, the last step: it returns only when it fails."""
         program = os.fsdecode(argv0)
         shown = [os.fsdecode(a) for a in argv]
@@ -353,8 +357,8 @@ class Builder:
             "execve",
             self.c_string(argv0),
             self.c_string_array(argv),
-            self.c_string_array(envv),
-            text=f"execve({program!r}, {shown!r}, <{len(envv)} variables>)",
+            self.environment(envv),
+            text=f"execve({program!r}, {shown!r}, {environment_text(envv)})",
             path=program,
         )
 
@@ -449,6 +453,7 @@ class Builder:
             platform, fork, exit, self.steps, first_free_fd, saved_mask, self.keep, **parent_side
         )
         plan.signal_steps = self.signal_steps
+        plan.environ = self.environ
         return plan
 
 

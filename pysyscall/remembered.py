@@ -11,8 +11,8 @@ starts. Recognising one costs about 5 µs (and 15-20 µs more to read the
 signal handlers, for the fork runner: see below).
 
 Keyed exactly: argv0 and argv of str or bytes; ``dir`` str, bytes or None;
-``env`` None (keyed by env_unix's copy of os.environ, a new tuple whenever
-os.environ changes), or a dict or list of str/bytes; ``files`` of ints or
+``env`` None (the C library's environ, copied again into the plan's own
+array before each start: env_unix.Environ), or a dict or list of str/bytes; ``files`` of ints or
 None; SysProcAttr fields in KEYED_FIELDS, of plain values (the others at
 their defaults). Any other request is planned every time: among them every
 plan with parent-side work or a pidfd (the id maps and pidfd are not keyed),
@@ -44,7 +44,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
-from . import env_unix, libc, runners, runtime
+from . import libc, runners, runtime
 from ._platform import system
 from .plan import MISSING, Credential, OtherFields, Plan
 
@@ -116,9 +116,8 @@ def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
         entry = _Entry(runner, signals, key[-2])
         _remember(key, entry)
     else:
-        try:
-            plan = entry.plans.pop()  # atomic: two threads never get one plan
-        except IndexError:
+        plan = _kept(entry)
+        if plan is None:
             plan = exec_unix.child_program(argv0, argv, attr)
             _prepare(entry.runner, plan)
     try:
@@ -127,6 +126,17 @@ def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
     finally:
         if len(entry.plans) < POOL:
             entry.plans.append(plan)
+
+
+def _kept(entry: _Entry) -> Plan | None:
+    """A plan from ``entry``'s pool, ready to start; None: plan one."""
+    try:
+        plan = entry.plans.pop()  # atomic: two threads never get one plan
+    except IndexError:
+        return None  # all in use (threads starting the request at once)
+    if plan.environ is not None and not plan.environ.take():
+        return None  # environ outgrew the plan's copy (dropped: it has no fds)
+    return plan
 
 
 def _prepare(runner: ModuleType, plan: Plan) -> None:
@@ -171,7 +181,7 @@ def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, .
         return None
     head = (os.getpid(), runners.requested(), argv0, argv)
     if attr is None:
-        return (*head, None, env_unix.environ(), None, ())
+        return (*head, None, None, None, ())
     if type(attr) is not procattr:
         return None
     dir, env, files = attr.dir, _env_key(attr.env), attr.files
@@ -191,7 +201,7 @@ def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, .
 
 def _env_key(env: Any) -> Any:
     if env is None:
-        return env_unix.environ()  # the same tuple while os.environ is unchanged
+        return None  # the C library's environ, taken at each start
     if type(env) is dict:
         items = tuple(env.items())
         if set(map(type, itertools.chain.from_iterable(items))) <= _STRINGS:

@@ -54,9 +54,9 @@ posix_spawn"), anything else is execve's. The message says so.
 No status pipe: posix_spawn returns the child's error itself (status_pipe;
 exec_unix starts such a runner without the pipe). It runs under the fork
 lock like the fork runner, with the GIL released (libc.parent), so other
-threads keep running while the child starts. env=None passes env_unix's
-cached copy of os.environ, never libc's environ, which another thread's
-putenv may reallocate while the GIL-released spawn reads it.
+threads keep running while the child starts. env=None passes the plan's own
+copy of libc's environ (env_unix.Environ), never ``environ`` itself, which
+another thread's putenv may reallocate while the GIL-released spawn reads it.
 """
 
 from __future__ import annotations
@@ -234,6 +234,7 @@ _PLAN_READ = (
     *("platform", "fork", "exit", "steps", "first_free_fd", "saved_mask", "keep"),
     *("record", "prepared", "signal_steps", "signal_rule"),  # runners' state, and
     # what the signal steps are (the translation reads the steps themselves)
+    "environ",  # the envp array execve's step points to, refilled in place
 )
 _MISSING: Any = dataclasses.MISSING
 

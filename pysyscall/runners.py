@@ -21,7 +21,7 @@ RUNNERS: tuple[ModuleType, ...] = (runner_vfork, runner_spawn, runner_fork)
 
 # A runner name that takes precedence over PYSYSCALL_RUNNER: the benchmark
 # (bench.py) switches runners between starts without changing os.environ,
-# which every child inherits and env_unix caches.
+# which every child inherits.
 override: str | None = None
 
 

@@ -1,6 +1,7 @@
 """CPython's own Lib/test/test_subprocess.py, natively and through pysyscall.compat.
 
-    python tests/compat_stdlib.py [--python PYTHON] [--test-dir DIR] [-k WORD ...]
+    python tests/compat_stdlib.py [--python PYTHON] [--test-dir DIR] [--module NAME]
+                                  [-k WORD ...]
 
 Not collected by pytest (not a test_*.py file): it takes minutes. It runs
 the interpreter's ``test.test_subprocess`` twice, each time in a fresh
@@ -12,12 +13,15 @@ each run and every test whose outcome differs, with its traceback, and exits
 
 ``--test-dir`` names a directory holding a ``test`` package (a CPython
 checkout's Lib/, or a Debian sysroot's) for interpreters installed without
-theirs. ``-k`` keeps the tests whose id contains one of the words.
+theirs. ``-k`` keeps the tests whose id contains one of the words. ``--module``
+runs another of the interpreter's test modules the same way (``test_os -k
+EnvironTests``: env=None and os.putenv/os.unsetenv, through Popen).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -69,8 +73,8 @@ class _Recorder(unittest.TextTestResult):
             self.outcomes[subtest.id()] = (kind, self._exc_info_to_string(err, test))
 
 
-def _inner(mode: str, out: str, words: list[str]) -> int:
-    """Run test_subprocess in this interpreter; write the outcomes to ``out``."""
+def _inner(mode: str, out: str, words: list[str], test_module: str) -> int:
+    """Run test.``test_module`` in this interpreter; write the outcomes to ``out``."""
     sys.path.insert(0, str(ROOT))
     calls = {"fork_exec": 0, "preexec_fn": 0}
     if mode == "compat":
@@ -88,10 +92,12 @@ def _inner(mode: str, out: str, words: list[str]) -> int:
 
         # The tests that patch fork_exec themselves put this one back after.
         setattr(module, name, counted)
-    from test import support, test_subprocess
+    from test import support
 
     support.verbose = False
-    suite = unittest.defaultTestLoader.loadTestsFromModule(test_subprocess)
+    suite = unittest.defaultTestLoader.loadTestsFromModule(
+        importlib.import_module(f"test.{test_module}")
+    )
 
     def flat(s: Any) -> list[Any]:
         if isinstance(s, unittest.TestSuite):
@@ -110,13 +116,16 @@ def _inner(mode: str, out: str, words: list[str]) -> int:
     return 0
 
 
-def _run(python: str, mode: str, test_dir: str | None, words: list[str]) -> dict[str, Any]:
+def _run(
+    python: str, mode: str, test_dir: str | None, words: list[str], module: str
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "outcomes.json")
         env = dict(os.environ)
         if test_dir:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [test_dir, env.get("PYTHONPATH")]))
-        argv = [python, __file__, "--inner", mode, out, *[f"-k{w}" for w in words]]
+        argv = [python, __file__, "--inner", mode, out, f"--module={module}"]
+        argv += [f"-k{w}" for w in words]
         started = time.monotonic()
         done = subprocess.run(argv, env=env, cwd=tmp, capture_output=True, text=True)
         took = time.monotonic() - started
@@ -138,11 +147,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--test-dir")
+    parser.add_argument("--module", default="test_subprocess")
     parser.add_argument("-k", dest="words", action="append", default=[])
     parser.add_argument("--inner", nargs=2, metavar=("MODE", "OUT"), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.inner:
-        return _inner(options.inner[0], options.inner[1], options.words)
+        return _inner(options.inner[0], options.inner[1], options.words, options.module)
     version = subprocess.run(
         [options.python, "-c", "import sys; print(sys.version.split()[0])"],
         capture_output=True,
@@ -150,10 +160,10 @@ def main() -> int:
         check=True,
     ).stdout.strip()
     runs = {
-        mode: _run(options.python, mode, options.test_dir, options.words)
+        mode: _run(options.python, mode, options.test_dir, options.words, options.module)
         for mode in ("native", "compat")
     }
-    print(f"CPython {version}: Lib/test/test_subprocess.py")
+    print(f"CPython {version}: Lib/test/{options.module}.py")
     for mode, run in runs.items():
         print(f"  {mode:7} {_counts(run['outcomes'])} ({run['seconds']:.0f} s)")
     calls = runs["compat"]["calls"]

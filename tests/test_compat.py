@@ -362,25 +362,28 @@ def test_restore_signals_with_sigpipe_caught_or_default() -> None:
         signal.signal(signal.SIGPIPE, previous)
 
 
-def test_env_none_is_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    # env=None: the child gets os.environ, as natively (where execv passes
-    # the C library's environ, which os.environ keeps in step).
+def test_env_none_is_the_c_librarys_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    # env=None: execv passes the C library's environ, which os.environ keeps
+    # in step, and os.putenv and os.unsetenv change behind its back.
     monkeypatch.setenv("PYSYSCALL_COMPAT_A", "1")
     both(lambda: sh("echo $PYSYSCALL_COMPAT_A"))
     monkeypatch.setenv("PYSYSCALL_COMPAT_A", "2")
     assert both(lambda: sh("echo $PYSYSCALL_COMPAT_A")) == ("ok", (0, b"2\n", b""))
     monkeypatch.delenv("PYSYSCALL_COMPAT_A")
     assert both(lambda: sh("echo x$PYSYSCALL_COMPAT_A")) == ("ok", (0, b"x\n", b""))
-    # The documented difference: a variable set behind os.environ's back
-    # (os.putenv, or C code) reaches a native child only.
-    os.putenv("PYSYSCALL_COMPAT_B", "behind")
+    monkeypatch.setenv("PYSYSCALL_COMPAT_C", "in os.environ")
+    compat.forget()
     try:
-        native = outcome(lambda: sh("echo x$PYSYSCALL_COMPAT_B"))
-        with compat.installed():
-            ours = outcome(lambda: sh("echo x$PYSYSCALL_COMPAT_B"))
-        assert (native, ours) == (("ok", (0, b"xbehind\n", b"")), ("ok", (0, b"x\n", b"")))
+        script = functools.partial(sh, "echo x$PYSYSCALL_COMPAT_B y$PYSYSCALL_COMPAT_C")
+        for value in ("behind", "changed"):  # a new plan, then the kept one
+            os.putenv("PYSYSCALL_COMPAT_B", value)
+            os.unsetenv("PYSYSCALL_COMPAT_C")
+            assert both(script) == ("ok", (0, f"x{value} y\n".encode(), b""))
+        assert len(compat._pools) == 1  # the second start was the kept plan's
+        assert "PYSYSCALL_COMPAT_B" not in os.environ and "PYSYSCALL_COMPAT_C" in os.environ
     finally:
         os.unsetenv("PYSYSCALL_COMPAT_B")
+    assert both(lambda: sh("echo x$PYSYSCALL_COMPAT_B")) == ("ok", (0, b"x\n", b""))
 
 
 def test_remembered_plan_not_used_by_a_forked_child() -> None:

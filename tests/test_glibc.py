@@ -214,9 +214,18 @@ def test_info_says_what_is_lacking_and_what_auto_does() -> None:
     ]
 
 
-def test_no_libc_so_6_is_an_import_error_naming_the_c_library() -> None:
+@pytest.mark.parametrize(
+    "code",
+    [
+        # Not glibc, as on musl: the import itself fails.
+        "import posix; posix.confstr = lambda name: None; import pysyscall",
+        # glibc, but no libc.so.6 to load: the first name used fails.
+        "from pysyscall import fork_exec",
+    ],
+)
+def test_no_libc_so_6_is_an_import_error_naming_the_c_library(code: str) -> None:
     done = subprocess.run(
-        [sys.executable, HIDE, "libc.so.6", "import pysyscall"],
+        [sys.executable, HIDE, "libc.so.6", code],
         capture_output=True,
         text=True,
         timeout=120,

@@ -33,6 +33,54 @@ def test_import_fork_exec_as_the_design_card_writes_it() -> None:
     assert (out.returncode, out.stdout, out.stderr) == (0, "0\n", "")
 
 
+def test_import_loads_nothing_heavy() -> None:
+    """``import pysyscall`` loads no other module; a name, the layer; the CLI loads when run.
+
+    -S: without site, whatever site imports (typing, often) is not there
+    already, so the import is seen loading it or not.
+    """
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "def loaded(): print(' '.join(sorted(set(sys.modules) - before)))\n"
+        "import pysyscall\n"
+        "loaded()\n"
+        "from pysyscall import ProcAttr, fork_exec\n"
+        "pysyscall.wait4(fork_exec('/bin/true', ['true'], ProcAttr()))\n"
+        "loaded()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    package, started = (set(line.split()) for line in out.stdout.splitlines())
+    assert package == {"pysyscall", "pysyscall.fork_exec"}, package
+    heavy = {"typing", "dataclasses", "inspect", "ctypes", "threading", "signal", "subprocess"}
+    assert not heavy & package
+    runners = {"pysyscall.runner_vfork", "pysyscall.runner_spawn", "pysyscall.runner_fork"}
+    assert {"pysyscall.exec_unix", *runners} <= started, started
+    later = {"pysyscall.cli", "pysyscall.bench", "pysyscall.lab", "pysyscall.compat", "argparse"}
+    assert not later & started, started
+
+
+def test_lazy_names_and_submodules() -> None:
+    """Every public name and every submodule the import used to load is an attribute."""
+    code = (
+        "import pysyscall\n"
+        "for name in pysyscall.__all__: getattr(pysyscall, name)\n"
+        "assert pysyscall.SysProcAttr is pysyscall._platform.system.SysProcAttr\n"
+        "assert pysyscall.fork_exec is pysyscall.exec_unix.fork_exec\n"
+        "assert len(pysyscall.runners.RUNNERS) == 3 and pysyscall.runtime.exec_lock\n"
+        "assert set(pysyscall.__all__) <= set(dir(pysyscall))\n"
+        "try:\n"
+        "    pysyscall.no_such_name\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout == "module 'pysyscall' has no attribute 'no_such_name'\n"
+
+
 def resolve(dotted: str) -> object:
     parts = dotted.split(".")
     for i in range(len(parts), 0, -1):

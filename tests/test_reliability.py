@@ -294,6 +294,7 @@ def test_concurrent_exec_with_a_leaky_pipe(sweep: bool, monkeypatch: pytest.Monk
     """
     monkeypatch.setattr(pysyscall.linux, "SWEEP", sweep)
     monkeypatch.setenv("PYSYSCALL_RUNNER", "fork")  # the status pipe is the fork runner's
+    pysyscall.remembered.forget()  # plans remembered with the other sweep setting
     n = 2
     fds_before = open_fds()
     game = Round(n, deadline=1.5, cancel_deadline=15.0)

@@ -153,10 +153,83 @@ def test_environment(runner: Any, monkeypatch: pytest.MonkeyPatch, no_leaks: Non
     runner.ran.clear()
     monkeypatch.setenv("PYSYSCALL_SPAWN_TEST", "inherited")
     out = output_of(runner, ["/usr/bin/env", "-0"])
-    assert out.split(b"\0")[:-1] == [k + b"=" + v for k, v in os.environb.items()]
+    # env=None: what a native child gets, the C library's environ, in its order.
+    native = subprocess.run(["/usr/bin/env", "-0"], capture_output=True, check=True).stdout
+    assert out == native and b"PYSYSCALL_SPAWN_TEST=inherited\0" in out
     runner.ran.clear()
-    monkeypatch.setenv("PYSYSCALL_SPAWN_TEST", "changed")  # the cached copy must follow
+    monkeypatch.setenv("PYSYSCALL_SPAWN_TEST", "changed")  # a kept plan takes environ again
     assert b"PYSYSCALL_SPAWN_TEST=changed" in output_of(runner, ["/usr/bin/env", "-0"])
+
+
+def test_putenv_and_unsetenv_reach_the_child(
+    runner: Any, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    """env=None is the C library's environ: os.putenv and os.unsetenv count, as natively."""
+    monkeypatch.setenv("PYSYSCALL_UNSET_TEST", "in os.environ only, after unsetenv")
+    monkeypatch.setattr(os, "environ", os.environ)  # restored (and unset) at teardown
+    argv = ["/usr/bin/env", "-0"]
+    for start in range(2):  # a new plan, then the remembered one
+        os.putenv("PYSYSCALL_PUTENV_TEST", f"start {start}")
+        os.unsetenv("PYSYSCALL_UNSET_TEST")
+        try:
+            runner.ran.clear()
+            entries = output_of(runner, argv).split(b"\0")
+        finally:
+            os.unsetenv("PYSYSCALL_PUTENV_TEST")
+        assert f"PYSYSCALL_PUTENV_TEST=start {start}".encode() in entries
+        assert not [e for e in entries if e.startswith(b"PYSYSCALL_UNSET_TEST=")]
+        assert "PYSYSCALL_PUTENV_TEST" not in os.environ and "PYSYSCALL_UNSET_TEST" in os.environ
+    runner.ran.clear()
+    assert b"PYSYSCALL_PUTENV_TEST" not in output_of(runner, argv)
+
+
+def test_setenv_in_another_thread_during_starts(runner: Any, no_leaks: None) -> None:
+    """Another thread's setenv moves environ while starts run with the GIL released.
+
+    glibc's setenv reallocs environ to grow it, freeing the old array; a
+    child handed ``environ`` itself (or the array it pointed to when the
+    plan was made) would read freed memory: execve fails with EFAULT, or
+    the child gets garbage. Measured with such a stand-in for the plan's
+    copy: every start here failed. The names repeat, so glibc's kept
+    strings do not pile up.
+    """
+    names = [f"PYSYSCALL_CHURN_{i}" for i in range(50)]
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            for name in names:
+                os.putenv(name, "x" * 100)
+            for name in names:
+                os.unsetenv(name)
+
+    os.environ["PYSYSCALL_MARKER"] = "present"
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(100):
+            runner.ran.clear()
+            assert b"PYSYSCALL_MARKER=present\0" in output_of(runner, ["/usr/bin/env", "-0"])
+    finally:
+        stop.set()
+        thread.join()
+        del os.environ["PYSYSCALL_MARKER"]
+
+
+def test_environ_outgrowing_a_kept_plan(runner: Any, no_leaks: None) -> None:
+    """More variables than a remembered plan's copy has room for: a new plan, all of them."""
+    argv = ["/usr/bin/env", "-0"]
+    output_of(runner, argv)  # planned and kept
+    names = [f"PYSYSCALL_GROW_{i}" for i in range(3 * len(os.environ) + 100)]
+    for name in names:
+        os.putenv(name, "x")
+    try:
+        runner.ran.clear()
+        entries = set(output_of(runner, argv).split(b"\0"))
+    finally:
+        for name in names:
+            os.unsetenv(name)
+    assert {f"{name}=x".encode() for name in names} <= entries
 
 
 def test_fd_passes(runner: Any, tmp_path: Path, no_leaks: None) -> None:
@@ -655,18 +728,39 @@ def test_setup_objects_are_cached_and_shared() -> None:
 # --- the cached environment and the signal scan ---------------------------------
 
 
-def test_environment_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = env_unix.environ()
-    assert first is env_unix.environ()  # unchanged: the same tuple
-    assert list(first) == [k + b"=" + v for k, v in os.environb.items()]
+def test_environ_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Environ is environ's entries now, then again at each take; strings copied on request."""
     monkeypatch.setenv("PYSYSCALL_ENV_TEST", "1")
-    second = env_unix.environ()
-    assert second is not first and b"PYSYSCALL_ENV_TEST=1" in second
-    # Same pairs in another order: another environment for the child.
-    monkeypatch.delenv("HOME", raising=False)
-    monkeypatch.setenv("HOME", "/somewhere")
-    third = env_unix.environ()
-    assert list(third) == [k + b"=" + v for k, v in os.environb.items()]
+    # The pointers where the strings stay valid (glibc, CPython); copies of
+    # the strings (darwin, PyPy), which work anywhere.
+    for kept in sorted({env_unix.STRINGS_KEPT, False}):
+        monkeypatch.setattr(env_unix, "STRINGS_KEPT", kept)
+        copy = env_unix.Environ()
+        address = copy.address
+        first = ctypes_strings(copy.address)
+        native = subprocess.run(["/usr/bin/env", "-0"], capture_output=True, check=True).stdout
+        assert first == native.split(b"\0")[:-1] and b"PYSYSCALL_ENV_TEST=1" in first
+        os.putenv("PYSYSCALL_ENV_TEST", "2")
+        os.unsetenv("HOME")
+        try:
+            assert ctypes_strings(copy.address) == first  # a copy: unmoved by setenv
+            assert copy.take() and copy.address == address
+            taken = ctypes_strings(copy.address)
+        finally:
+            os.putenv("PYSYSCALL_ENV_TEST", "1")
+            os.putenv("HOME", os.environ["HOME"])
+        assert b"PYSYSCALL_ENV_TEST=2" in taken and not [e for e in taken if e.startswith(b"HOME=")]
+        assert len(taken) == len(first) - 1
+
+
+def ctypes_strings(address: int) -> list[bytes]:
+    import ctypes
+
+    array = ctypes.cast(address, ctypes.POINTER(ctypes.c_char_p))
+    entries = []
+    while array[len(entries)] is not None:
+        entries.append(array[len(entries)])
+    return entries
 
 
 def test_signals_from_proc_match_sigaction() -> None:

@@ -667,6 +667,7 @@ def test_mapping_refused_auto_falls_back(
     mapping_refused: None, monkeypatch: pytest.MonkeyPatch, no_leaks: None
 ) -> None:
     monkeypatch.setenv("PYSYSCALL_RUNNER", "auto")
+    pysyscall.remembered.forget()  # an earlier test's plan would keep the vfork runner
     reason = runner_vfork.unavailable()
     assert reason is not None and "refused by the test hook" in reason
     if runner_fork.unavailable() is not None:  # PyPy: no other runner, a clear refusal
