@@ -215,6 +215,7 @@ def _plan(options: argparse.Namespace, argv: list[str]) -> int:
     except OSError:
         path = options.program  # the plan shows what fork_exec would be given
     plan = exec_unix.child_program(path, argv, _attr(options))
+    previous = runners.override
     if options.runner is not None:
         runners.override = options.runner
     try:
@@ -238,6 +239,7 @@ def _plan(options: argparse.Namespace, argv: list[str]) -> int:
         for line in runner.describe(plan):
             print(line)
     finally:
+        runners.override = previous
         plan.close()
     return 0
 

@@ -731,7 +731,7 @@ def describe(plan: Plan) -> list[str]:
     assert flags is not None
     vfork = CLONE_VM | CLONE_VFORK if shared else 0
     words = list(table(plan, -1))
-    lines = [_describe_clone(plan, flags | vfork, parent_tid)]
+    lines = [_describe_clone(plan, vfork, flags, parent_tid)]
     if shared:
         lines.append(
             "  the parent is suspended until the child calls execve or exits; no status pipe"
@@ -784,8 +784,9 @@ def _entry_words(step: Step, index: int) -> tuple[int, ...]:
     return tuple(words)
 
 
-def _describe_clone(plan: Plan, flags: int, parent_tid: int) -> str:
-    """The clone call of a start of ``plan`` (``flags``: CLONE_VM|CLONE_VFORK included)."""
+def _describe_clone(plan: Plan, vfork: int, flags: int, parent_tid: int) -> str:
+    """The clone call of a start of ``plan``: ``vfork`` (CLONE_VM|CLONE_VFORK or 0), then
+    the plan's ``flags``, as _clone passes them."""
     from . import linux  # this runner is Linux-only
 
     known = {
@@ -793,7 +794,12 @@ def _describe_clone(plan: Plan, flags: int, parent_tid: int) -> str:
         for name, value in vars(linux).items()
         if name.startswith("CLONE_") and isinstance(value, int)
     }
-    named = [known.get(1 << bit, hex(1 << bit)) for bit in range(64) if flags >> bit & 1]
+    named = [
+        known.get(1 << bit, hex(1 << bit))
+        for word in (vfork, flags & ~vfork)
+        for bit in range(64)
+        if word >> bit & 1
+    ]
     if plan.fork.name == "clone3":
         cgroup = (ctypes.c_uint64 * 11).from_address(int(plan.fork.args[1]))[10]
         return (
