@@ -851,29 +851,41 @@ def _describe_rule(
     from . import linux  # this runner is Linux-only
 
     rt_sigaction = linux.SYSCALL.get("rt_sigaction")
+
+    def sets(entry: tuple[int, ...], handler: int) -> bool:
+        """Whether ``entry`` is rt_sigaction(signum, an action with ``handler``, ...)."""
+        return (
+            names.get(entry[0]) == "syscall"
+            and entry[1] == rt_sigaction
+            and ctypes.c_uint64.from_address(entry[3]).value == handler
+        )
+
     defaulted: list[int] = []
     kept: list[int] = []
     lines = []
     i = 0
     while i < len(entries):
-        func, number, signum, action, old = entries[i][:5]
-        if names.get(func) == "syscall" and number == rt_sigaction:
-            handler = ctypes.c_uint64.from_address(action).value
-            if handler == 0:
-                defaulted.append(signum)
-                follow = entries[i + 1 : i + 3]
-                if (
-                    old
-                    and len(follow) == 2
-                    and names.get(follow[0][0]) == "memcmp"
-                    and follow[0][7] & F_IF_EQUAL
-                    and follow[1][2] == signum
-                ):
-                    kept.append(signum)
-                    i += 3
-                    continue
+        func, _, signum, _, old = entries[i][:5]
+        if sets(entries[i], 0):
+            defaulted.append(signum)
+            compare, again = (*entries[i + 1 : i + 3], (), ())[:2]
+            if (
+                old
+                and compare
+                and names.get(compare[0]) == "memcmp"
+                and compare[1] == old
+                and ctypes.c_uint64.from_address(compare[2]).value == SIG_IGN
+                and compare[7] & F_IF_EQUAL
+                and compare[8] == 0
+                and again
+                and sets(again, SIG_IGN)
+                and again[2] == signum
+            ):
+                kept.append(signum)
+                i += 3
+            else:
                 i += 1
-                continue
+            continue
         lines.append(
             f"{entries[i][-1]:4}  {names.get(func, hex(func))}"
             f"({', '.join(hex(a) for a in entries[i][1:7])})  [{_describe_flags(entries[i])}]"
@@ -882,8 +894,8 @@ def _describe_rule(
     index = entries[0][-1]
     summary = [
         f"{index:4}  the signal rule, {len(entries)} entries: for each signal "
-        f"{_signal_range(defaulted)}: rt_sigaction(sig, SIG_DFL, &old) [raw system call, "
-        "result ignored]",
+        f"{_signal_range(defaulted)}: rt_sigaction(sig, SIG_DFL, &old) [raw system call; "
+        f"{_describe_flags(entries[0])}]",
     ]
     if kept:
         alone = sorted(set(defaulted) - set(kept))
