@@ -3,10 +3,12 @@
 ``run`` starts a program through fork_exec (found in PATH by look_path),
 waits for it and exits with its status (128 + the signal if it was killed);
 if the program cannot start it prints one line and exits 127 (not found) or
-126 (found but could not run), as a shell does. ``plan`` prints the child's
-program without running it. ``info`` prints what this build selected, what
-this machine lacks (one "lacks: X -> consequence" line each) and which runner
-auto picks for a start, and why the others decline it.
+126 (found but could not run), as a shell does. ``plan`` prints, without
+running it, the program of the runner that would run it (auto's pick, or
+``--runner NAME``), read from what that runner makes of the plan. ``info``
+prints what this build selected, what this machine lacks (one "lacks: X ->
+consequence" line each) and which runner auto picks for a start, and why the
+others decline it.
 ``bench`` times starting a process against the stdlib's ways (bench.py).
 ``lab`` reproduces the Go bugs whose fixes pysyscall ports (lab.py).
 Bad options are usage errors (exit status 2), as argparse's own are.
@@ -52,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, text in (
         ("run", "run PROGRAM through fork_exec and exit with its status"),
-        ("plan", "print the child's program for PROGRAM without running it"),
+        ("plan", "print the program the runner would run for PROGRAM, without running it"),
     ):
         usage = "%(prog)s [options] [--] PROGRAM [ARG ...]"
         command = commands.add_parser(name, help=text, description=text, usage=usage)
@@ -66,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--setsid", action="store_true", help="start a new session")
         command.add_argument("--setpgid", action="store_true", help="start a new process group")
+        if name == "plan":
+            command.add_argument(
+                "--runner",
+                choices=["auto", *(runner.NAME for runner in runners.RUNNERS)],
+                help="the runner whose program to print (default: PYSYSCALL_RUNNER, else auto)",
+            )
         if name == "run":
             command.add_argument(
                 "--via-subprocess",
@@ -178,10 +186,10 @@ def _run(options: argparse.Namespace, argv: list[str]) -> int:
         try:
             pid = exec_unix.fork_exec(path, argv, _attr(options))
         except OSError as error:
-            print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
+            print(f"pysyscall plan: {error}", file=sys.stderr)
             return 127 if error.errno == errno.ENOENT and error.filename == path else 126
         except (RuntimeError, ValueError) as error:  # no runner here; bad arguments
-            print(f"pysyscall: {options.program}: {error}", file=sys.stderr)
+            print(f"pysyscall plan: {error}", file=sys.stderr)
             return 126
         _, status = exec_unix.wait4(pid)
     finally:
@@ -201,11 +209,38 @@ def _program(name: str) -> str:
 
 
 def _plan(options: argparse.Namespace, argv: list[str]) -> int:
+    """Print the program of the runner that would run the start: auto's pick, or the named one."""
     try:
         path = _program(options.program)
     except OSError:
         path = options.program  # the plan shows what fork_exec would be given
-    print(exec_unix.child_program(path, argv, _attr(options)))
+    plan = exec_unix.child_program(path, argv, _attr(options))
+    previous = runners.override
+    if options.runner is not None:
+        runners.override = options.runner
+    try:
+        requested = runners.requested()
+        try:
+            runner = runners.select(plan)
+        except (RuntimeError, ValueError) as error:  # no runner for it; a bad PYSYSCALL_RUNNER
+            print(f"pysyscall plan: {error}", file=sys.stderr)
+            return 1
+        if requested == "auto":
+            declined = [
+                f"{earlier.NAME} declines: {earlier.unavailable(plan)}"
+                for earlier in runners.RUNNERS[: runners.RUNNERS.index(runner)]
+            ]
+            why = "auto: " + ("; ".join(declined) or "its first choice")
+        elif options.runner is not None:
+            why = f"--runner {requested}"
+        else:
+            why = f"PYSYSCALL_RUNNER={requested}"
+        print(f"runner {runner.NAME} ({why})")
+        for line in runner.describe(plan):
+            print(line)
+    finally:
+        runners.override = previous
+        plan.close()
     return 0
 
 

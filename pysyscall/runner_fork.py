@@ -290,3 +290,32 @@ def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
     if pid == -1:
         raise libc.errno_error(fork_errno or errno.EAGAIN, f"fork through {plan.fork.text}")
     return pid
+
+
+# --- the program, as printed (python -m pysyscall plan) ------------------------------
+
+
+def describe(plan: Plan) -> list[str]:
+    """What this runner runs for ``plan``: the fork, the status pipe, the plan's steps.
+
+    The steps as the plan lists them (the runner binds each, in order), the
+    parent's side and the fd sweep as the prepared plan has them (_Prepared,
+    the one a start uses, kept in Plan.prepared).
+    """
+    prepared: _Prepared | None = plan.prepared.get(NAME)
+    if prepared is None:
+        prepared = plan.prepared[NAME] = _Prepared(plan)
+    lines = str(plan).splitlines()
+    parent = "the parent closes the status pipe's write end"
+    if len(prepared.parent_calls) > 1:
+        parent += ", then waits in poll until the child has exec'd (EOF) or written its record"
+    lines.insert(1, parent)
+    for segment in prepared.segments:
+        if segment[0] == "sweep":
+            lines.insert(
+                -1,
+                f"  (cloexec_range({segment[2]}, {segment[3]}) runs as fcntl(fd, F_SETFD, "
+                "FD_CLOEXEC) on every fd up to the RLIMIT_NOFILE soft limit: the vfork "
+                "routine that has it cannot be mapped here)",
+            )
+    return lines

@@ -73,7 +73,7 @@ from typing import Any, Union
 
 from . import libc, runtime
 from ._platform import system
-from .plan import OtherFields, Plan, Step
+from .plan import OtherFields, Plan, Step, signal_name
 
 NAME = "spawn"
 
@@ -205,26 +205,7 @@ class Spawn:
     actions_key: tuple[Any, ...] = ()  # what the actions do, for the cache
 
     def __str__(self) -> str:
-        flags = [
-            name
-            for name in ("SETSID", "SETPGROUP", "SETSIGDEF", "SETSIGMASK", "CLOEXEC_DEFAULT")
-            if self.flags & getattr(system, "POSIX_SPAWN_" + name)
-        ]
-        lines = [f"posix_spawn, flags {'|'.join(flags) or '0'}"]
-        if self.flags & system.POSIX_SPAWN_SETPGROUP:
-            lines.append(f"  pgroup {self.pgroup}")
-        if self.sigdefault:
-            lines.append(f"  sigdefault {list(self.sigdefault)}")
-        if self.restore_mask:
-            lines.append("  sigmask: the calling thread's")
-        for func, args, index in self.actions:
-            short = func.replace("posix_spawn_file_actions_", "")
-            shown = ", ".join(str(a) for a in args)
-            if func.endswith("addchdir_np"):
-                shown = repr(self.steps[index].path)
-            lines.append(f"  {short}({shown})  # step {index}")
-        lines.append(f"  exec: step {self.exec_index}, {self.steps[self.exec_index].text}")
-        return "\n".join(lines)
+        return "\n".join(spawn_lines(self))
 
 
 # Step and Plan fields this module reads; every other field must be at its
@@ -711,3 +692,52 @@ def _chdir_error(path: str) -> int:
     if not os.access(path, os.X_OK, effective_ids=os.access in os.supports_effective_ids):
         return errno.EACCES
     return 0
+
+
+# --- the program, as printed (python -m pysyscall plan) ------------------------------
+
+
+def describe(plan: Plan) -> list[str]:
+    """What this runner runs for ``plan``: its translation (the one a start uses).
+
+    The plan must be one this runner can run (``unavailable(plan)`` is None).
+    """
+    spawn = _translation(plan)
+    assert isinstance(spawn, Spawn), spawn
+    return [
+        *spawn_lines(spawn),
+        "every caught handler goes to SIG_DFL in the C library's child (or at its exec)",
+        "on failure: posix_spawn returns the errno (the C library reaps the child); "
+        "the step is the parent's judgement (judge)",
+    ]
+
+
+def spawn_lines(spawn: Spawn) -> list[str]:
+    """posix_spawn's attributes, file actions in order, and the call, one line each."""
+    flags = [
+        name
+        for name in ("SETSID", "SETPGROUP", "SETSIGDEF", "SETSIGMASK", "CLOEXEC_DEFAULT")
+        if spawn.flags & getattr(system, "POSIX_SPAWN_" + name)
+    ]
+    lines = [f"posix_spawn, flags {'|'.join(flags) or '0'}"]
+    if spawn.flags & system.POSIX_SPAWN_SETPGROUP:
+        lines.append(f"  pgroup {spawn.pgroup}")
+    if spawn.sigdefault:
+        lines.append(f"  sigdefault {', '.join(map(signal_name, spawn.sigdefault))}")
+    if spawn.restore_mask:
+        lines.append("  sigmask: the calling thread's, read just before the call")
+    else:
+        lines.append("  sigmask: every signal blocked")
+    lines.append(f"  file actions, in order ({len(spawn.actions)}):")
+    for func, args, index in spawn.actions:
+        short = func.replace("posix_spawn_file_actions_", "")
+        shown = ", ".join(str(a) for a in args)
+        if func.endswith("addchdir_np"):
+            shown = repr(spawn.steps[index].path)
+        lines.append(f"    {short}({shown})  # step {index}, {spawn.steps[index].text}")
+    execve = spawn.steps[spawn.exec_index]
+    lines.append(
+        f"  posix_spawn(&pid, {execve.path!r}, &file_actions, &attr, argv, envp)"
+        f"  # step {spawn.exec_index}, {execve.text}"
+    )
+    return lines

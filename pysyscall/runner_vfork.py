@@ -117,7 +117,7 @@ from types import ModuleType
 from typing import Any
 
 from . import libc, runtime
-from .plan import CHILD_EXIT_STATUS, Cell, Plan, Step
+from .plan import CHILD_EXIT_STATUS, Cell, Plan, Step, signal_name
 
 NAME = "vfork"
 
@@ -711,3 +711,210 @@ def _clone(plan: Plan, status_fd: int) -> int:
     # with CLONE_VFORK, clone returns once the child has exec'd or exited.
     del clone3_args
     return pid
+
+
+# --- the program, as printed (python -m pysyscall plan) ------------------------------
+
+
+def describe(plan: Plan) -> list[str]:
+    """What this runner runs for ``plan``: the clone, then the table as the routine walks it.
+
+    Read back from the table a start of the plan uses (``table``, kept in
+    Plan.prepared): each entry's function, its judging flags and the plan
+    step it belongs to; the entries no step made (the signal rule) are
+    summed up from their own arguments. The plan must be one this runner
+    can run (``unavailable(plan)`` is None).
+    """
+    assert asm is not None
+    shared = shares_memory(plan)
+    flags, parent_tid = _fork_flags(plan.fork)
+    assert flags is not None
+    vfork = CLONE_VM | CLONE_VFORK if shared else 0
+    words = list(table(plan, -1))
+    lines = [_describe_clone(plan, vfork, flags, parent_tid)]
+    if shared:
+        lines.append(
+            "  the parent is suspended until the child calls execve or exits; no status pipe"
+        )
+    else:
+        lines.append(
+            "  without CLONE_VM|CLONE_VFORK: the plan makes a new user namespace, whose id "
+            "maps the parent writes while the child waits (as Go forks there)"
+        )
+    header, size = asm.HEADER_SIZE // 8, asm.ENTRY_SIZE // 8
+    entries = [tuple(words[i : i + size]) for i in range(header, len(words), size)]
+    assert len(entries) == words[0]
+    lines.append(f"the routine walks a table of {len(entries)} entries (step, call, judging):")
+    names = {address: name for name, (address, _) in _functions.items()}
+    # Each entry is the one _entry makes for its step (or the step's
+    # otherwise), or, if neither, one of the signal rule's.
+    made: list[Step | None] = []
+    for entry in entries:
+        step = plan.steps[entry[-1]]
+        calls = [step] if step.otherwise is None else [step, step.otherwise]
+        made.append(next((c for c in calls if entry == _entry_words(c, entry[-1])), None))
+    left_out = set(range(len(plan.steps))) - {e[-1] for e, c in zip(entries, made) if c}
+    rule: list[tuple[int, ...]] = []
+    for entry, call in zip(entries, made):
+        if call is None:
+            rule.append(entry)
+            continue
+        lines += _describe_rule(rule, names, plan, left_out)
+        rule = []
+        step = plan.steps[entry[-1]]
+        what = call.text if call is step else f"otherwise: {call.text}"
+        lines.append(f"{entry[-1]:4}  {what}  [{_describe_flags(entry)}]")
+    lines += _describe_rule(rule, names, plan, left_out)
+    where = (
+        "into the plan's record, in the memory the child shares with the parent (read "
+        "when clone returns)"
+        if shared
+        else "into the status pipe (its write end, set in the table's header per start)"
+    )
+    lines.append(
+        f"on failure: errno and the step number {where}, then {names[words[3]]}({words[7]})"
+    )
+    return lines
+
+
+def _entry_words(step: Step, index: int) -> tuple[int, ...]:
+    """The table entry ``_entry`` makes for ``step``."""
+    words: list[int] = []
+    _entry(step, index, words)
+    return tuple(words)
+
+
+def _describe_clone(plan: Plan, vfork: int, flags: int, parent_tid: int) -> str:
+    """The clone call of a start of ``plan``: ``vfork`` (CLONE_VM|CLONE_VFORK or 0), then
+    the plan's ``flags``, as _clone passes them."""
+    from . import linux  # this runner is Linux-only
+
+    known = {
+        value: name
+        for name, value in vars(linux).items()
+        if name.startswith("CLONE_") and isinstance(value, int)
+    }
+    named = [
+        known.get(1 << bit, hex(1 << bit))
+        for word in (vfork, flags & ~vfork)
+        for bit in range(64)
+        if word >> bit & 1
+    ]
+    if plan.fork.name == "clone3":
+        cgroup = (ctypes.c_uint64 * 11).from_address(int(plan.fork.args[1]))[10]
+        return (
+            f"clone3({{flags={'|'.join(named) or 0}, exit_signal=SIGCHLD, cgroup={cgroup}, "
+            "stack=<this thread's child stack>}) by the routine's clone3_vfork, "
+            "the child entering the table walk"
+        )
+    return (
+        f"clone(vfork_child, <this thread's child stack>, {'|'.join([*named, 'SIGCHLD'])}, "
+        f"&table, {'&pidfd' if parent_tid else 0}) (glibc's clone, the GIL released)"
+    )
+
+
+def _describe_flags(entry: tuple[int, ...]) -> str:
+    """What an entry's flags make the routine do with its result."""
+    flags, expected = entry[7], entry[8]
+    said = []
+    if flags & F_OTHERWISE:
+        said.append(f"unless it returns {expected}, the next entry runs; else it is skipped")
+    if flags & F_IF_EQUAL:
+        said.append(f"the next entry runs only if it returns {expected}")
+    if flags & F_STORE:
+        said.append("result kept for later steps")
+    if flags & F_EXPECT:
+        said.append(f"fails unless it returns {expected} (errno EINVAL)")
+    if flags & F_FAIL:
+        said.append("fails on -1")
+    if not flags & (F_OTHERWISE | F_IF_EQUAL | F_EXPECT | F_FAIL):
+        said.append("result ignored")
+    loaded = [str(k) for k in range(6) if flags & (F_LOAD0 << k)]
+    if loaded:
+        said.append(f"argument {', '.join(loaded)} read from a cell at call time")
+    return "; ".join(said)
+
+
+def _describe_rule(
+    entries: list[tuple[int, ...]], names: dict[int, str], plan: Plan, left_out: set[int]
+) -> list[str]:
+    """The signal rule's entries (_signal_rule_entries), read back and summed up.
+
+    Each signal's entries: rt_sigaction(sig, SIG_DFL, &old), and where the
+    rule keeps ignored signals ignored, memcmp(&old, SIG_IGN) == 0 then
+    rt_sigaction(sig, SIG_IGN). An entry of any other shape is shown as is.
+    ``left_out``: the plan's steps with no entry (the resets the rule
+    stands for).
+    """
+    if not entries:
+        return []
+    from . import linux  # this runner is Linux-only
+
+    rt_sigaction = linux.SYSCALL.get("rt_sigaction")
+
+    def sets(entry: tuple[int, ...], handler: int) -> bool:
+        """Whether ``entry`` is rt_sigaction(signum, an action with ``handler``, ...)."""
+        return (
+            names.get(entry[0]) == "syscall"
+            and entry[1] == rt_sigaction
+            and ctypes.c_uint64.from_address(entry[3]).value == handler
+        )
+
+    defaulted: list[int] = []
+    kept: list[int] = []
+    lines = []
+    i = 0
+    while i < len(entries):
+        func, _, signum, _, old = entries[i][:5]
+        if sets(entries[i], 0):
+            defaulted.append(signum)
+            compare, again = (*entries[i + 1 : i + 3], (), ())[:2]
+            if (
+                old
+                and compare
+                and names.get(compare[0]) == "memcmp"
+                and compare[1] == old
+                and ctypes.c_uint64.from_address(compare[2]).value == SIG_IGN
+                and compare[7] & F_IF_EQUAL
+                and compare[8] == 0
+                and again
+                and sets(again, SIG_IGN)
+                and again[2] == signum
+            ):
+                kept.append(signum)
+                i += 3
+            else:
+                i += 1
+            continue
+        lines.append(
+            f"{entries[i][-1]:4}  {names.get(func, hex(func))}"
+            f"({', '.join(hex(a) for a in entries[i][1:7])})  [{_describe_flags(entries[i])}]"
+        )
+        i += 1
+    index = entries[0][-1]
+    summary = [
+        f"{index:4}  the signal rule, {len(entries)} entries: for each signal "
+        f"{_signal_range(defaulted)}: rt_sigaction(sig, SIG_DFL, &old) [raw system call; "
+        f"{_describe_flags(entries[0])}]",
+    ]
+    if kept:
+        alone = sorted(set(defaulted) - set(kept))
+        but = f" (not {', '.join(map(signal_name, alone))}: SIG_DFL even if ignored)"
+        summary.append(
+            "        then, where old's handler was SIG_IGN [memcmp == 0], rt_sigaction(sig, "
+            f"SIG_IGN) again{but if alone else ''}"
+        )
+    if left_out:
+        texts = "; ".join(plan.steps[i].text for i in sorted(left_out))
+        summary.append(f"        (in place of the plan's steps {sorted(left_out)}: {texts})")
+    return summary + lines
+
+
+def _signal_range(signals: list[int]) -> str:
+    """1..64 but SIGKILL, SIGSTOP: the signals as a range and what it leaves out."""
+    if not signals:
+        return "(none)"
+    low, high = min(signals), max(signals)
+    left_out = sorted(set(range(low, high + 1)) - set(signals))
+    but = f" but {', '.join(map(signal_name, left_out))}" if left_out else ""
+    return f"{low}..{high}{but}"

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from pysyscall import ProcAttr, libc, runner_spawn
+from pysyscall import (
+    ProcAttr,
+    SysProcAttr,
+    cli,
+    exec_unix,
+    libc,
+    runner_spawn,
+    runner_vfork,
+    runners,
+    runtime,
+)
 from pysyscall import linux as pysyscall_linux
 from pysyscall.exec_unix import child_program
 
@@ -113,6 +125,8 @@ def test_run_without_a_program(command: str) -> None:
         (["lab", "--rounds", "-3"],
          "pysyscall lab: error: argument --rounds: must be at least 1, not -3"),
         (["lab", "no-such-scenario"], "pysyscall lab: error: no scenario 'no-such-scenario'"),
+        (["plan", "--runner", "bogus", "--", "true"],
+         "pysyscall plan: error: argument --runner: invalid choice: 'bogus'"),
     ],
 )  # fmt: skip
 def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
@@ -123,17 +137,154 @@ def test_bad_options_are_usage_errors(args: list[str], message: str) -> None:
     assert message in out.stderr
 
 
-def test_plan_prints_the_steps(tmp_path: Path) -> None:
-    out = pysyscall("plan", "--dir", str(tmp_path), "--setsid", "--", "ls", "-l")
-    assert out.returncode == 0
+AUTO = {k: v for k, v in os.environ.items() if k != "PYSYSCALL_RUNNER"}
+
+
+def need_vfork_runner() -> None:
+    reason = runner_vfork.unavailable()
+    if reason is not None:
+        pytest.skip(f"the vfork runner is unavailable here: {reason}")
+
+
+def test_plan_prints_vfork_clone_by_default(tmp_path: Path) -> None:
+    """auto picks the vfork routine on x86-64 Linux: plan prints its clone and table."""
+    need_vfork_runner()
+    out = pysyscall("plan", "--dir", str(tmp_path), "--setsid", "--", "ls", "-l", env=AUTO)
+    assert (out.returncode, out.stderr) == (0, ""), out
     lines = out.stdout.splitlines()
+    assert lines[0] == "runner vfork (auto: its first choice)"
+    assert lines[1].startswith("clone(vfork_child, ")
+    assert ", CLONE_VM|CLONE_VFORK|SIGCHLD, &table, 0)" in lines[1]
+    assert lines[2].endswith("no status pipe")
+    assert lines[3].startswith("the routine walks a table of ")
+    assert lines[4] == "   0  setsid()  [fails on -1]"
+    assert "the signal rule, " in lines[5] and "rt_sigaction(sig, SIG_DFL, &old)" in lines[5]
+    assert f"  chdir({str(tmp_path)!r})  [fails on -1]" in out.stdout
+    assert lines[-2].endswith("  [fails on -1]") and " execve(" in lines[-2]
+    assert lines[-1].startswith("on failure: errno and the step number into the plan's record")
+    assert "_Fork" not in out.stdout and "status pipe at" not in out.stdout
+
+
+def test_plan_fork_runner(tmp_path: Path) -> None:
+    """--runner fork: the fork step, the status pipe and the plan's steps."""
+    out = pysyscall("plan", "--runner", "fork", "--dir", str(tmp_path), "--setsid", "--", "ls")
+    assert out.returncode == 0, out
+    lines = out.stdout.splitlines()
+    assert lines[0] == "runner fork (--runner fork)"
     assert pysyscall_linux.FORK is not None
-    assert lines[0].startswith(f"child program for linux (fork: {pysyscall_linux.FORK.text}")
-    names = [line.split()[1] for line in lines[1:-1]]
+    assert lines[1].startswith(f"child program for linux (fork: {pysyscall_linux.FORK.text}, ")
+    assert "status pipe at fd >= " in lines[1]
+    assert lines[2].startswith("the parent closes the status pipe's write end")
+    names = [line.split()[1] for line in lines[3:-1]]
     assert names[0] == "setsid" and names[-1] == "execve"
-    assert "chdir" in names and "sigprocmask" in names
+    assert "chdir" in names and "sigprocmask" in names and "sigaction" in names
     assert f"chdir({str(tmp_path)!r})" in out.stdout
     assert lines[-1] == "on failure: errno and step number to the status pipe, then _exit(253)"
+
+
+def test_plan_spawn_runner(tmp_path: Path) -> None:
+    """--runner spawn: posix_spawn's attributes, its file actions in order, the call."""
+    plan = child_program("/bin/true", ["true"], ProcAttr(dir=str(tmp_path)))
+    reason = runner_spawn.unavailable(plan)
+    plan.close()
+    if reason is not None:
+        pytest.skip(f"the spawn runner declines the plan here: {reason}")
+    out = pysyscall("plan", "--runner", "spawn", "--dir", str(tmp_path), "--", "/bin/true")
+    assert out.returncode == 0, out
+    lines = out.stdout.splitlines()
+    assert lines[0] == "runner spawn (--runner spawn)"
+    assert lines[1].startswith("posix_spawn, flags ") and "SETSIGMASK" in lines[1]
+    actions = lines[lines.index("  file actions, in order (5):") + 1 :][:5]
+    assert [a.split("(")[0].strip() for a in actions] == [
+        "addchdir_np", "adddup2", "adddup2", "adddup2", "addclosefrom_np",
+    ]  # fmt: skip
+    assert actions[0].startswith(f"    addchdir_np({str(tmp_path)!r})  # step ")
+    assert actions[1].endswith(", fcntl(0, F_SETFD, 0)")
+    assert lines[-3].startswith("  posix_spawn(&pid, '/bin/true', &file_actions, &attr, argv")
+    assert lines[-1].startswith("on failure: posix_spawn returns the errno")
+
+
+def test_plan_follows_pysyscall_runner() -> None:
+    """PYSYSCALL_RUNNER picks the runner plan shows; --runner (auto too) overrides it."""
+    out = pysyscall("plan", "--", "true", env={**AUTO, "PYSYSCALL_RUNNER": "fork"})
+    assert out.returncode == 0, out
+    assert out.stdout.startswith("runner fork (PYSYSCALL_RUNNER=fork)\nchild program for ")
+    need_vfork_runner()
+    out = pysyscall("plan", "--runner", "auto", "--", "true",
+                    env={**AUTO, "PYSYSCALL_RUNNER": "fork"})  # fmt: skip
+    assert out.stdout.startswith("runner vfork (auto: its first choice)\nclone(")
+    out = pysyscall("plan", "--", "true", env={**AUTO, "PYSYSCALL_RUNNER": "nope"})
+    assert (out.returncode, out.stdout) == (1, "")
+    assert out.stderr.startswith("pysyscall plan: PYSYSCALL_RUNNER='nope': the runners are ")
+
+
+def test_plan_says_why_auto_passed_runners_over(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
+    monkeypatch.setattr(runner_vfork, "unavailable", lambda plan=None: "no routine, say")
+    monkeypatch.setattr(runner_spawn, "unavailable", lambda plan=None: "no posix_spawn, say")
+    assert cli.main(["plan", "--", "/bin/true"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "runner fork (auto: vfork declines: no routine, say; spawn declines: no posix_spawn, "
+        "say)\nchild program for linux (fork: "
+    )
+    assert runners.override is None
+
+
+def test_plan_prints_the_vfork_table_a_start_walks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vfork steps plan prints are the entries of the table a start of that
+    plan walks: the same calls, in the same order, judged as printed."""
+    need_vfork_runner()
+    from pysyscall import asm_linux_amd64 as asm
+
+    attr = ProcAttr(dir="/", sys=SysProcAttr(setsid=True, pdeathsig=signal.SIGKILL))
+    plan = child_program("/bin/true", ["true"], attr)
+    lines = runner_vfork.describe(plan)
+    described = plan.prepared["vfork"][1]
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "vfork")
+    try:
+        pid, _ = exec_unix._start(plan)
+    finally:
+        plan.close()
+    assert os.waitpid(pid, 0)[1] == 0
+    walked = plan.prepared["vfork"][1]
+    assert walked is described  # the start used the very table plan printed
+    words = list(walked)
+    width = asm.ENTRY_SIZE // 8
+    rows = [words[i : i + width] for i in range(asm.HEADER_SIZE // 8, len(words), width)]
+    address = {
+        name: ctypes.cast(libc.parent(name), ctypes.c_void_p).value
+        for name in {"syscall", "memcmp", *(s.func for s in plan.steps),
+                     *(s.otherwise.func for s in plan.steps if s.otherwise)}
+    }  # fmt: skip
+    rule_calls = (address["syscall"], address["memcmp"])
+    # What the table holds, in its order: the signal rule's run of entries as
+    # one (its step number, its length), every other entry as its step's call.
+    expected: list[tuple[int, str]] = []
+    rule = 0
+    for k, row in enumerate(rows):
+        index = row[10]
+        if row[0] in rule_calls and plan.steps[index].func != "syscall":
+            rule += 1
+            if k + 1 == len(rows) or rows[k + 1][0] not in rule_calls:
+                expected.append((index, f"the signal rule, {rule} entries"))
+            continue
+        step = plan.steps[index]
+        call = step.otherwise if k and rows[k - 1][7] & asm.F_OTHERWISE else step
+        assert call is not None and row[0] == address[call.func], (k, call)
+        flags = {asm.F_FAIL: "[fails on -1", asm.F_OTHERWISE: "[unless it returns",
+                 asm.F_STORE | asm.F_FAIL: "[result kept"}[row[7] & ~asm.F_LOAD0]  # fmt: skip
+        prefix = "" if call is step else "otherwise: "
+        expected.append((index, f"{prefix}{call.text}  {flags}"))
+    printed = [line for line in lines if line[:4].strip().isdigit()]
+    assert len(printed) == len(expected)
+    for line, (index, text) in zip(printed, expected):
+        assert int(line[:4]) == index and line[6:].startswith(text), (line, text)
+    # Three entries for each settable signal, one for those the rule resets whatever they were.
+    settable = [s for s in runtime.ASKABLE if s not in (signal.SIGKILL, signal.SIGSTOP)]
+    assert rule == 3 * len(settable) - 2 * len(runtime.IGNORED_BY_PYTHON)
 
 
 def test_info() -> None:
@@ -181,3 +332,37 @@ def test_ctrl_c_goes_to_the_child() -> None:
 def test_usage_errors(args: list[str]) -> None:
     out = pysyscall(*args)
     assert out.returncode == 2 and "usage:" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("sys_attr", "clone", "failure"),
+    [
+        (SysProcAttr(pidfd=True),
+         ", CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD, &table, &pidfd)", "the plan's record"),
+        (SysProcAttr(cloneflags=pysyscall_linux.CLONE_NEWUSER),
+         ", CLONE_NEWUSER|SIGCHLD, &table, 0)", "the status pipe"),
+        (SysProcAttr(cloneflags=pysyscall_linux.CLONE_NEWTIME),
+         "clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_NEWTIME, exit_signal=SIGCHLD, ",
+         "the plan's record"),
+    ],
+)  # fmt: skip
+def test_plan_prints_the_vfork_clone_a_start_makes(
+    sys_attr: SysProcAttr, clone: str, failure: str
+) -> None:
+    """The clone flags as _clone passes them: CLONE_VM|CLONE_VFORK unless the plan
+    makes a user namespace (then the status pipe reports), clone3 where needed."""
+    need_vfork_runner()
+    try:
+        plan = child_program("/bin/true", ["true"], ProcAttr(sys=sys_attr))
+    except OSError as error:  # no pidfds, no clone3: the kernel refuses
+        pytest.skip(f"this kernel refuses the request: {error}")
+    try:
+        assert runner_vfork.unavailable(plan) is None
+        lines = runner_vfork.describe(plan)
+    finally:
+        plan.close()
+    assert clone in lines[0]
+    vfork = runner_vfork.shares_memory(plan)
+    assert lines[1].endswith("no status pipe") == vfork
+    assert ("without CLONE_VM|CLONE_VFORK" in lines[1]) == (not vfork)
+    assert lines[-1].startswith(f"on failure: errno and the step number into {failure}")
