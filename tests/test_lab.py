@@ -4,7 +4,7 @@ Each scenario's arms run in their own interpreters, as ``python -m pysyscall
 lab`` runs them; here with a round or two, asserting the fix holds and, where
 the old design's failure is not a matter of timing, that it still fails (a
 hang, a hung child, a thread that ran during an exec). The full run, with its
-figures, is in the README.
+figures, is in docs/lab.md.
 """
 
 from __future__ import annotations

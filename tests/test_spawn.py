@@ -809,8 +809,8 @@ def test_bench_smoke() -> None:
     assert "| pysyscall auto, serializing fork lock |" in text
     as_root = os.geteuid() == 0  # only root may start a child as another user
     assert ("| pysyscall auto, credential 65534 |" in text) == as_root
-    assert "Issue 4:\n- pysyscall auto (vfork) / os.posix_spawn = " in text
-    assert "Issue 8:\n- pysyscall vfork / os.posix_spawn = " in text
+    assert "Against the standard library:\n- pysyscall auto (vfork) / os.posix_spawn = " in text
+    assert "The vfork routine, credentials included:\n- pysyscall vfork / os.posix_spawn = " in text
     ratio = "subprocess.Popen(user=, group=, extra_groups=) 65534 / pysyscall auto, credential"
     assert (ratio in text) == as_root
 
