@@ -16,10 +16,12 @@ the rest.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import dataclasses
 import errno
 import functools
+import itertools
 import operator
 import os
 import signal
@@ -178,6 +180,51 @@ def _no_failure() -> ChildError:
     return ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
 
 
+_call = operator.methodcaller("__call__")
+_run = functools.partial(collections.deque, maxlen=0)  # one C call for a chain of C calls
+_EINTR_OR_FAILED = functools.partial(operator.eq, -1)
+REAP_TRIES = 100  # wait4 calls a kill-and-reap makes while signals interrupt it
+
+
+class Start:
+    """What one start has made, where an exception path finds it (exec_unix._guarded).
+
+    A Ctrl-C may land anywhere in a start (a signal handler runs right after
+    a call into C returns, or when a Python function starts), so whatever
+    the start makes is recorded where that path can see it the moment it is
+    made, and cleared the moment it is handed over or given back, by code
+    that makes no call in between:
+
+    * ``pid``: the child, from the fork on (written by C, or by the
+      statement right after the fork, with no call between); 0 once reaped;
+    * ``fds``: the fds the start opened (the status pipe, a moved copy of
+      its write end, compat's errno pipe), -1 where none; closed as
+      ``fd = fds[i]; fds[i] = -1; close(fd)``;
+    * ``pidfd``: the plan's pidfd Cell, when it asks for one;
+    * ``hold``: the fork lock's Hold (rwmutex.py).
+
+    ``reap`` (kill the child and wait for it) and ``close`` (every fd in
+    ``fds``) are each one C call, made at most once: an exception cannot cut
+    them half-way, and a second call does nothing.
+    """
+
+    __slots__ = ("close", "fds", "hold", "pid", "pidfd", "reap")
+    FDS = 6
+
+    def __init__(self) -> None:
+        self.pid = Cell(0)
+        self.fds = (ctypes.c_int * self.FDS)(*(-1,) * self.FDS)
+        self.pidfd: Cell | None = None
+        self.hold: Any = None
+        kill = functools.partial(libc.parent("kill"), self.pid, signal.SIGKILL)
+        wait = functools.partial(libc.parent("wait4"), self.pid, None, 0, None)
+        waits = itertools.takewhile(_EINTR_OR_FAILED, map(_call, itertools.repeat(wait)))
+        self.reap = functools.partial(
+            _run, itertools.chain(map(_call, (kill,)), itertools.islice(waits, REAP_TRIES))
+        )
+        self.close = functools.partial(_run, map(libc.parent("close"), self.fds))
+
+
 @dataclass
 class Plan:
     """The child's whole program, planned in the parent.
@@ -212,6 +259,10 @@ class Plan:
     prepared: dict[str, Any] = field(default_factory=dict, repr=False)
     signal_steps: tuple[int, int] | None = None  # (first, count): the handler resets
     signal_rule: tuple[int, ...] | None = None
+    # Where the status pipe may sit when no fd at or above first_free_fd is
+    # free (RLIMIT_NOFILE): above the fds the passes write, if they write
+    # none above the files (0: nowhere else).
+    pipe_floor: int = 0
 
     def __str__(self) -> str:
         lines = [
@@ -258,6 +309,7 @@ class Builder:
         self.steps: list[Step] = []
         self.keep: list[Any] = []
         self.signal_steps: tuple[int, int] | None = None
+        self.pipe_floor = 0
 
     def call(
         self,
@@ -412,7 +464,7 @@ class Builder:
         parent with 1 and 2 closed gets its status pipe there).
         """
         fd = list(files)
-        next_fd = max([len(fd), *fd]) + 1
+        next_fd = above_files = max([len(fd), *fd]) + 1
         for i in range(len(fd)):
             if 0 <= fd[i] < i:
                 dup_cloexec(fd[i], next_fd)
@@ -427,6 +479,11 @@ class Builder:
                 dup(fd[i], i)
         for i in range(len(fd), 3):
             self.call("close", i, text=f"close({i})", checked=False)
+        if next_fd == above_files:
+            # Pass 1 moved nothing: the passes write no fd above the files,
+            # so the pipe may sit anywhere above fd i's and 0..2 (with
+            # files up to RLIMIT_NOFILE-1 there is no free fd above them).
+            self.pipe_floor = max(len(fd), 3)
         # Above 0..2 as well, which the closes above may have touched.
         return max(next_fd, 3)
 
@@ -444,6 +501,7 @@ class Builder:
             platform, fork, exit, self.steps, first_free_fd, saved_mask, self.keep, **parent_side
         )
         plan.signal_steps = self.signal_steps
+        plan.pipe_floor = self.pipe_floor
         return plan
 
 

@@ -94,8 +94,12 @@ rawVforkSyscall does, and enters the same loop in the child.
 from __future__ import annotations
 
 import array
+import collections
 import ctypes
 import errno
+import functools
+import itertools
+import operator
 import os
 import platform
 import signal
@@ -106,7 +110,7 @@ from types import ModuleType
 from typing import Any
 
 from . import libc, runtime
-from .plan import CHILD_EXIT_STATUS, Cell, Plan, Step
+from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step
 
 NAME = "vfork"
 
@@ -590,28 +594,34 @@ def table(plan: Plan, status_fd: int) -> Any:
 # --- the start ----------------------------------------------------------------------
 
 _clone3: Any = None
+_call = operator.methodcaller("__call__")
+_run = functools.partial(collections.deque, maxlen=0)  # one C call for a chain of C calls
+_close = libc.parent("close")
 
 
-def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
+def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
     """Port of forkAndExecInChild1 (exec_linux.go): clone, run the plan.
 
     With CLONE_VM|CLONE_VFORK (shares_memory), as Go does unless the plan
     makes a user namespace: the child reports a failure in ``plan.record``
-    and ``pipe`` is None; clone returns once the child has called execve or
-    exited. Otherwise (a plain clone, the routine in a copy of this
-    process) the child reports on the status pipe's write end (``pipe`` is
-    (read end, write end); the write end is closed here in the parent), and
-    clone returns at once. Returns the child's pid; raises OSError if clone
-    failed. Must be called with the fork lock held.
+    and ``record.fds`` holds no pipe; clone returns once the child has
+    called execve or exited. Otherwise (a plain clone, the routine in a
+    copy of this process) the child reports on the status pipe's write end
+    (``record.fds[1]``; the read end is ``fds[0]``), which is closed here in
+    the parent, and clone returns at once. The child's pid goes into
+    ``record.pid`` in the chain of C calls that clones (plan.Start). Raises
+    OSError if clone failed. Must be called with the fork lock held.
     """
+    fds = record.fds
     try:
-        return _clone(plan, -1 if pipe is None else pipe[1])
+        _clone(plan, fds[1], record)
     finally:
-        if pipe is not None:
-            libc.parent("close")(pipe[1])
+        if fds[1] != -1:
+            fd, fds[1] = fds[1], -1
+            _close(fd)
 
 
-def _clone(plan: Plan, status_fd: int) -> int:
+def _clone(plan: Plan, status_fd: int, record: Start) -> None:
     global _clone3
     assert asm is not None
     address = _routine()
@@ -640,25 +650,31 @@ def _clone(plan: Plan, status_fd: int) -> int:
         (address + asm.VFORK_CHILD, stack.start, vfork | SIGCHLD | flags,
          ctypes.addressof(words), parent_tid, 0, 0),
     )  # fmt: skip
-    gc_was_enabled = runtime.before_fork(plan.saved_mask)
-    try:
-        # GIL released (CDLL, CFUNCTYPE): other threads run while this one
-        # waits for the child's execve or exit.
-        if clone3_args is None:
-            pid: int = clone(*arguments)
-            code = ctypes.get_errno() if pid == -1 else 0
-        else:
-            result: int = _clone3(
-                ctypes.addressof(clone3_args), ctypes.sizeof(clone3_args), ctypes.addressof(words)
-            )
-            pid, code = (result, 0) if result >= 0 else (-1, -result)
-    finally:
-        runtime.after_fork(plan.saved_mask, gc_was_enabled)
-    if pid == -1:
+    if clone3_args is None:
+        start = functools.partial(clone, *arguments)
+    else:
+        start = functools.partial(
+            _clone3, ctypes.addressof(clone3_args), ctypes.sizeof(clone3_args), ctypes.addressof(words)
+        )
+    before_fork, after_fork = runtime.fork_calls(plan.saved_mask)
+    # One chain of C calls: signals blocked, clone (the GIL released, CDLL
+    # and CFUNCTYPE: other threads run while this one waits for the child's
+    # execve or exit), its result into record.pid, the mask restored. No
+    # signal handler runs in between (see plan.Start).
+    _run(
+        itertools.chain(
+            map(_call, before_fork),
+            map(setattr, (record.pid,), ("value",), map(_call, (start,))),
+            map(_call, after_fork),
+        )
+    )
+    result = record.pid.value
+    if result <= 0:  # clone: -1 and errno; clone3: -errno
+        record.pid.value = 0
+        code = ctypes.get_errno() if clone3_args is None else -result
         how = "clone" if clone3_args is None else "clone3"
         vm = "(CLONE_VM|CLONE_VFORK)" if vfork else ""
         raise libc.errno_error(code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}{vm}")
     # The plan's buffers, the table and the stack were in use until here:
     # with CLONE_VFORK, clone returns once the child has exec'd or exited.
     del clone3_args
-    return pid
