@@ -90,7 +90,7 @@ import os
 import platform as _machine
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, Callable
 
@@ -156,7 +156,8 @@ SYSCALLS = _SYSCALLS.get(_machine.machine(), {})
 SETRE = SYSCALLS
 F_DUPFD_CLOEXEC = 1030
 _call = operator.methodcaller("__call__")
-_run = functools.partial(collections.deque, maxlen=0)  # one C call for a chain of C calls
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 F_SETFD = 2
 CLOSE_RANGE_CLOEXEC = 4
@@ -890,7 +891,8 @@ def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
 
 
 def _start(record: Start, prepared: Prepared, errpipe_write: int) -> None:
-    """Start ``prepared`` (the pid into ``record``); on the child's failure, write its message for Popen."""
+    """Start ``prepared`` (the pid into ``record``); on the child's failure, write
+    its message for Popen."""
     plan = prepared.plan
     fds = record.fds
     try:

@@ -18,7 +18,7 @@ import errno
 import functools
 import operator
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, NoReturn
@@ -52,7 +52,8 @@ lock and do not wait for each other (forkpipe2.py).
 
 
 _call = operator.methodcaller("__call__")
-_run = functools.partial(collections.deque, maxlen=0)  # one C call for a chain of C calls
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 
 

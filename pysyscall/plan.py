@@ -25,7 +25,7 @@ import itertools
 import operator
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
@@ -181,7 +181,8 @@ def _no_failure() -> ChildError:
 
 
 _call = operator.methodcaller("__call__")
-_run = functools.partial(collections.deque, maxlen=0)  # one C call for a chain of C calls
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _EINTR_OR_FAILED = functools.partial(operator.eq, -1)
 REAP_TRIES = 100  # wait4 calls a kill-and-reap makes while signals interrupt it
 

@@ -106,8 +106,9 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 from . import libc, runtime
 from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step
@@ -595,7 +596,8 @@ def table(plan: Plan, status_fd: int) -> Any:
 
 _clone3: Any = None
 _call = operator.methodcaller("__call__")
-_run = functools.partial(collections.deque, maxlen=0)  # one C call for a chain of C calls
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _close = libc.parent("close")
 
 
@@ -654,7 +656,10 @@ def _clone(plan: Plan, status_fd: int, record: Start) -> None:
         start = functools.partial(clone, *arguments)
     else:
         start = functools.partial(
-            _clone3, ctypes.addressof(clone3_args), ctypes.sizeof(clone3_args), ctypes.addressof(words)
+            _clone3,
+            ctypes.addressof(clone3_args),
+            ctypes.sizeof(clone3_args),
+            ctypes.addressof(words),
         )
     before_fork, after_fork = runtime.fork_calls(plan.saved_mask)
     # One chain of C calls: signals blocked, clone (the GIL released, CDLL

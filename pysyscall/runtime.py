@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from . import libc
@@ -127,10 +128,12 @@ IGNORED_BY_PYTHON_MASK = sum(1 << (s - 1) for s in IGNORED_BY_PYTHON)
 
 
 _call = operator.methodcaller("__call__")
-_run = functools.partial(collections.deque, maxlen=0)
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _STATUS_SIZE = 8192
 _open_status = functools.partial(
-    libc.parent("open"), *libc.variadic_arguments("open", (b"/proc/self/status", os.O_RDONLY | os.O_CLOEXEC))
+    libc.parent("open"),
+    *libc.variadic_arguments("open", (b"/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)),
 )
 _read, _close = libc.parent("read"), libc.parent("close")
 

@@ -54,14 +54,15 @@ import functools
 import itertools
 import operator
 import threading
+from collections.abc import Iterable
 from typing import Any, Callable, Union
 
 from . import libc
 
 _call = operator.methodcaller("__call__")
 _wake = operator.methodcaller("release")
-# Consumes a chain of C calls: no interrupt point between them.
-_run = functools.partial(collections.deque, maxlen=0)
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _MUTEX_SIZE = 64  # at least sizeof(pthread_mutex_t): 40 on x86-64 glibc, 48 on arm64, 64 on darwin
 
 REENTERED = (

@@ -19,13 +19,13 @@ bounded in time.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
 import signal
 import subprocess
 import sys
-import textwrap
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -184,10 +184,8 @@ def test_interrupt_anywhere_in_a_start(
 
 def test_interrupt_anywhere_in_exec() -> None:
     def start() -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             pysyscall.exec("/no/such", ["x"])
-        except FileNotFoundError:
-            pass
 
     assert walk(start, lambda _: None) > 5
 
@@ -322,8 +320,10 @@ def test_sigint_storm(runner: str) -> None:
     seconds = "10" if runner == "auto" else "3"
     out = run_python(STORM, seconds, runner=runner)
     starts, interrupted, delivered, sent = map(int, out.split())
-    print(f"\nstorm ({runner}, {seconds} s): {starts} starts, {interrupted} interrupted, "
-          f"{delivered} KeyboardInterrupts raised of {sent} SIGINTs sent; leaks: 0")
+    print(
+        f"\nstorm ({runner}, {seconds} s): {starts} starts, {interrupted} interrupted, "
+        f"{delivered} KeyboardInterrupts raised of {sent} SIGINTs sent; leaks: 0"
+    )
     assert starts > 100 and interrupted > 50
 
 
@@ -441,4 +441,3 @@ def test_translation_error_names_the_step(monkeypatch: pytest.MonkeyPatch) -> No
         runner_spawn._attributes(spawn, ctypes.create_string_buffer(128))
     assert info.value.step == "execve"  # type: ignore[attr-defined]
     plan.close()
-

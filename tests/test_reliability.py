@@ -34,6 +34,7 @@ import os
 import signal
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import threading
 import time
@@ -477,6 +478,11 @@ def test_no_hang_under_load(runner: str) -> None:
     assert result["children_left"] is False, result
 
 
+@pytest.mark.skipif(
+    bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    reason="the naive child hangs on a drop-the-GIL request inherited by the fork: "
+    "without a GIL (3.14t, 3.15t) there is none, and the control did not hang in 4-5 runs of 5",
+)
 def test_stress_catches_a_naive_child() -> None:
     """Control: the same stress hangs the design note's naive child.
 
