@@ -123,8 +123,10 @@ def start(record: Start, argv0: Any, argv: Any, attr: Any) -> bool:
         exec_unix._start(record, plan, runner=entry.runner)
         return True
     finally:
-        if len(entry.plans) < POOL:
-            entry.plans.append(plan)
+        # Given back in one call (an interrupt cannot lose it), then the
+        # pool cut back to its size (no call).
+        entry.plans.append(plan)
+        del entry.plans[POOL:]
 
 
 def _prepare(runner: ModuleType, plan: Plan) -> None:

@@ -98,6 +98,12 @@ def walk(start: Callable[[], Any], finish: Callable[[Any], None]) -> int:
     k = 0
     while True:
         k += 1
+        # A whole start first: an interrupted start may leave a remembered
+        # plan unused (it is planned again), and the k-th point walked must
+        # be the k-th of the path asked for.
+        result = start()
+        if result is not None:
+            finish(result)
         interrupt = Interrupt(k)
         result = None
         sys.setprofile(interrupt)
@@ -145,7 +151,9 @@ PATHS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
         finish_pidfd,
     ),
     "failed child": (lambda: pysyscall.fork_exec("/no/such", ["x"]), reap),
-    "compat Popen": (lambda: subprocess.Popen(["/bin/true"]), lambda p: p.wait()),
+    # cwd: else Popen may take os.posix_spawn instead of fork_exec (3.15 with
+    # POSIX_SPAWN_CLOSEFROM).
+    "compat Popen": (lambda: subprocess.Popen(["/bin/true"], cwd="/"), lambda p: p.wait()),
 }
 # posix_spawn cannot give a pidfd, nor run compat's child.
 NOT_SPAWNABLE = {"pidfd", "compat Popen"}
