@@ -30,16 +30,16 @@ FD_CLOEXEC = 1
 def fork_exec_pipe(p: Any) -> None:
     """Port of forkExecPipe (forkpipe.go): pipe, then FD_CLOEXEC on each end.
 
-    ``p``: two C ints (-1 each), which the kernel fills: an exception after
-    the call leaves the fds where the caller closes them.
+    ``p``: C ints (-1 each), the first two of which the kernel fills: an
+    exception after the call leaves the fds where the caller closes them.
     """
     libc.call("pipe", ctypes.addressof(p))
     try:
-        for fd in p:
+        for fd in p[:2]:
             libc.call("fcntl", fd, F_SETFD, FD_CLOEXEC)
     except OSError:
-        for i, fd in enumerate(p):
-            p[i] = -1
+        for i in range(2):
+            fd, p[i] = p[i], -1
             _close(fd)
         raise
 

@@ -30,8 +30,8 @@ O_CLOEXEC = 0o2000000  # Linux
 def fork_exec_pipe(p: Any) -> None:
     """Port of forkExecPipe (forkpipe2.go): pipe2 with O_CLOEXEC, into ``p``.
 
-    ``p``: two C ints (-1 each), which the kernel fills: an exception after
-    the call leaves the fds where the caller closes them.
+    ``p``: C ints (-1 each), the first two of which the kernel fills: an
+    exception after the call leaves the fds where the caller closes them.
     """
     libc.call("pipe2", ctypes.addressof(p), O_CLOEXEC)
 

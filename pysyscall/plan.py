@@ -251,7 +251,7 @@ class Plan:
     exit: str  # the libc symbol the child exits through on failure
     steps: list[Step]
     first_free_fd: int  # the status pipe must sit at or above this fd
-    saved_mask: Any  # filled by runtime.before_fork; restored by a step
+    saved_mask: Any  # filled by runtime.fork_calls' block; restored by a step
     keep: list[Any] = field(default_factory=list, repr=False)  # C buffers
     after_fork: Callable[[int], OSError | None] | None = None
     parent_fds: list[int] = field(default_factory=list)
@@ -419,7 +419,7 @@ class Builder:
         runtime.signals_to_reset) goes back to SIG_DFL, so no handler of the
         parent's runs in the child after its mask is restored. Then the mask
         the parent had before the fork is restored. Returns the buffer the
-        parent saves that mask into (runtime.before_fork).
+        parent saves that mask into (runtime.fork_calls).
         """
         default_action = self.buffer(sigaction_size)  # all zero: SIG_DFL
         self.signal_steps = (len(self.steps), len(signals))

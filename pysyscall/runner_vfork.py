@@ -59,7 +59,7 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   ``syscall(SYS_setgroups/setgid/setuid)`` in linux.py, never glibc's setuid
   family, which would signal the parent's threads;
 * signals: the forking thread blocks them all around clone
-  (runtime.before_fork/after_fork); the child resets the handlers and
+  (runtime.fork_calls); the child resets the handlers and
   restores the mask; the child's handler table is a copy (no
   CLONE_SIGHAND), so resetting it there leaves the parent's alone. For a
   plan that says by what rule its resets were chosen (Plan.signal_rule:
