@@ -256,13 +256,14 @@ def leaky_fork_pipe(game: Round) -> types.SimpleNamespace:
     ready = threading.Condition()
     opened = [0]
 
-    def fork_exec_pipe() -> tuple[int, int]:
+    def fork_exec_pipe(p: Any) -> None:
         if threading.current_thread().name.startswith("hang"):
             with ready:
                 if not ready.wait_for(lambda: opened[0] == game.n, timeout=5):
                     raise TimeoutError("the exit starts did not open their pipes")
-            return os.pipe()
-        r, w = os.pipe()
+            p[0], p[1] = os.pipe()
+            return
+        r, w = p[0], p[1] = os.pipe()
         os.set_inheritable(r, True)
         os.set_inheritable(w, True)
         with ready:
@@ -271,7 +272,6 @@ def leaky_fork_pipe(game: Round) -> types.SimpleNamespace:
         game.hangs_started.wait(5)
         os.set_inheritable(r, False)
         os.set_inheritable(w, False)
-        return r, w
 
     return types.SimpleNamespace(
         ATOMIC=False,
