@@ -202,11 +202,11 @@ _unhooked: dict[str, Callable[..., Any]] = {}
 
 def _hooked(start: Callable[..., Any]) -> Callable[..., Any]:
     def start_under_exec_lock(*args: Any, **kwargs: Any) -> Any:
-        exec_lock.rlock()
+        hold = exec_lock.read_hold()
         try:
             return start(*args, **kwargs)
         finally:
-            exec_lock.runlock()
+            hold.release()  # one C call: a Ctrl-C cannot skip it
 
     start_under_exec_lock.__wrapped__ = start  # type: ignore[attr-defined]
     return start_under_exec_lock

@@ -148,15 +148,33 @@ class Hold:
 
 
 class _Reader:
-    """A reader's request, while it waits and once it holds."""
+    """A reader's request, while it waits and once it holds.
+
+    Made by ``read_hold``, it carries its release as Hold does (``rw``);
+    rlock's, counted only, has none (Go's RUnlock takes no token).
+    """
 
     __slots__ = ("behind", "held", "release", "waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, rw: RWMutex | None = None) -> None:
         self.behind: _Turn | None = None  # the turn it waits for the end of
         self.held = False
-        self.release = None
         self.waiter: Any = None
+        self.release: Any = None
+        if rw is not None:
+            steps = (
+                rw._mutex.lock,
+                functools.partial(rw._read_holds.pop, self, None),
+                functools.partial(setattr, self, "held", False),
+            )
+            self.release = functools.partial(
+                _run,
+                itertools.chain(
+                    map(_call, steps),
+                    map(_wake, rw._waiters),
+                    map(_call, (rw._waiters.clear, rw._mutex.unlock)),
+                ),
+            )
 
 
 _Token = Union[Hold, _Reader]
@@ -174,7 +192,8 @@ class RWMutex:
         that held or waited for the lock do not exist (os.register_at_fork)."""
         self._mutex = _Mutex()
         self._local = _ThreadState()
-        self._readers = 0
+        self._readers = 0  # rlock's readers
+        self._read_holds: dict[_Reader, None] = {}  # read_hold's
         self._writers: dict[Hold, None] = {}  # one writer, or the forks of a batch
         self._turn: _Turn | None = None  # the announced turn, or the last one
         self._exclusive: Hold | None = None  # the writer's Hold, for unlock()
@@ -254,7 +273,10 @@ class RWMutex:
             reader.behind = turn
             self._waiters += [reader.waiter]
             return False
-        self._readers += 1
+        if reader.release is None:
+            self._readers += 1
+        else:
+            self._read_holds[reader] = None
         reader.held = True
         return True
 
@@ -262,7 +284,7 @@ class RWMutex:
         if reader.behind is not None:
             reader.behind.queued -= 1
             reader.behind = None
-        if reader.held:
+        if reader.held and reader.release is None:
             self._readers -= 1
             reader.held = False
         return True
@@ -301,7 +323,7 @@ class RWMutex:
                 return False
             mine.before = turn  # announce: new readers wait from here on
             self._turn = mine
-        if self._readers or (mine.before is not None and mine.before.queued):
+        if self._readers or self._read_holds or (mine.before is not None and mine.before.queued):
             self._waiters += [hold.waiter]
             return False  # wait for the readers in (or let in) to leave
         mine.started = True
@@ -320,7 +342,9 @@ class RWMutex:
 
     def _try_write_step(self, hold: Hold) -> bool | str:
         turn = self._turn
-        if self._readers or (turn is not None and (not turn.started or self._writers)):
+        if self._readers or self._read_holds:
+            return False
+        if turn is not None and (not turn.started or self._writers):
             return False
         if turn is not None and turn.queued:
             return False  # readers let in by the last turn have not got in yet
@@ -338,6 +362,14 @@ class RWMutex:
     def rlock(self) -> None:
         """Port of RWMutex.RLock: lock for reading; waits while a writer is pending."""
         self._acquire(self._read_step, _Reader(), self._cancel_read_step)
+
+    def read_hold(self) -> _Reader:
+        """Lock for reading and return the holding, whose ``release()`` is
+        one call that makes only C calls (and does nothing a second time).
+        On an exception nothing is held."""
+        reader = _Reader(self)
+        self._acquire(self._read_step, reader, self._cancel_read_step)
+        return reader
 
     def try_rlock(self) -> bool:
         """Port of RWMutex.TryRLock: lock for reading only if that needs no wait."""

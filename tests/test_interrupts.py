@@ -198,6 +198,18 @@ def test_interrupt_anywhere_in_exec() -> None:
     assert walk(start, lambda _: None) > 5
 
 
+def test_interrupt_anywhere_in_a_thread_start() -> None:
+    """The exec lock's read side, which every thread start takes (runtime.py)."""
+    import threading
+
+    def start() -> None:
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+
+    assert walk(start, lambda _: None) > 5
+
+
 # --- in fresh interpreters ---------------------------------------------------------
 
 STORM = r"""
