@@ -314,8 +314,8 @@ def overhead(samples: int = 2000) -> dict[str, float]:
         return runners.select(plan)
 
     def fork_lock() -> None:
-        forkpipe2.acquire_fork_lock(exec_unix.fork_lock)
-        forkpipe2.release_fork_lock(exec_unix.fork_lock)
+        hold = forkpipe2.acquire_fork_lock(exec_unix.fork_lock)
+        forkpipe2.release_fork_lock(exec_unix.fork_lock, hold)
 
     parts: dict[str, Callable[[], Any]] = {
         "environment (env_unix.Environ)": env_unix.Environ,

@@ -76,21 +76,22 @@ uses threads; the child may deadlock before exec.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import errno
+import functools
 import operator
 import os
 import platform as _machine
 import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, Callable
 
 from . import env_unix, exec_unix, libc, runners, runtime
-from .plan import Builder, Cell, Envv, Plan, environment_text
+from .plan import PID_MAX, Builder, Cell, Envv, Plan, Start, environment_text
 
 if sys.platform == "linux":
     from . import linux as _system
@@ -150,6 +151,10 @@ SYSCALLS = _SYSCALLS.get(_machine.machine(), {})
 # The old name of SYSCALLS.
 SETRE = SYSCALLS
 F_DUPFD_CLOEXEC = 1030
+_call = operator.methodcaller("__call__")
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 F_SETFD = 2
 O_NONBLOCK = 0o4000  # Linux, x86-64 and arm64
 O_CLOEXEC = 0o2000000
@@ -670,12 +675,15 @@ def _stand_in() -> int:
     returns only the errno; Popen will waitpid the pid fork_exec returns
     (and warn in __del__ if it cannot). So a failed start through that
     runner costs one more process: an immediately exiting ``true``, started
-    through pysyscall. Only on the failure path.
+    through pysyscall. Only on the failure path. Without one, a pid no
+    process has (Popen's waitpid gets ECHILD; a kill of it reaches nobody).
     """
     for program in ("/bin/true", "/usr/bin/true"):
-        with contextlib.suppress(OSError):
+        try:
             return exec_unix.fork_exec(program, [program], exec_unix.ProcAttr(env=[], files=[]))
-    return os.getpid()  # not a child: Popen's waitpid gets ECHILD
+        except OSError:
+            pass
+    return PID_MAX
 
 
 # --- remembered plans ----------------------------------------------------------------
@@ -699,7 +707,6 @@ _E = _INDEX["env_list"]
 _G = _INDEX["extra_groups"]
 
 _pools: dict[tuple[Any, ...], list[Prepared]] = {}
-_pools_lock = threading.Lock()
 
 
 def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -754,23 +761,23 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
 
 
 def _keep(key: tuple[Any, ...], prepared: Prepared) -> None:
-    """Give a plan back to its request's pool (made on first use)."""
+    """Give a plan back to its request's pool (made on first use).
+
+    No lock: each dict operation is atomic, and a start from a signal
+    handler may come here while this thread is in the middle of it.
+    """
     pool = _pools.get(key)
     if pool is None:
-        with _pools_lock:
-            pool = _pools.get(key)
-            if pool is None:
-                while len(_pools) >= REMEMBERED:
-                    del _pools[next(iter(_pools))]  # the oldest request
-                pool = _pools[key] = []
+        while len(_pools) >= REMEMBERED:
+            _pools.pop(next(iter(_pools), key), None)  # the oldest request
+        pool = _pools.setdefault(key, [])
     if len(pool) < POOL:
         pool.append(prepared)
 
 
 def forget() -> None:
     """Drop every remembered plan (tests; a changed runner setup)."""
-    with _pools_lock:
-        _pools.clear()
+    _pools.clear()
 
 
 # --- fork_exec -----------------------------------------------------------------------
@@ -784,21 +791,24 @@ def _native(arguments: Sequence[Any]) -> int:
     return NATIVE(*arguments)
 
 
-def _errno_pipe(lowest: int) -> tuple[int, int]:
-    """A non-blocking close-on-exec pipe whose write end is at ``lowest`` or above."""
-    fds = (ctypes.c_int * 2)()
-    libc.call("pipe2", ctypes.addressof(fds), O_CLOEXEC | O_NONBLOCK)
-    read_end, write_end = fds[0], fds[1]
-    if write_end < lowest:
-        try:
-            moved = libc.call("fcntl", write_end, F_DUPFD_CLOEXEC, lowest)
-        except OSError:
-            libc.parent("close")(read_end)
-            raise
-        finally:
-            libc.parent("close")(write_end)
-        write_end = moved
-    return read_end, write_end
+def _errno_pipe(fds: Any, lowest: int) -> None:
+    """A non-blocking close-on-exec pipe into ``fds[3:5]``, its write end at ``lowest`` or above.
+
+    ``fds`` is the start's (plan.Start): every fd made lands there in the
+    C call that makes it.
+    """
+    size = ctypes.sizeof(ctypes.c_int)
+    libc.call("pipe2", ctypes.addressof(fds) + 3 * size, O_CLOEXEC | O_NONBLOCK)
+    if fds[4] < lowest:
+        duplicate = functools.partial(
+            _fcntl, *libc.variadic_arguments("fcntl", (fds[4], F_DUPFD_CLOEXEC, lowest))
+        )
+        _run(map(operator.setitem, (fds,), (5,), map(_call, (duplicate,))))
+        if fds[5] == -1:
+            raise libc.errno_error(ctypes.get_errno(), "fcntl")
+        old = fds[4]
+        fds[4], fds[5] = fds[5], -1
+        _close(old)
 
 
 def _read_errnos(fd: int, count: int) -> list[int]:
@@ -819,11 +829,19 @@ def _read_errnos(fd: int, count: int) -> list[int]:
 
 
 def fork_exec(*arguments: Any) -> int:
-    """``_posixsubprocess.fork_exec`` of this interpreter, on pysyscall's child program."""
+    """``_posixsubprocess.fork_exec`` of this interpreter, on pysyscall's child program.
+
+    Under exec_unix._guarded: an exception (a Ctrl-C) leaves no child, fd
+    or lock behind; a pid returned is the caller's.
+    """
     if len(arguments) != len(PARAMETERS):
         raise _count_error(len(arguments))
     if arguments[_PREEXEC] is not None or not _PLANNED:
         return _native(arguments)
+    return exec_unix._guarded(_fork_exec, arguments)[0]
+
+
+def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
     key = request_key(arguments)
     prepared = None
     pool = None if key is None else _pools.get(key)
@@ -836,49 +854,50 @@ def fork_exec(*arguments: Any) -> int:
     if prepared is None:
         request = Request(arguments)
         if len(request.executables) > MAX_EXECUTABLES:
-            return _native(arguments)
+            record.pid.value = _native(arguments)
+            return -1
         state, errno_address = (None, None) if key is None else (key[1], key[2])
         prepared = child_program(request, state, errno_address)
         if key is not None:
             # Chosen once for a remembered plan (the key holds the runner asked for).
             prepared.runner = runners.select(prepared.plan)
-    errpipe_write = arguments[_INDEX["errpipe_write"]]
-    pid = _start(prepared, errpipe_write)
+    _start(record, prepared, arguments[_INDEX["errpipe_write"]])
     if pool is not None:
         if len(pool) < POOL:
             pool.append(prepared)
     elif key is not None:
         _keep(key, prepared)
-    return pid
+    return -1
 
 
-def _start(prepared: Prepared, errpipe_write: int) -> int:
-    """Start ``prepared``; on the child's failure, write its message for Popen."""
+def _start(record: Start, prepared: Prepared, errpipe_write: int) -> None:
+    """Start ``prepared`` (the pid into ``record``); on the child's failure, write
+    its message for Popen."""
     plan = prepared.plan
-    pipe = None
-    if prepared.errno_fd is not None:
-        pipe = _errno_pipe(plan.first_free_fd)
-        prepared.errno_fd.value = pipe[1]
+    fds = record.fds
     try:
+        if prepared.errno_fd is not None:
+            _errno_pipe(fds, plan.first_free_fd)
+            prepared.errno_fd.value = fds[4]
         # The runner a remembered plan was given (None: exec_unix chooses).
-        pid, _ = exec_unix._start(plan, reap_failed=False, runner=prepared.runner)
+        exec_unix._start(record, plan, reap_failed=False, runner=prepared.runner)
     except OSError as error:
         step = getattr(error, "step", None)
         if step is None:
             raise  # the parent's own failure (pipe, fork): Popen gets it as is
         code = error.errno or 0
-        if step == "execve" and pipe is not None:
-            code = executable_errno(_read_errnos(pipe[0], prepared.executables - 1), code)
+        if step == "execve" and fds[3] != -1:
+            code = executable_errno(_read_errnos(fds[3], prepared.executables - 1), code)
         _write_message(errpipe_write, error_message(step, code))
-        # The failed child, unreaped: Popen reaps it, as it does natively.
-        failed_pid: int | None = getattr(error, "pid", None)
-        return _stand_in() if failed_pid is None else failed_pid
+        # The failed child, unreaped (its pid in record): Popen reaps it, as
+        # it does natively; the runner reaped it itself: a stand-in.
+        if record.pid.value == 0:
+            record.pid.value = _stand_in()
     finally:
         plan.close()
-        if pipe is not None:
-            for fd in pipe:
-                libc.parent("close")(fd)
-    return pid
+        for i in (3, 4):
+            fd, fds[i] = fds[i], -1
+            _close(fd)
 
 
 # --- install -------------------------------------------------------------------------

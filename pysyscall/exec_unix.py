@@ -12,13 +12,16 @@ environment, ``files=None`` passes fds 0, 1 and 2.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import errno
+import functools
+import operator
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import NoReturn, Union
+from typing import Any, Callable, NoReturn, Union
 
 from . import env_unix, libc, remembered, runners, runtime
 from ._platform import forkpipe, system
@@ -28,6 +31,7 @@ from .plan import (
     ChildError,
     Envv,
     Plan,
+    Start,
     StrPath,
     byte_ptr_from_string,
     check_open,
@@ -44,6 +48,9 @@ Env = Union[
 ]
 
 fork_lock = RWMutex()
+# The child of os.fork() gets a fresh fork lock, as CPython's own locks are
+# made fresh there: a thread that held it (inside a start) is not copied.
+os.register_at_fork(after_in_child=fork_lock.at_fork_reinit)
 fork_lock.__doc__ = """Port of Go's ForkLock: synchronizes fd creation with fork.
 
 A child should inherit only the fds it is given. Every fd Python makes is
@@ -53,6 +60,12 @@ Code that makes fds that way holds ``fork_lock.rlock()`` around the two
 steps; every fork holds the lock for writing. On Linux forks share the write
 lock and do not wait for each other (forkpipe2.py).
 """
+
+
+_call = operator.methodcaller("__call__")
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 
 
 @dataclass
@@ -122,17 +135,35 @@ def _files(files: Sequence[int | None] | None) -> list[int]:
     return checked
 
 
-def _pipe_at_or_above(pipe: tuple[int, int], lowest: int) -> tuple[int, int]:
-    """Move the status pipe's write end to ``lowest`` or above, in the parent.
+def _pipe_at_or_above(fds: Any, plan: Plan) -> None:
+    """Move the status pipe's write end (``fds[1]``) up to where the child needs it.
 
-    Go's child moves it there in its first fd pass; done before the fork, the
-    child's failure tail can name one fixed fd, whatever step failed.
+    At ``plan.first_free_fd`` or above; where no fd is free there (files up
+    to RLIMIT_NOFILE-1), at ``plan.pipe_floor`` or above, when the plan
+    allows it. Go's child moves it in its first fd pass; done in the parent
+    before the fork, the child's failure tail can name one fixed fd,
+    whatever step failed. The copy goes into ``fds[2]`` in the same chain
+    of C calls that makes it (plan.Start).
     """
-    if pipe[1] >= lowest:
-        return pipe
-    moved = libc.call("fcntl", pipe[1], system.F_DUPFD_CLOEXEC, lowest)
-    libc.parent("close")(pipe[1])
-    return pipe[0], moved
+    code = 0
+    for floor in (plan.first_free_fd, plan.pipe_floor):
+        if floor == 0:
+            break
+        if fds[1] >= floor:
+            return
+        duplicate = functools.partial(
+            _fcntl, *libc.variadic_arguments("fcntl", (fds[1], system.F_DUPFD_CLOEXEC, floor))
+        )
+        _run(map(operator.setitem, (fds,), (2,), map(_call, (duplicate,))))
+        if fds[2] != -1:
+            old = fds[1]
+            fds[1], fds[2] = fds[2], -1
+            _close(old)
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.EMFILE):
+            break
+    raise libc.errno_error(code, "fcntl(F_DUPFD_CLOEXEC) of the status pipe")
 
 
 def _read_status(fd: int) -> ChildError | None:
@@ -199,20 +230,67 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
     return plan
 
 
-def _fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None) -> tuple[int, int]:
-    """Port of forkExec (exec_unix.go): returns (pid, pidfd or -1)."""
+def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
+    """Run ``start(record, *args)`` so that an exception leaves nothing behind.
+
+    ``start`` records what it makes in ``record`` (plan.Start) and returns
+    the child's pidfd or -1; this returns (pid, pidfd). A Ctrl-C may land
+    wherever a signal handler can run; whatever point it lands on, the
+    caller gets the exception or the pid, never neither: on an exception a
+    child already started is killed and reaped (its pid could not be handed
+    over), the fds the start opened are closed, the fork lock is given
+    back. Each of those is one C call, each in a ``finally`` of the one
+    before, so that a second interrupt cannot skip one; after ``start``
+    returns nothing here makes a call, so the pid reaches the caller.
+    """
+    record = Start()
     try:
-        started = remembered.start(argv0, argv, attr)  # planned before: no plan to make
-        if started is not None:
-            return started
+        pidfd = start(record, *args)
+    except BaseException:
+        try:
+            if record.pid.value > 0:
+                record.reap()
+        finally:
+            try:
+                record.close()
+            finally:
+                try:
+                    cell = record.pidfd
+                    if cell is not None and cell.value >= 0:
+                        fd, cell.value = cell.value, -1
+                        _close(fd)
+                finally:
+                    hold = record.hold
+                    if hold is not None and hold.held:
+                        hold.release()
+        raise
+    return record.pid.value, pidfd
+
+
+def _fork_exec(
+    record: Start, argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None, pidfd: bool
+) -> int:
+    """Port of forkExec (exec_unix.go): the pid into ``record``; returns the pidfd or -1.
+
+    ``pidfd``: whether the caller can take one (fork_exec cannot: closed here).
+    """
+    try:
+        if remembered.start(record, argv0, argv, attr):  # planned before: no plan to make
+            return -1
         plan = child_program(argv0, argv, attr)
         try:
-            return _start(plan)
+            fd = _start(record, plan)
         finally:
             plan.close()
     except FileNotFoundError as error:
         _hint_path_search(error, argv0)
         raise
+    if fd != -1 and not pidfd:
+        assert record.pidfd is not None
+        record.pidfd.value = -1  # asked for, but fork_exec has no way to return it
+        _close(fd)
+        return -1
+    return fd
 
 
 def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
@@ -226,98 +304,92 @@ def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
 
 
 def _start(
-    plan: Plan, reap_failed: bool = True, runner: ModuleType | None = None
-) -> tuple[int, int]:
-    # reap_failed=False (compat.py): a child that failed is left for the
-    # caller to reap; its error carries the pid as ``.pid``. ``runner``:
-    # the one runners.select(plan) picked (remembered.py knows it).
+    record: Start, plan: Plan, reap_failed: bool = True, runner: ModuleType | None = None
+) -> int:
+    """Start ``plan``: the child's pid into ``record``; returns its pidfd or -1.
+
+    Run under _guarded (compat.py's too): an exception may leave what it
+    interrupted in ``record``. ``reap_failed=False`` (compat.py): a child
+    that failed is left for the caller to reap (its pid in ``record``, and
+    on its error as ``.pid``). ``runner``: the one runners.select(plan)
+    picked (remembered.py knows it).
+    """
     if runner is None:
         runner = runners.select(plan)
-    forkpipe.acquire_fork_lock(fork_lock)
+    record.pidfd = plan.pidfd
+    plan.record.step, plan.record.errno = -1, 0  # a remembered plan's, after an interrupt
+    fds = record.fds
+    record.hold = forkpipe.acquire_fork_lock(fork_lock)
     if not runner.status_pipe(plan):
         # posix_spawn returns the child's error itself (the child reaped);
         # a vfork child writes its record into plan.record, which it shares
         # with this process. Neither runs a plan with parent-side work.
         try:
-            pid: int = runner.fork_and_exec_in_child(plan, None)
+            runner.fork_and_exec_in_child(plan, record)
         finally:
-            forkpipe.release_fork_lock(fork_lock)
+            forkpipe.release_fork_lock(fork_lock, record.hold)
         if plan.record.step == -1:
-            return pid, -1 if plan.pidfd is None else plan.pidfd.value
-        record = ChildError.from_buffer_copy(plan.record)
+            return -1 if plan.pidfd is None else plan.pidfd.value
+        failed = ChildError.from_buffer_copy(plan.record)
         plan.record.step, plan.record.errno = -1, 0  # ready for the next start
-        return _failure(pid, plan, record, None, reap_failed)
+        _failure(record, plan, failed, None, reap_failed)
+    forkpipe.fork_exec_pipe(fds)
+    _pipe_at_or_above(fds, plan)
+    # The write end is the runner's from here: it closes this process's
+    # copy once the child has it (the read below then sees EOF at the
+    # child's exec).
     try:
-        pipe = forkpipe.fork_exec_pipe()
+        runner.fork_and_exec_in_child(plan, record)
+        # Go's forkAndExecInChild, after the fork and under the lock: the
+        # parent's side of the id-map handshake. Closing the plan's fds then
+        # lets a child waiting on the id-map pipe go on, or fail.
+        parent_error = plan.after_fork(record.pid.value) if plan.after_fork else None
+        plan.close()
     except BaseException:
-        forkpipe.release_fork_lock(fork_lock)
+        forkpipe.release_fork_lock(fork_lock, record.hold)
         raise
-    try:
-        pipe = _pipe_at_or_above(pipe, plan.first_free_fd)
-    except BaseException:
-        for fd in pipe:
-            libc.parent("close")(fd)
-        forkpipe.release_fork_lock(fork_lock)
-        raise
-    try:
-        # The write end is the runner's from here: it closes this process's
-        # copy once the child has it (the read below then sees EOF at the
-        # child's exec), whatever happens.
-        pid = runner.fork_and_exec_in_child(plan, pipe)
-    except BaseException:
-        libc.parent("close")(pipe[0])
-        forkpipe.release_fork_lock(fork_lock)
-        raise
-    # Go's forkAndExecInChild, after the fork and under the lock: the
-    # parent's side of the id-map handshake. Closing the plan's fds then
-    # lets a child waiting on the id-map pipe go on, or fail.
-    parent_error = plan.after_fork(pid) if plan.after_fork else None
-    plan.close()
     # Released before the status is read, so a slow exec holds up no other
     # start. (On Linux, where forks share the lock, the fork runner has
     # already waited for the exec, and the vfork runner's clone returns
     # after it: under the lock, which only fd makers wait for there.)
-    forkpipe.release_fork_lock(fork_lock)
-
+    forkpipe.release_fork_lock(fork_lock, record.hold)
     try:
-        read = _read_status(pipe[0])
-    except OSError:
-        _failed(pid, plan)
-        raise
+        read = _read_status(fds[0])
     finally:
-        libc.parent("close")(pipe[0])
+        fd, fds[0] = fds[0], -1
+        _close(fd)
     if read is None and parent_error is None:
-        return pid, -1 if plan.pidfd is None else plan.pidfd.value
-    return _failure(pid, plan, read, parent_error, reap_failed)
+        return -1 if plan.pidfd is None else plan.pidfd.value
+    _failure(record, plan, read, parent_error, reap_failed)
 
 
 def _failure(
-    pid: int,
+    record: Start,
     plan: Plan,
-    record: ChildError | None,
+    failed: ChildError | None,
     parent_error: OSError | None,
     reap_failed: bool,
 ) -> NoReturn:
     """Raise the error of a start that failed: the parent's, or the child's step's."""
     if reap_failed:
-        _failed(pid, plan)
+        _failed(record)
     if parent_error is not None:
         raise parent_error  # the id maps could not be written
-    assert record is not None
-    error = _child_error(record, plan)
+    assert failed is not None
+    error = _child_error(failed, plan)
     if not reap_failed:
-        error.pid = pid  # type: ignore[attr-defined]
+        error.pid = record.pid.value  # type: ignore[attr-defined]
     raise error
 
 
-def _failed(pid: int, plan: Plan) -> None:
+def _failed(record: Start) -> None:
     """Reap a child that never got to execve; close its pidfd (go.dev/issue/69284)."""
-    wait = libc.parent("wait4")
-    while wait(pid, None, 0, None) == -1 and ctypes.get_errno() == errno.EINTR:
-        pass
-    if plan.pidfd is not None and plan.pidfd.value >= 0:
-        libc.parent("close")(plan.pidfd.value)
-        plan.pidfd.value = -1
+    record.reap()  # one C call (the child exits anyway: the kill changes nothing)
+    record.pid.value = 0
+    cell = record.pidfd
+    if cell is not None and cell.value >= 0:
+        fd, cell.value = cell.value, -1
+        _close(fd)
 
 
 def fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = None) -> int:
@@ -331,10 +403,7 @@ def fork_exec(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None = N
     Bad arguments raise ValueError or TypeError before anything is forked.
     The caller waits for the child (wait4).
     """
-    pid, pidfd = _fork_exec(argv0, argv, attr)
-    if pidfd != -1:
-        libc.parent("close")(pidfd)  # asked for, but fork_exec has no way to return it
-    return pid
+    return _guarded(_fork_exec, argv0, argv, attr, False)[0]
 
 
 def start_process(
@@ -346,7 +415,7 @@ def start_process(
     when ``SysProcAttr(pidfd=True)`` asked for one, else -1 (Go returns 0,
     a valid fd in Python).
     """
-    return _fork_exec(argv0, argv, attr)
+    return _guarded(_fork_exec, argv0, argv, attr, True)
 
 
 def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Env | None = None) -> NoReturn:
@@ -366,12 +435,12 @@ def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Env | None = None) -> No
     argv_array = (ctypes.c_char_p * (len(argv_bytes) + 1))(*argv_bytes)
     buffers = Builder()  # keeps the environment's array until execve
     envp = buffers.environment(env)
-    runtime.before_exec()
+    hold = runtime.before_exec()
     try:
         libc.parent("execve")(ctypes.addressof(path), ctypes.addressof(argv_array), envp)
         code = ctypes.get_errno()
     finally:
-        runtime.after_exec()
+        hold.release()  # runtime_AfterExec: reached only when execve failed
     raise libc.errno_error(code, "execve", os.fsdecode(argv0_bytes))
 
 

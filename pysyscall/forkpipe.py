@@ -14,36 +14,46 @@ on Linux too.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from . import libc
-from .rwmutex import RWMutex
+from .rwmutex import Hold, RWMutex
 
 PLATFORMS = ("darwin",)
 ATOMIC = False  # the pipe is made and marked in two steps
 
+_close = libc.parent("close")
 F_SETFD = 2  # the same number on Linux and darwin
 FD_CLOEXEC = 1
 
 
-def fork_exec_pipe() -> tuple[int, int]:
-    """Port of forkExecPipe (forkpipe.go): pipe, then FD_CLOEXEC on each end."""
-    fds = (ctypes.c_int * 2)()
-    libc.call("pipe", ctypes.addressof(fds))
+def fork_exec_pipe(p: Any) -> None:
+    """Port of forkExecPipe (forkpipe.go): pipe, then FD_CLOEXEC on each end.
+
+    ``p``: C ints (-1 each), the first two of which the kernel fills: an
+    exception after the call leaves the fds where the caller closes them.
+    """
+    libc.call("pipe", ctypes.addressof(p))
     try:
-        for fd in fds:
+        for fd in p[:2]:
             libc.call("fcntl", fd, F_SETFD, FD_CLOEXEC)
     except OSError:
-        for fd in fds:
-            libc.parent("close")(fd)
+        for i in range(2):
+            fd, p[i] = p[i], -1
+            _close(fd)
         raise
-    return fds[0], fds[1]
 
 
-def acquire_fork_lock(fork_lock: RWMutex) -> None:
-    """Port of acquireForkLock (forkpipe.go): lock fork_lock for writing."""
-    fork_lock.lock()
+def acquire_fork_lock(fork_lock: RWMutex) -> Hold:
+    """Port of acquireForkLock (forkpipe.go): lock fork_lock for writing.
+
+    Returns the Hold to give back; on an exception nothing is held.
+    """
+    return fork_lock.write_hold()
 
 
-def release_fork_lock(fork_lock: RWMutex) -> None:
+def release_fork_lock(fork_lock: RWMutex, hold: Hold) -> None:
     """Port of releaseForkLock (forkpipe.go): unlock fork_lock."""
-    fork_lock.unlock()
+    if not hold.held:
+        raise RuntimeError("sync: Unlock of unlocked RWMutex")
+    hold.release()

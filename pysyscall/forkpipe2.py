@@ -7,68 +7,54 @@ fork holds it for writing) but shares one write lock among all the forks in
 progress: the first forker in locks it, the last one out unlocks it.
 
 Readers must not starve: when one waits, a new forker first lets the current
-batch finish (a read lock and unlock of its own), then starts a new batch.
+batch finish, then starts a new batch. Go counts the forks in progress under
+a lock of its own (forkingLock, forking); here the RWMutex keeps the batch
+(``RWMutex.write_hold(shared=True)``), so that taking and giving back a share
+is one change of its state, which an exception cannot cut in two.
 """
 
 from __future__ import annotations
 
 import ctypes
-import threading
+from typing import Any
 
 from . import libc
-from .rwmutex import RWMutex, has_waiting_readers
+from .rwmutex import Hold, RWMutex
 
 PLATFORMS = ("linux",)
 ATOMIC = True  # pipe2 marks both ends close-on-exec as it makes them
 
 O_CLOEXEC = 0o2000000  # Linux
 
-# Guards forking: the number of forks in progress, each holding a share of
-# the one write lock on fork_lock.
-forking_lock = threading.Lock()
-forking = 0
+
+def fork_exec_pipe(p: Any) -> None:
+    """Port of forkExecPipe (forkpipe2.go): pipe2 with O_CLOEXEC, into ``p``.
+
+    ``p``: C ints (-1 each), the first two of which the kernel fills: an
+    exception after the call leaves the fds where the caller closes them.
+    """
+    libc.call("pipe2", ctypes.addressof(p), O_CLOEXEC)
 
 
-def fork_exec_pipe() -> tuple[int, int]:
-    """Port of forkExecPipe (forkpipe2.go): pipe2 with O_CLOEXEC."""
-    fds = (ctypes.c_int * 2)()
-    libc.call("pipe2", ctypes.addressof(fds), O_CLOEXEC)
-    return fds[0], fds[1]
-
-
-def acquire_fork_lock(fork_lock: RWMutex) -> None:
+def acquire_fork_lock(fork_lock: RWMutex) -> Hold:
     """Port of acquireForkLock (forkpipe2.go): take a share of the write lock.
 
-    fork_lock is always exec_unix.fork_lock; it is passed in so that this
-    module, like forkpipe.py, needs nothing from exec_unix.
+    The first fork in starts the batch's turn (waiting for the readers in);
+    the next ones join it, unless a reader waits for the batch to end: then
+    they wait for it too, and the readers get in first. Returns the Hold to
+    give back; on an exception nothing is held.
     """
-    global forking
-    with forking_lock:
-        if forking == 0:
-            # No fork in progress: take the write lock for the batch.
-            fork_lock.lock()
-            forking += 1
-            return
-        if has_waiting_readers(fork_lock):
-            # A reader waits behind the current batch. Wait for the batch to
-            # end (a read lock is granted only then), letting readers in.
-            forking_lock.release()
-            try:
-                fork_lock.rlock()
-                fork_lock.runlock()
-            finally:
-                forking_lock.acquire()
-            if forking == 0:
-                fork_lock.lock()
-        forking += 1
+    return fork_lock.write_hold(shared=True)
 
 
-def release_fork_lock(fork_lock: RWMutex) -> None:
+def release_fork_lock(fork_lock: RWMutex, hold: Hold) -> None:
     """Port of releaseForkLock (forkpipe2.go): the last forker out unlocks."""
-    global forking
-    with forking_lock:
-        if forking <= 0:
-            raise RuntimeError("syscall.releaseForkLock: negative count")
-        forking -= 1
-        if forking == 0:
-            fork_lock.unlock()
+    if not hold.held:
+        raise RuntimeError("syscall.releaseForkLock: negative count")
+    hold.release()
+
+
+def forking(fork_lock: RWMutex) -> int:
+    """Go's ``forking``: the number of forks in progress, sharing the write lock."""
+    turn = fork_lock._turn
+    return len(fork_lock._writers) if turn is not None and turn.shared else 0

@@ -98,9 +98,10 @@ from pysyscall import forkpipe, forkpipe2, fork_exec
 spans, here = [], threading.local()
 def timed(base):   # the lock-held span of every start
     def acquire(lock):
-        base.acquire_fork_lock(lock); here.t = time.perf_counter()
-    def release(lock):
-        spans.append((here.t, time.perf_counter())); base.release_fork_lock(lock)
+        hold = base.acquire_fork_lock(lock); here.t = time.perf_counter()
+        return hold
+    def release(lock, hold):
+        spans.append((here.t, time.perf_counter())); base.release_fork_lock(lock, hold)
     return types.SimpleNamespace(ATOMIC=base.ATOMIC, fork_exec_pipe=base.fork_exec_pipe,
                                  acquire_fork_lock=acquire, release_fork_lock=release)
 LOCKS = {"old": timed(forkpipe), "new": timed(forkpipe2)}

@@ -16,14 +16,16 @@ the rest.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import dataclasses
 import errno
 import functools
+import itertools
 import operator
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
@@ -191,6 +193,52 @@ def _no_failure() -> ChildError:
     return ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
 
 
+_call = operator.methodcaller("__call__")
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_EINTR_OR_FAILED = functools.partial(operator.eq, -1)
+REAP_TRIES = 100  # wait4 calls a kill-and-reap makes while signals interrupt it
+
+
+class Start:
+    """What one start has made, where an exception path finds it (exec_unix._guarded).
+
+    A Ctrl-C may land anywhere in a start (a signal handler runs right after
+    a call into C returns, or when a Python function starts), so whatever
+    the start makes is recorded where that path can see it the moment it is
+    made, and cleared the moment it is handed over or given back, by code
+    that makes no call in between:
+
+    * ``pid``: the child, from the fork on (written by C, or by the
+      statement right after the fork, with no call between); 0 once reaped;
+    * ``fds``: the fds the start opened (the status pipe, a moved copy of
+      its write end, compat's errno pipe), -1 where none; closed as
+      ``fd = fds[i]; fds[i] = -1; close(fd)``;
+    * ``pidfd``: the plan's pidfd Cell, when it asks for one;
+    * ``hold``: the fork lock's Hold (rwmutex.py).
+
+    ``reap`` (kill the child and wait for it) and ``close`` (every fd in
+    ``fds``) are each one C call, made at most once: an exception cannot cut
+    them half-way, and a second call does nothing.
+    """
+
+    __slots__ = ("close", "fds", "hold", "pid", "pidfd", "reap")
+    FDS = 6
+
+    def __init__(self) -> None:
+        self.pid = Cell(0)
+        self.fds = (ctypes.c_int * self.FDS)(*(-1,) * self.FDS)
+        self.pidfd: Cell | None = None
+        self.hold: Any = None
+        kill = functools.partial(libc.parent("kill"), self.pid, signal.SIGKILL)
+        wait = functools.partial(libc.parent("wait4"), self.pid, None, 0, None)
+        waits = itertools.takewhile(_EINTR_OR_FAILED, map(_call, itertools.repeat(wait)))
+        self.reap = functools.partial(
+            _run, itertools.chain(map(_call, (kill,)), itertools.islice(waits, REAP_TRIES))
+        )
+        self.close = functools.partial(_run, map(libc.parent("close"), self.fds))
+
+
 @dataclass
 class Plan:
     """The child's whole program, planned in the parent.
@@ -218,7 +266,7 @@ class Plan:
     exit: str  # the libc symbol the child exits through on failure
     steps: list[Step]
     first_free_fd: int  # the status pipe must sit at or above this fd
-    saved_mask: Any  # filled by runtime.before_fork; restored by a step
+    saved_mask: Any  # filled by runtime.fork_calls' block; restored by a step
     keep: list[Any] = field(default_factory=list, repr=False)  # C buffers
     after_fork: Callable[[int], OSError | None] | None = None
     parent_fds: list[int] = field(default_factory=list)
@@ -228,6 +276,10 @@ class Plan:
     signal_steps: tuple[int, int] | None = None  # (first, count): the handler resets
     signal_rule: tuple[int, ...] | None = None
     environ: Environ | None = None
+    # Where the status pipe may sit when no fd at or above first_free_fd is
+    # free (RLIMIT_NOFILE): above the fds the passes write, if they write
+    # none above the files (0: nowhere else).
+    pipe_floor: int = 0
 
     def __str__(self) -> str:
         lines = [
@@ -272,6 +324,7 @@ class Builder:
         self.keep: list[Any] = []
         self.signal_steps: tuple[int, int] | None = None
         self.environ: Environ | None = None
+        self.pipe_floor = 0
 
     def call(
         self,
@@ -375,7 +428,7 @@ class Builder:
         runtime.signals_to_reset) goes back to SIG_DFL, so no handler of the
         parent's runs in the child after its mask is restored. Then the mask
         the parent had before the fork is restored. Returns the buffer the
-        parent saves that mask into (runtime.before_fork).
+        parent saves that mask into (runtime.fork_calls).
         """
         default_action = self.buffer(sigaction_size)  # all zero: SIG_DFL
         self.signal_steps = (len(self.steps), len(signals))
@@ -421,7 +474,7 @@ class Builder:
         parent with 1 and 2 closed gets its status pipe there).
         """
         fd = list(files)
-        next_fd = max([len(fd), *fd]) + 1
+        next_fd = above_files = max([len(fd), *fd]) + 1
         for i in range(len(fd)):
             if 0 <= fd[i] < i:
                 dup_cloexec(fd[i], next_fd)
@@ -436,6 +489,11 @@ class Builder:
                 dup(fd[i], i)
         for i in range(len(fd), 3):
             self.call("close", i, text=f"close({i})", checked=False)
+        if next_fd == above_files:
+            # Pass 1 moved nothing: the passes write no fd above the files,
+            # so the pipe may sit anywhere above fd i's and 0..2 (with
+            # files up to RLIMIT_NOFILE-1 there is no free fd above them).
+            self.pipe_floor = max(len(fd), 3)
         # Above 0..2 as well, which the closes above may have touched.
         return max(next_fd, 3)
 
@@ -454,6 +512,7 @@ class Builder:
         )
         plan.signal_steps = self.signal_steps
         plan.environ = self.environ
+        plan.pipe_floor = self.pipe_floor
         return plan
 
 

@@ -40,13 +40,12 @@ import ctypes
 import itertools
 import operator
 import os
-import threading
 from types import ModuleType
 from typing import Any
 
 from . import libc, runners, runtime
 from ._platform import system
-from .plan import MISSING, Credential, OtherFields, Plan
+from .plan import MISSING, Credential, OtherFields, Plan, Start
 
 SIZE = 64  # requests remembered; past that, the oldest is forgotten
 POOL = 4  # plans kept per request, for threads starting it at once
@@ -80,20 +79,19 @@ class _Entry:
 
 
 _entries: dict[tuple[Any, ...], _Entry] = {}
-_entries_lock = threading.Lock()
 
 
-def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
-    """Start a request that can be remembered: (pid, -1); None: plan it as usual.
+def start(record: Start, argv0: Any, argv: Any, attr: Any) -> bool:
+    """Start a request that can be remembered (the pid into ``record``); False: plan it.
 
-    Called by exec_unix._fork_exec before it plans. Plans and remembers the
-    request the first time. Raises what fork_exec raises (bad arguments, a
-    closed fd, the child's error).
+    Called by exec_unix._fork_exec before it plans, under exec_unix._guarded.
+    Plans and remembers the request the first time. Raises what fork_exec
+    raises (bad arguments, a closed fd, the child's error).
     """
     exec_unix = _exec_unix()
     key = request_key(argv0, argv, attr, exec_unix.ProcAttr)
     if key is None:
-        return None
+        return False
     entry = _entries.get(key, MISSING)
     if entry is not MISSING:
         if entry.signals is not None and tuple(runtime.signals_to_reset()) != entry.signals:
@@ -121,11 +119,13 @@ def start(argv0: Any, argv: Any, attr: Any) -> tuple[int, int] | None:
             plan = exec_unix.child_program(argv0, argv, attr)
             _prepare(entry.runner, plan)
     try:
-        started: tuple[int, int] = exec_unix._start(plan, runner=entry.runner)
-        return started
+        exec_unix._start(record, plan, runner=entry.runner)
+        return True
     finally:
-        if len(entry.plans) < POOL:
-            entry.plans.append(plan)
+        # Given back in one call (an interrupt cannot lose it), then the
+        # pool cut back to its size (no call).
+        entry.plans.append(plan)
+        del entry.plans[POOL:]
 
 
 def _kept(entry: _Entry) -> Plan | None:
@@ -155,17 +155,19 @@ def _planned_signals(plan: Plan) -> tuple[int, ...]:
 
 
 def _remember(key: tuple[Any, ...], entry: _Entry) -> None:
-    with _entries_lock:
-        _entries.pop(key, None)
-        if len(_entries) >= SIZE:
-            del _entries[next(iter(_entries))]  # the oldest
-        _entries[key] = entry
+    # No lock: each dict operation is atomic, and a start from a signal
+    # handler may come here while this thread is in the middle of it (a lock
+    # would then wait on its own thread). Two threads remembering at once
+    # may forget one more than needed.
+    _entries.pop(key, None)
+    while len(_entries) >= SIZE:
+        _entries.pop(next(iter(_entries), key), None)  # the oldest
+    _entries[key] = entry
 
 
 def forget() -> None:
     """Forget every remembered request (tests; a changed runner setup)."""
-    with _entries_lock:
-        _entries.clear()
+    _entries.clear()
 
 
 def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, ...] | None:

@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 from . import _platform, libc, runner_vfork, runtime
 from ._platform import system
-from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Step
+from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Start, Step
 
 NAME = "fork"
 
@@ -193,16 +193,19 @@ class _Prepared:
             self.segments.append(("plain", tuple(plain)))
             plain.clear()
 
-    def program(self, errno_address: int) -> Iterator[Any]:
+    def program(self, errno_address: int, plan: Plan) -> Iterator[Any]:
         """The C-level iterator whose consumption forks and runs the child.
 
         ``errno_address``: the starting thread's errno, which is the child's
-        (the child is a copy of that thread).
+        (the child is a copy of that thread). The GC pause and the signal
+        block (runtime.fork_calls) come first in it, their undoing in the
+        parent's side: no signal handler runs in between.
         """
         size = ctypes.sizeof(ctypes.c_int32)
         memmove = libc.child("memmove")
         set_einval = functools.partial(memmove, errno_address, self.einval, size)
         copy_errno = functools.partial(memmove, self.record_errno, errno_address, size)
+        before_fork, after_fork = runtime.fork_calls(plan.saved_mask)
         segments: list[Iterator[Any]] = []
         for segment in self.segments:
             kind = segment[0]
@@ -235,10 +238,11 @@ class _Prepared:
                 segments += [map(_call, (mark,)), map(store, stored), passed]
         judged = map(dict.get, self.tables, itertools.chain(*segments), self.defaults)
         parent: Callable[[], Any] = functools.partial(
-            collections.deque, map(_call, self.parent_calls), 0
+            collections.deque, map(_call, self.parent_calls + after_fork), 0
         )
         forked, again = itertools.tee(map(_call, (self.fork,)))
         return itertools.chain(
+            map(_call, before_fork),
             map(_call, map(_CHILD_GOES_ON.get, forked, (parent,))),
             map(_raise_in_parent, again),
             itertools.takewhile(_not_failed, judged),
@@ -251,45 +255,42 @@ class _Prepared:
 _SET_EINVAL = functools.partial(int)
 
 
-def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
+def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
     """Port of forkAndExecInChild (exec_linux.go, exec_libc2.go): fork, run the plan.
 
-    ``pipe`` is the status pipe (read end, write end): the child reports a
-    failure on the write end, which is this function's to close in the
-    parent (whatever happens); the read end stays the caller's. Unless the
-    plan has parent-side work (plan.after_fork), returns once the child has
-    exec'd or failed. Returns the child's pid; raises OSError if fork
-    failed. Must be called with the fork lock held. Two starts of one plan
-    must not overlap (remembered.py lends a plan to one start at a time).
+    ``record.fds[0:2]`` is the status pipe (read end, write end): the child
+    reports a failure on the write end, which this function closes in the
+    parent (``fds[1]`` set to -1 with no call in between); the read end
+    stays the caller's. The child's pid goes into ``record.pid`` as the
+    parent gets it (plan.Start). Unless the plan has parent-side work
+    (plan.after_fork), returns once the child has exec'd or failed. Raises
+    OSError if fork failed. Must be called with the fork lock held. Two
+    starts of one plan must not overlap (remembered.py lends a plan to one
+    start at a time).
     """
-    if pipe is None:
-        raise ValueError("the fork runner reports on the status pipe: pipe is None")
+    fds = record.fds
+    if fds[1] == -1:
+        raise ValueError("the fork runner reports on the status pipe: there is none")
     prepared: _Prepared | None = plan.prepared.get(NAME)
-    try:
-        if prepared is None:
-            prepared = plan.prepared[NAME] = _Prepared(plan)
-        prepared.pollfd[0], prepared.pipe.value = pipe
-        errno_address = libc.child(system.ERRNO_LOCATION)()
-        program = prepared.program(errno_address)
-        errno_value = ctypes.c_int.from_address(errno_address)
-        gc_was_enabled = runtime.before_fork(plan.saved_mask)
-    except BaseException:
-        libc.parent("close")(pipe[1])
-        raise
+    if prepared is None:
+        prepared = plan.prepared[NAME] = _Prepared(plan)
+    prepared.pollfd[0], prepared.pipe.value = fds[0], fds[1]
+    errno_address = libc.child(system.ERRNO_LOCATION)()
+    errno_value = ctypes.c_int.from_address(errno_address)
+    program = prepared.program(errno_address, plan)
     try:
         collections.deque(program, maxlen=0)
     except KeyError as parent:
-        # The parent's side closed the write end (also when fork failed).
+        # The parent's side closed the write end (also when fork failed)
+        # and restored the mask. Nothing here makes a call before the pid
+        # is recorded.
         pid: int = parent.args[0]
+        fds[1] = -1
+        if pid > 0:
+            record.pid.value = pid
         fork_errno = errno_value.value
-    except BaseException:
-        libc.parent("close")(pipe[1])  # raised before the parent's side ran
-        raise
-    finally:
-        runtime.after_fork(plan.saved_mask, gc_was_enabled)
     if pid == -1:
         raise libc.errno_error(fork_errno or errno.EAGAIN, f"fork through {plan.fork.text}")
-    return pid
 
 
 # --- the program, as printed (python -m pysyscall plan) ------------------------------

@@ -73,7 +73,7 @@ from typing import Any, Union
 
 from . import libc, runtime
 from ._platform import system
-from .plan import OtherFields, Plan, Step, signal_name
+from .plan import OtherFields, Plan, Start, Step, signal_name
 
 NAME = "spawn"
 
@@ -212,7 +212,7 @@ class Spawn:
 # default, or the step (plan) means something this module does not know.
 _STEP_READ = ("name", "func", "args", "text", "checked", "path")
 _PLAN_READ = (
-    *("platform", "fork", "exit", "steps", "first_free_fd", "saved_mask", "keep"),
+    *("platform", "fork", "exit", "steps", "first_free_fd", "pipe_floor", "saved_mask", "keep"),
     *("record", "prepared", "signal_steps", "signal_rule"),  # runners' state, and
     # what the signal steps are (the translation reads the steps themselves)
     "environ",  # the envp array execve's step points to, refilled in place
@@ -430,7 +430,9 @@ def unavailable(plan: Plan | None = None) -> str | None:
     result = _translation(plan)
     if isinstance(result, str):
         return result
-    if any(func[-15:] == "addclosefrom_np" for func, _, _ in result.actions):
+    # A list, not a generator that any() could leave suspended (see
+    # runner_vfork.table).
+    if any([func[-15:] == "addclosefrom_np" for func, _, _ in result.actions]):
         return _closefrom_refused()
     return None
 
@@ -545,7 +547,9 @@ def _sigset(signals: tuple[int, ...]) -> Any:
 def _check(code: int, spawn: Spawn, index: int, what: str) -> None:
     if code:
         step = spawn.steps[index]
-        raise libc.errno_error(code, f"{what} for child step {index}, {step.name}", step.path)
+        error = libc.errno_error(code, f"{what} for child step {index}, {step.name}", step.path)
+        error.step = step.name  # type: ignore[attr-defined]
+        raise error
 
 
 def _cached(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], made: Any) -> bool:
@@ -597,21 +601,22 @@ def _file_actions(spawn: Spawn) -> tuple[Any, bool]:
     return actions, not _cached(_actions_cache, key, actions)
 
 
-def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
-    """Start the plan's program with posix_spawn; return the child's pid.
+def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
+    """Start the plan's program with posix_spawn; the child's pid into ``record.pid``.
 
-    ``pipe`` is None (status_pipe is False). Raises the OSError of a failed
+    posix_spawn writes the pid there itself (plan.Start). ``record.fds``
+    holds no pipe (status_pipe is False). Raises the OSError of a failed
     start, the child already reaped by the C library (see judge). Must be
     called with the fork lock held.
     """
     result = _translation(plan)
     if isinstance(result, str):
         raise RuntimeError(f"the spawn runner cannot run this plan: {result}")
-    return _run(result)
+    _run(result, record.pid)
 
 
-def _run(spawn: Spawn) -> int:
-    """posix_spawn with ``spawn``'s attributes and file actions: the child's pid."""
+def _run(spawn: Spawn, pid: Any) -> None:
+    """posix_spawn with ``spawn``'s attributes and file actions, the pid into ``pid``."""
     assert _posix_spawn is not None  # else translate gave LIBRARY.missing
     mask = ctypes.create_string_buffer(system.SIGSET_SIZE)
     if spawn.restore_mask:
@@ -624,7 +629,6 @@ def _run(spawn: Spawn) -> int:
     try:
         actions, destroy_actions = _file_actions(spawn)
         try:
-            pid = ctypes.c_int(0)
             path, argv, envp = spawn.exec_args
             # The GIL is released (libc.parent): this thread waits for the
             # child's exec, other threads run on.
@@ -637,7 +641,6 @@ def _run(spawn: Spawn) -> int:
             _attr_destroy(attr)
     if code:
         raise judge(spawn, code)
-    return pid.value
 
 
 def judge(spawn: Spawn, code: int) -> OSError:

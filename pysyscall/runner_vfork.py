@@ -61,7 +61,7 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   ``syscall(SYS_setgroups/setgid/setuid)`` in linux.py, never glibc's setuid
   family, which would signal the parent's threads;
 * signals: the forking thread blocks them all around clone
-  (runtime.before_fork/after_fork); the child resets the handlers and
+  (runtime.fork_calls); the child resets the handlers and
   restores the mask; the child's handler table is a copy (no
   CLONE_SIGHAND), so resetting it there leaves the parent's alone. For a
   plan that says by what rule its resets were chosen (Plan.signal_rule:
@@ -105,19 +105,24 @@ child calls the same bytes through ctypes (routine_function).
 from __future__ import annotations
 
 import array
+import collections
 import ctypes
 import errno
+import functools
+import itertools
+import operator
 import os
 import platform
 import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 from . import libc, runtime
-from .plan import CHILD_EXIT_STATUS, Cell, Plan, Step, signal_name
+from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step, signal_name
 
 NAME = "vfork"
 
@@ -604,7 +609,10 @@ def table(plan: Plan, status_fd: int) -> Any:
         first, count = plan.signal_steps
         resets = range(first, first + count)
         # Only while those steps are still the resets (a plan may be edited).
-        if all(plan.steps[i].func == "sigaction" for i in resets if i < len(plan.steps)):
+        # (A list, not a generator that all() could leave suspended: its
+        # close on collection would resume it, a point where a signal
+        # handler's exception is lost.)
+        if all([plan.steps[i].func == "sigaction" for i in resets if i < len(plan.steps)]):
             skip = resets
     for index, step in enumerate(plan.steps):
         if skip is not None:
@@ -639,28 +647,35 @@ def table(plan: Plan, status_fd: int) -> Any:
 # --- the start ----------------------------------------------------------------------
 
 _clone3: Any = None
+_call = operator.methodcaller("__call__")
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_close = libc.parent("close")
 
 
-def fork_and_exec_in_child(plan: Plan, pipe: tuple[int, int] | None) -> int:
+def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
     """Port of forkAndExecInChild1 (exec_linux.go): clone, run the plan.
 
     With CLONE_VM|CLONE_VFORK (shares_memory), as Go does unless the plan
     makes a user namespace: the child reports a failure in ``plan.record``
-    and ``pipe`` is None; clone returns once the child has called execve or
-    exited. Otherwise (a plain clone, the routine in a copy of this
-    process) the child reports on the status pipe's write end (``pipe`` is
-    (read end, write end); the write end is closed here in the parent), and
-    clone returns at once. Returns the child's pid; raises OSError if clone
-    failed. Must be called with the fork lock held.
+    and ``record.fds`` holds no pipe; clone returns once the child has
+    called execve or exited. Otherwise (a plain clone, the routine in a
+    copy of this process) the child reports on the status pipe's write end
+    (``record.fds[1]``; the read end is ``fds[0]``), which is closed here in
+    the parent, and clone returns at once. The child's pid goes into
+    ``record.pid`` in the chain of C calls that clones (plan.Start). Raises
+    OSError if clone failed. Must be called with the fork lock held.
     """
+    fds = record.fds
     try:
-        return _clone(plan, -1 if pipe is None else pipe[1])
+        _clone(plan, fds[1], record)
     finally:
-        if pipe is not None:
-            libc.parent("close")(pipe[1])
+        if fds[1] != -1:
+            fd, fds[1] = fds[1], -1
+            _close(fd)
 
 
-def _clone(plan: Plan, status_fd: int) -> int:
+def _clone(plan: Plan, status_fd: int, record: Start) -> None:
     global _clone3
     assert asm is not None
     address = _routine()
@@ -689,28 +704,37 @@ def _clone(plan: Plan, status_fd: int) -> int:
         (address + asm.VFORK_CHILD, stack.start, vfork | SIGCHLD | flags,
          ctypes.addressof(words), parent_tid, 0, 0),
     )  # fmt: skip
-    gc_was_enabled = runtime.before_fork(plan.saved_mask)
-    try:
-        # GIL released (CDLL, CFUNCTYPE): other threads run while this one
-        # waits for the child's execve or exit.
-        if clone3_args is None:
-            pid: int = clone(*arguments)
-            code = ctypes.get_errno() if pid == -1 else 0
-        else:
-            result: int = _clone3(
-                ctypes.addressof(clone3_args), ctypes.sizeof(clone3_args), ctypes.addressof(words)
-            )
-            pid, code = (result, 0) if result >= 0 else (-1, -result)
-    finally:
-        runtime.after_fork(plan.saved_mask, gc_was_enabled)
-    if pid == -1:
+    if clone3_args is None:
+        start = functools.partial(clone, *arguments)
+    else:
+        start = functools.partial(
+            _clone3,
+            ctypes.addressof(clone3_args),
+            ctypes.sizeof(clone3_args),
+            ctypes.addressof(words),
+        )
+    before_fork, after_fork = runtime.fork_calls(plan.saved_mask)
+    # One chain of C calls: signals blocked, clone (the GIL released, CDLL
+    # and CFUNCTYPE: other threads run while this one waits for the child's
+    # execve or exit), its result into record.pid, the mask restored. No
+    # signal handler runs in between (see plan.Start).
+    _run(
+        itertools.chain(
+            map(_call, before_fork),
+            map(setattr, (record.pid,), ("value",), map(_call, (start,))),
+            map(_call, after_fork),
+        )
+    )
+    result = record.pid.value
+    if result <= 0:  # clone: -1 and errno; clone3: -errno
+        record.pid.value = 0
+        code = ctypes.get_errno() if clone3_args is None else -result
         how = "clone" if clone3_args is None else "clone3"
         vm = "(CLONE_VM|CLONE_VFORK)" if vfork else ""
         raise libc.errno_error(code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}{vm}")
     # The plan's buffers, the table and the stack were in use until here:
     # with CLONE_VFORK, clone returns once the child has exec'd or exited.
     del clone3_args
-    return pid
 
 
 # --- the program, as printed (python -m pysyscall plan) ------------------------------

@@ -15,17 +15,22 @@ child never enters, but pausing costs nothing).
 
 from __future__ import annotations
 
+import collections
 import ctypes
+import functools
 import gc
+import itertools
+import operator
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from . import libc
 from ._platform import system
-from .rwmutex import RWMutex
+from .rwmutex import Hold, RWMutex
 
 SIG_DFL = 0
 SIG_IGN = 1
@@ -38,29 +43,27 @@ _all_signals = ctypes.create_string_buffer(system.SIGSET_SIZE)
 libc.call("sigfillset", ctypes.addressof(_all_signals))
 
 
-def before_fork(saved_mask: Any) -> bool:
-    """Port of syscall_runtime_BeforeFork: pause the GC, block every signal.
+_sigmask = libc.child("pthread_sigmask")
+_Calls = tuple[Callable[[], Any], ...]
 
-    The thread's previous mask goes into ``saved_mask`` (the plan's buffer,
-    which the child restores). Returns whether the GC was enabled.
+
+def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
+    """Port of syscall_runtime_BeforeFork and AfterFork, as calls for a C chain.
+
+    Before: pause the GC, block every signal (the thread's previous mask goes
+    into ``saved_mask``, the plan's buffer, which the child restores). After
+    (in the parent only): restore the mask, resume the GC if it ran. A
+    runner makes them in the same chain of C calls as the fork itself, so
+    no signal handler can run in between: not with the mask blocked (a
+    process-directed signal still trips the main thread's handler, which a
+    start from that handler would then see as the mask to give its child),
+    and not between the fork and the pid's recording (plan.Start).
     """
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    error = libc.child("pthread_sigmask")(
-        system.SIG_BLOCK, ctypes.addressof(_all_signals), ctypes.addressof(saved_mask)
+    block = functools.partial(
+        _sigmask, system.SIG_BLOCK, ctypes.addressof(_all_signals), ctypes.addressof(saved_mask)
     )
-    if error:
-        if gc_was_enabled:
-            gc.enable()
-        raise libc.errno_error(error, "pthread_sigmask")
-    return gc_was_enabled
-
-
-def after_fork(saved_mask: Any, gc_was_enabled: bool) -> None:
-    """Port of syscall_runtime_AfterFork: restore the mask, resume the GC."""
-    libc.child("pthread_sigmask")(system.SIG_SETMASK, ctypes.addressof(saved_mask), None)
-    if gc_was_enabled:
-        gc.enable()
+    restore = functools.partial(_sigmask, system.SIG_SETMASK, ctypes.addressof(saved_mask), None)
+    return (gc.disable, block), (restore, gc.enable if gc.isenabled() else int)
 
 
 def signals_to_reset() -> list[int]:
@@ -124,6 +127,17 @@ ASKABLE_MASK = sum(1 << (s - 1) for s in ASKABLE)
 IGNORED_BY_PYTHON_MASK = sum(1 << (s - 1) for s in IGNORED_BY_PYTHON)
 
 
+_call = operator.methodcaller("__call__")
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_STATUS_SIZE = 8192
+_open_status = functools.partial(
+    libc.parent("open"),
+    *libc.variadic_arguments("open", (b"/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)),
+)
+_read, _close = libc.parent("read"), libc.parent("close")
+
+
 def _proc_signal_masks() -> tuple[int, int] | None:
     """(SigIgn, SigCgt) of this process from /proc/self/status; None without it.
 
@@ -133,16 +147,21 @@ def _proc_signal_masks() -> tuple[int, int] | None:
     """
     if sys.platform != "linux":
         return None
-    try:
-        fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    # Opened, read and closed in one chain of C calls: a signal handler that
+    # raises cannot run between the open and the close (the fd would leak).
+    buffer = ctypes.create_string_buffer(_STATUS_SIZE)
+    fd, got = ctypes.c_int(-1), ctypes.c_ssize_t(-1)
+    read = functools.partial(_read, fd, buffer, _STATUS_SIZE)
+    _run(
+        itertools.chain(
+            map(setattr, (fd,), ("value",), map(_call, (_open_status,))),
+            map(setattr, (got,), ("value",), map(_call, (read,))),
+            map(_call, (functools.partial(_close, fd),)),
+        )
+    )
+    if fd.value < 0 or got.value < 0:
         return None
-    try:
-        data = os.read(fd, 8192)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    data = buffer.raw[: got.value]
     ignored = data.find(b"\nSigIgn:\t")
     caught = data.find(b"\nSigCgt:\t")
     if ignored < 0 or caught < 0:
@@ -166,14 +185,13 @@ for each other, only for an exec in progress.
 """
 
 
-def before_exec() -> None:
-    """Port of syscall_runtime_BeforeExec: no thread starts from here on."""
-    exec_lock.lock()
+def before_exec() -> Hold:
+    """Port of syscall_runtime_BeforeExec: no thread starts from here on.
 
-
-def after_exec() -> None:
-    """Port of syscall_runtime_AfterExec: reached only when execve failed."""
-    exec_lock.unlock()
+    Returns the exec lock's Hold: its ``release()`` is syscall_runtime_AfterExec
+    (reached only when execve failed), one C call.
+    """
+    return exec_lock.write_hold()
 
 
 # The function threading.Thread.start calls to make the OS thread: CPython
@@ -191,11 +209,11 @@ def _hooked(start: Callable[..., Any]) -> Callable[..., Any]:
     def start_under_exec_lock(*args: Any, **kwargs: Any) -> Any:
         if not _hook_on:
             return start(*args, **kwargs)
-        exec_lock.rlock()
+        hold = exec_lock.read_hold()
         try:
             return start(*args, **kwargs)
         finally:
-            exec_lock.runlock()
+            hold.release()  # one C call: a Ctrl-C cannot skip it
 
     start_under_exec_lock.__wrapped__ = start  # type: ignore[attr-defined]
     return start_under_exec_lock
@@ -243,5 +261,6 @@ def remove_thread_hook() -> None:
             del _wrappers[name]
 
 
+os.register_at_fork(after_in_child=exec_lock.at_fork_reinit)
 if os.environ.get("PYSYSCALL_THREAD_HOOK", "1") != "0":
     install_thread_hook()

@@ -4,107 +4,424 @@ Python's threading module has no RWMutex. fork_lock needs Go's exactly:
 
 * writer preference: once a writer is waiting, new readers block, so a stream
   of readers cannot starve a writer (and a recursive read lock can deadlock,
-  as in Go);
-* a lock may be released by another thread than the one that took it: the
-  counting fork lock (forkpipe2.py) lets the last forker out release the write
-  lock the first forker took;
-* ``has_waiting_readers``, the private probe Go's sync package gives syscall
-  for the same counting lock (CL 421441).
+  as in Go); the readers that queued behind a writer get in when it unlocks,
+  before the next writer;
+* a lock may be released by another thread than the one that took it;
+* a write side that forks share (``write_hold(shared=True)``): Go's counting
+  fork lock (forkpipe2.go, CL 421441) lets the forks in progress share one
+  write lock, the first one in taking it and the last one out releasing it,
+  and a new fork waits for the batch to end when a reader waits for it
+  (``has_waiting_readers``, the probe Go's sync package gives syscall).
 
-The bookkeeping is Go's: ``reader_count`` is pushed down by
-``RWMUTEX_MAX_READERS`` while a writer is pending or holds the lock, and
-``reader_wait`` counts the readers the writer still waits for. Go's atomic
-adds become adds under one small internal lock; its semaphores become
-threading.Semaphore.
+Go's atomic counters and semaphores are replaced by a state that only
+changes under one internal mutex, because Python has what Go has not:
+asynchronous exceptions. A signal handler (SIGINT's raises
+KeyboardInterrupt; any handler may raise, or start a process itself) runs
+in the main thread when a Python function starts, right after a call into C
+returns, or at a backward jump. Code that makes no call and has no loop has
+no such point, and neither has a chain of C calls driven by C iterators
+(``_run``, as runner_fork.py drives the child). So:
+
+* the internal mutex is the C library's (``pthread_mutex_lock`` through the
+  GIL-releasing handle: waiting for it never runs a handler, where a
+  threading.Lock's acquire would), taken by a C chain that also marks this
+  thread as inside (``_local.inside``), and released by a C chain that also
+  wakes the waiters when asked to;
+* each change of state is a ``_*_step`` method that makes no call and has no
+  loop, run between the two chains (``_locked``); a handler can run only
+  right after the take (before the step; the mark then tells the exception
+  path to release) or after the release;
+* a holding of the write side (``Hold``) carries its release as one
+  prepared C chain: giving it back is one call that cannot be cut half-way,
+  and once done it does nothing (an exception path may call it again);
+* a thread that must wait waits on a lock of its own (``_waiters``); every
+  release wakes them all and each checks again; a wait cut short by an
+  exception is backed out of before the exception leaves;
+* a thread never waits on itself: a signal handler that takes the lock in
+  the middle of this thread's bookkeeping, or asks for the write side this
+  thread holds, gets a RuntimeError saying so; a fork's share of a batch
+  this thread already holds a share of is granted at once.
+
+After os.fork() the child gets a fresh state (``at_fork_reinit``), as CPython
+gives its own locks: the threads that held the lock do not exist there.
 """
 
 from __future__ import annotations
 
+import collections
+import ctypes
+import functools
+import itertools
+import operator
 import threading
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Callable, Union
 
-RWMUTEX_MAX_READERS = 1 << 30
+from . import libc
+
+_call = operator.methodcaller("__call__")
+_wake = operator.methodcaller("release")
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_MUTEX_SIZE = 64  # at least sizeof(pthread_mutex_t): 40 on x86-64 glibc, 48 on arm64, 64 on darwin
+
+REENTERED = (
+    "this thread is already inside the lock's bookkeeping (a signal handler took the "
+    "lock while this thread was taking or releasing it): waiting would wait on itself"
+)
+HOLDS_WRITE = (
+    "this thread holds the lock for writing (a signal handler that starts a process "
+    "ran in the middle of a start?): waiting for it would wait on itself"
+)
+
+
+class _Mutex:
+    """A C library mutex in ctypes memory: waiting for it runs no signal handler."""
+
+    __slots__ = ("lock", "memory", "unlock")
+
+    def __init__(self) -> None:
+        self.memory = ctypes.create_string_buffer(_MUTEX_SIZE)
+        error = libc.parent("pthread_mutex_init")(self.memory, None)
+        if error:
+            raise libc.errno_error(error, "pthread_mutex_init")
+        self.lock = functools.partial(libc.parent("pthread_mutex_lock"), self.memory)
+        self.unlock = functools.partial(libc.parent("pthread_mutex_unlock"), self.memory)
+
+
+class _ThreadState(threading.local):
+    inside = False  # this thread holds the internal mutex
+
+    def __init__(self) -> None:
+        self.holds: dict[Hold, None] = {}  # this thread's holds of the write side
+
+
+class _Turn:
+    """A writer's turn, or a batch of forks': announced, then started, then over.
+
+    ``queued`` counts the readers waiting for this turn to end (they get in
+    when it ends, before the next turn starts); ``before`` is the turn
+    before, whose admitted readers a new turn waits for.
+    """
+
+    __slots__ = ("before", "queued", "shared", "started")
+
+    def __init__(self, shared: bool) -> None:
+        self.shared = shared
+        self.started = False
+        self.queued = 0
+        self.before: _Turn | None = None
+
+
+class Hold:
+    """One holding of an RWMutex's write side: a writer's, or one fork's share.
+
+    ``held``: whether it holds now. ``release()`` gives it back (and wakes the
+    waiting threads) in one call that makes only C calls; once done it does
+    nothing, so an exception path may call it again. Made before the lock is
+    taken, so whatever an exception interrupts, the holder can release.
+    """
+
+    __slots__ = ("held", "mine", "release", "turn", "waiter")
+
+    def __init__(self, rw: RWMutex, shared: bool) -> None:
+        self.held = False
+        self.turn = _Turn(shared)
+        self.waiter: Any = None
+        self.mine = rw._local.holds
+        exclusive = () if shared else (functools.partial(setattr, rw, "_exclusive", None),)
+        steps = (
+            rw._mutex.lock,
+            functools.partial(rw._writers.pop, self, None),
+            functools.partial(self.mine.pop, self, None),
+            *exclusive,
+            functools.partial(setattr, self, "held", False),
+        )
+        self.release: Callable[[], Any] = functools.partial(
+            _run,
+            itertools.chain(
+                map(_call, steps),
+                map(_wake, rw._waiters),
+                map(_call, (rw._waiters.clear, rw._mutex.unlock)),
+            ),
+        )
+
+
+class _Reader:
+    """A reader's request, while it waits and once it holds.
+
+    Made by ``read_hold``, it carries its release as Hold does (``rw``);
+    rlock's, counted only, has none (Go's RUnlock takes no token).
+    """
+
+    __slots__ = ("behind", "held", "release", "waiter")
+
+    def __init__(self, rw: RWMutex | None = None) -> None:
+        self.behind: _Turn | None = None  # the turn it waits for the end of
+        self.held = False
+        self.waiter: Any = None
+        self.release: Any = None
+        if rw is not None:
+            steps = (
+                rw._mutex.lock,
+                functools.partial(rw._read_holds.pop, self, None),
+                functools.partial(setattr, self, "held", False),
+            )
+            self.release = functools.partial(
+                _run,
+                itertools.chain(
+                    map(_call, steps),
+                    map(_wake, rw._waiters),
+                    map(_call, (rw._waiters.clear, rw._mutex.unlock)),
+                ),
+            )
+
+
+_Token = Union[Hold, _Reader]
+_Step = Callable[[Any], Union[bool, str]]
 
 
 class RWMutex:
     """Port of Go's sync.RWMutex. The zero value is unlocked."""
 
     def __init__(self) -> None:
-        self._w = threading.Lock()  # held by the pending or active writer
-        self._atomic = threading.Lock()  # stands in for Go's atomic adds
-        self._writer_sem = threading.Semaphore(0)
-        self._reader_sem = threading.Semaphore(0)
-        self._reader_count = 0
-        self._reader_wait = 0
+        self.at_fork_reinit()
 
-    def _add_reader_count(self, delta: int) -> int:
-        with self._atomic:
-            self._reader_count += delta
-            return self._reader_count
+    def at_fork_reinit(self) -> None:
+        """A fresh, unlocked state: for the child of os.fork(), where the threads
+        that held or waited for the lock do not exist (os.register_at_fork)."""
+        self._mutex = _Mutex()
+        self._local = _ThreadState()
+        self._readers = 0  # rlock's readers
+        self._read_holds: dict[_Reader, None] = {}  # read_hold's
+        self._writers: dict[Hold, None] = {}  # one writer, or the forks of a batch
+        self._turn: _Turn | None = None  # the announced turn, or the last one
+        self._exclusive: Hold | None = None  # the writer's Hold, for unlock()
+        self._waiters: list[Any] = []
+        inside = functools.partial(setattr, self._local, "inside", True)
+        outside = functools.partial(setattr, self._local, "inside", False)
+        self._take = (self._mutex.lock, inside)
+        self._leave = (outside, self._mutex.unlock)
+        self._leave_waking = (self._waiters.clear, outside, self._mutex.unlock)
 
-    def _add_reader_wait(self, delta: int) -> int:
-        with self._atomic:
-            self._reader_wait += delta
-            return self._reader_wait
+    # --- the bookkeeping ---------------------------------------------------------
+
+    def _locked(self, step: _Step, token: Any, wake: bool = False) -> bool | str:
+        """``step(token)`` under the internal mutex (see the module doc); its result.
+
+        ``wake``: wake every waiting thread as the mutex is released.
+        """
+        local = self._local
+        if local.inside:
+            raise RuntimeError(REENTERED)
+        if wake:
+            leave: Any = itertools.chain(map(_wake, self._waiters), map(_call, self._leave_waking))
+        else:
+            leave = map(_call, self._leave)
+        try:
+            _run(map(_call, self._take))
+            done = step(token)
+            _run(leave)
+        except BaseException:
+            if local.inside:
+                _run(leave)
+            raise
+        return done
+
+    def _acquire(self, step: _Step, token: _Token, cancel: _Step) -> None:
+        """Make ``step`` under the mutex until it grants; wait between tries.
+
+        A step that cannot grant registers ``token.waiter`` (a lock of this
+        thread's, taken) and returns False; any release wakes it. A string is
+        why this thread must not wait (RuntimeError). On an exception, what
+        was got is given back and the wait backed out of (``cancel``).
+        """
+        while True:
+            waiter = threading.Lock()
+            waiter.acquire()
+            token.waiter = waiter
+            try:
+                done = self._locked(step, token)
+                if done is True:
+                    return
+                if done is not False:
+                    raise RuntimeError(done)
+                waiter.acquire()
+            except BaseException:
+                try:
+                    if token.held and token.release is not None:
+                        token.release()
+                finally:
+                    self._locked(cancel, token, True)
+                raise
+
+    # A turn is announced from the moment its writer waits for it until its
+    # last holder leaves: ``turn is not None and (not turn.started or
+    # self._writers)``, spelled out in each step (a step makes no call).
+
+    def _read_step(self, reader: _Reader) -> bool | str:
+        turn = self._turn
+        waited = reader.behind
+        if waited is not None:
+            if waited is turn and (not turn.started or self._writers):
+                self._waiters += [reader.waiter]
+                return False  # the turn it waits for has not ended
+            waited.queued -= 1  # it has: this reader gets in, ahead of the next turn
+            reader.behind = None
+        elif turn is not None and (not turn.started or self._writers):
+            turn.queued += 1
+            reader.behind = turn
+            self._waiters += [reader.waiter]
+            return False
+        if reader.release is None:
+            self._readers += 1
+        else:
+            self._read_holds[reader] = None
+        reader.held = True
+        return True
+
+    def _cancel_read_step(self, reader: _Reader) -> bool | str:
+        if reader.behind is not None:
+            reader.behind.queued -= 1
+            reader.behind = None
+        if reader.held and reader.release is None:
+            self._readers -= 1
+            reader.held = False
+        return True
+
+    def _runlock_step(self, _: None) -> bool | str:
+        if not self._readers:
+            return "sync: RUnlock of unlocked RWMutex"
+        self._readers -= 1
+        return True
+
+    def _try_read_step(self, reader: _Reader) -> bool | str:
+        turn = self._turn
+        if turn is not None and (not turn.started or self._writers):
+            return False
+        self._readers += 1
+        reader.held = True
+        return True
+
+    def _write_step(self, hold: Hold) -> bool | str:
+        turn = self._turn
+        mine = hold.turn
+        if turn is not mine:
+            if turn is not None and (not turn.started or self._writers):
+                # Another turn. A fork joins a batch in progress unless a
+                # reader waits for it to end (then it waits too, and the
+                # readers go first); a fork of a thread that already holds a
+                # share (a signal handler's start) joins it regardless.
+                if mine.shared and turn.shared and turn.started and (not turn.queued or hold.mine):
+                    self._writers[hold] = None
+                    hold.mine[hold] = None
+                    hold.held = True
+                    return True
+                if hold.mine:
+                    return HOLDS_WRITE
+                self._waiters += [hold.waiter]
+                return False
+            mine.before = turn  # announce: new readers wait from here on
+            self._turn = mine
+        if self._readers or self._read_holds or (mine.before is not None and mine.before.queued):
+            self._waiters += [hold.waiter]
+            return False  # wait for the readers in (or let in) to leave
+        mine.started = True
+        mine.before = None
+        self._writers[hold] = None
+        hold.mine[hold] = None
+        if not mine.shared:
+            self._exclusive = hold
+        hold.held = True
+        return True
+
+    def _cancel_write_step(self, hold: Hold) -> bool | str:
+        if self._turn is hold.turn and not hold.turn.started:
+            self._turn = hold.turn.before  # withdrawn: readers queued behind it get in
+        return True
+
+    def _try_write_step(self, hold: Hold) -> bool | str:
+        turn = self._turn
+        if self._readers or self._read_holds:
+            return False
+        if turn is not None and (not turn.started or self._writers):
+            return False
+        if turn is not None and turn.queued:
+            return False  # readers let in by the last turn have not got in yet
+        mine = hold.turn
+        mine.started = True
+        self._turn = mine
+        self._writers[hold] = None
+        hold.mine[hold] = None
+        self._exclusive = hold
+        hold.held = True
+        return True
+
+    # --- Go's methods ----------------------------------------------------------------
 
     def rlock(self) -> None:
         """Port of RWMutex.RLock: lock for reading; waits while a writer is pending."""
-        if self._add_reader_count(1) < 0:
-            self._reader_sem.acquire()
+        self._acquire(self._read_step, _Reader(), self._cancel_read_step)
+
+    def read_hold(self) -> _Reader:
+        """Lock for reading and return the holding, whose ``release()`` is
+        one call that makes only C calls (and does nothing a second time).
+        On an exception nothing is held."""
+        reader = _Reader(self)
+        self._acquire(self._read_step, reader, self._cancel_read_step)
+        return reader
 
     def try_rlock(self) -> bool:
         """Port of RWMutex.TryRLock: lock for reading only if that needs no wait."""
-        with self._atomic:
-            if self._reader_count < 0:
-                return False
-            self._reader_count += 1
-            return True
+        reader = _Reader()
+        try:
+            self._locked(self._try_read_step, reader)
+        except BaseException:
+            if reader.held:
+                self._locked(self._cancel_read_step, reader, True)
+            raise
+        return reader.held
 
     def runlock(self) -> None:
         """Port of RWMutex.RUnlock: undo one rlock."""
-        r = self._add_reader_count(-1)
-        if r < 0:
-            self._runlock_slow(r)
+        done = self._locked(self._runlock_step, None, True)
+        if done is not True:
+            raise RuntimeError(done)
 
-    def _runlock_slow(self, r: int) -> None:
-        """Port of RWMutex.rUnlockSlow: the last reader a writer waits for wakes it."""
-        if r + 1 == 0 or r + 1 == -RWMUTEX_MAX_READERS:
-            self._add_reader_count(1)
-            raise RuntimeError("sync: RUnlock of unlocked RWMutex")
-        if self._add_reader_wait(-1) == 0:
-            self._writer_sem.release()
+    def write_hold(self, shared: bool = False) -> Hold:
+        """Lock for writing and return the Hold that releases it.
+
+        ``shared``: a fork's share of the write side (forkpipe2.py): forks
+        in progress share one turn. On an exception nothing is held.
+        """
+        hold = Hold(self, shared)
+        self._acquire(self._write_step, hold, self._cancel_write_step)
+        return hold
 
     def lock(self) -> None:
         """Port of RWMutex.Lock: lock for writing; waits for active readers."""
-        self._w.acquire()
-        # Announce the pending writer, then wait for the readers already in.
-        r = self._add_reader_count(-RWMUTEX_MAX_READERS) + RWMUTEX_MAX_READERS
-        if r != 0 and self._add_reader_wait(r) != 0:
-            self._writer_sem.acquire()
+        self.write_hold()
 
     def try_lock(self) -> bool:
         """Port of RWMutex.TryLock: lock for writing only if that needs no wait."""
-        if not self._w.acquire(blocking=False):
-            return False
-        with self._atomic:
-            if self._reader_count != 0:
-                self._w.release()
-                return False
-            self._reader_count = -RWMUTEX_MAX_READERS
-        return True
+        hold = Hold(self, False)
+        try:
+            self._locked(self._try_write_step, hold)
+        except BaseException:
+            if hold.held:
+                hold.release()
+            raise
+        return hold.held
 
     def unlock(self) -> None:
         """Port of RWMutex.Unlock: admit the readers that queued, then the next writer.
 
         Any thread may unlock, as in Go.
         """
-        r = self._add_reader_count(RWMUTEX_MAX_READERS)
-        if r >= RWMUTEX_MAX_READERS:
-            self._add_reader_count(-RWMUTEX_MAX_READERS)
+        hold = self._exclusive
+        if hold is None:
             raise RuntimeError("sync: Unlock of unlocked RWMutex")
-        for _ in range(r):
-            self._reader_sem.release()
-        self._w.release()
+        hold.release()
 
     def rlocker(self) -> RLocker:
         """Port of RWMutex.RLocker: a context manager taking the read side."""
@@ -135,9 +452,9 @@ class RLocker:
 def has_waiting_readers(rw: RWMutex) -> bool:
     """Port of sync's syscall_hasWaitingReaders (rwmutex.go, CL 421441).
 
-    True when a writer holds or waits for ``rw`` and at least one reader has
-    queued since: the counting fork lock then lets the readers in first.
+    True when a writer (or a batch of forks) holds ``rw`` and at least one
+    reader has queued since: the counting fork lock then lets the readers in
+    first.
     """
-    with rw._atomic:
-        r = rw._reader_count
-    return r < 0 and r + RWMUTEX_MAX_READERS > 0
+    turn = rw._turn
+    return turn is not None and turn.started and bool(rw._writers) and turn.queued > 0

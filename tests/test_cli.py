@@ -245,7 +245,7 @@ def test_plan_prints_the_vfork_table_a_start_walks(monkeypatch: pytest.MonkeyPat
     described = plan.prepared["vfork"][1]
     monkeypatch.setenv("PYSYSCALL_RUNNER", "vfork")
     try:
-        pid, _ = exec_unix._start(plan)
+        pid, _ = exec_unix._guarded(exec_unix._start, plan)
     finally:
         plan.close()
     assert os.waitpid(pid, 0)[1] == 0

@@ -541,10 +541,10 @@ def test_failed_child_reaped_by_the_runner(monkeypatch: pytest.MonkeyPatch) -> N
     real_start = compat.exec_unix._start
     calls = []
 
-    def reaped(plan: Any, reap_failed: bool = True, runner: Any = None) -> Any:
+    def reaped(record: Any, plan: Any, reap_failed: bool = True, runner: Any = None) -> Any:
         calls.append(plan)
         if len(calls) > 1:  # the stand-in's own start
-            return real_start(plan, reap_failed)
+            return real_start(record, plan, reap_failed)
         error = OSError(errno.ENOENT, "No such file or directory", "/no/such")
         error.step = "execve"  # type: ignore[attr-defined]
         raise error

@@ -89,12 +89,12 @@ def start_a_thread_while_exec_runs(hooked: bool) -> bool:
     s.start()  # running before the lock is taken
     if not hooked:
         runtime.remove_thread_hook()
-    runtime.before_exec()  # what exec does around execve
+    hold = runtime.before_exec()  # what exec does around execve
     try:
         go.set()
         got_through = started.wait(0.3)
     finally:
-        runtime.after_exec()
+        hold.release()
         runtime.install_thread_hook()
     assert started.wait(5)
     s.join()

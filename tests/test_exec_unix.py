@@ -441,15 +441,15 @@ def test_failure_just_before_the_fork_leaks_nothing(
         if runner == "vfork"
         else None
     )
-    real = runtime.before_fork
+    real = runtime.fork_calls
 
-    def refuse(mask: Any) -> bool:
+    def refuse(mask: Any) -> Any:
         raise OSError(errno.EINVAL, "refused by the test")
 
-    monkeypatch.setattr(runtime, "before_fork", refuse)
+    monkeypatch.setattr(runtime, "fork_calls", refuse)
     with pytest.raises(OSError, match="refused by the test"):
         pysyscall.fork_exec("/bin/true", ["true"], attr)
-    monkeypatch.setattr(runtime, "before_fork", real)
+    monkeypatch.setattr(runtime, "fork_calls", real)
     assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
 
 

@@ -6,6 +6,7 @@ darwin protocol (pipe + fcntl, serialized forks) runs on Linux too.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import threading
@@ -22,7 +23,9 @@ VARIANTS = [forkpipe, forkpipe2]
 
 @pytest.mark.parametrize("module", VARIANTS, ids=lambda m: m.__name__)
 def test_fork_exec_pipe_is_close_on_exec(module: ModuleType) -> None:
-    r, w = module.fork_exec_pipe()
+    p = (ctypes.c_int * 2)(-1, -1)
+    module.fork_exec_pipe(p)
+    r, w = p
     try:
         for fd in (r, w):
             assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
@@ -48,18 +51,17 @@ def wait_until(predicate: object, timeout: float = 5.0) -> None:
 def test_forkpipe_serializes_forks() -> None:
     """Go's forkpipe.go: a second forker waits for the first (go.dev/issue/61080)."""
     lock = RWMutex()
-    forkpipe.acquire_fork_lock(lock)
+    hold = forkpipe.acquire_fork_lock(lock)
     entered = threading.Event()
 
     def second() -> None:
-        forkpipe.acquire_fork_lock(lock)
+        forkpipe.release_fork_lock(lock, forkpipe.acquire_fork_lock(lock))
         entered.set()
-        forkpipe.release_fork_lock(lock)
 
     t = threading.Thread(target=second)
     t.start()
     assert not entered.wait(0.2)
-    forkpipe.release_fork_lock(lock)
+    forkpipe.release_fork_lock(lock, hold)
     assert entered.wait(5)
     t.join()
 
@@ -67,23 +69,23 @@ def test_forkpipe_serializes_forks() -> None:
 def test_forkpipe2_lets_forks_overlap() -> None:
     """Go's forkpipe2.go: forks share the write lock (go.dev/issue/23558)."""
     lock = RWMutex()
-    forkpipe2.acquire_fork_lock(lock)
+    holds = [forkpipe2.acquire_fork_lock(lock)]
     entered = threading.Event()
 
     def second() -> None:
-        forkpipe2.acquire_fork_lock(lock)
+        holds.append(forkpipe2.acquire_fork_lock(lock))
         entered.set()
 
     t = threading.Thread(target=second)
     t.start()
     assert entered.wait(5), "a second fork waited for the first"
     t.join()
-    assert forkpipe2.forking == 2
+    assert forkpipe2.forking(lock) == 2
     assert not lock.try_rlock(), "forks hold the lock for writing"
-    forkpipe2.release_fork_lock(lock)
+    forkpipe2.release_fork_lock(lock, holds[0])
     assert not lock.try_rlock()
-    forkpipe2.release_fork_lock(lock)
-    assert forkpipe2.forking == 0
+    forkpipe2.release_fork_lock(lock, holds[1])
+    assert forkpipe2.forking(lock) == 0
     assert lock.try_rlock()
     lock.runlock()
 
@@ -91,7 +93,7 @@ def test_forkpipe2_lets_forks_overlap() -> None:
 def test_forkpipe2_lets_a_waiting_reader_in() -> None:
     """The starvation branch of CL 421441: a queued reader gets in between batches."""
     lock = RWMutex()
-    forkpipe2.acquire_fork_lock(lock)
+    hold = forkpipe2.acquire_fork_lock(lock)
     order: list[str] = []
 
     def reader() -> None:
@@ -100,9 +102,9 @@ def test_forkpipe2_lets_a_waiting_reader_in() -> None:
         lock.runlock()
 
     def late_forker() -> None:
-        forkpipe2.acquire_fork_lock(lock)
+        late = forkpipe2.acquire_fork_lock(lock)
         order.append("forker")
-        forkpipe2.release_fork_lock(lock)
+        forkpipe2.release_fork_lock(lock, late)
 
     r = threading.Thread(target=reader)
     r.start()
@@ -111,16 +113,19 @@ def test_forkpipe2_lets_a_waiting_reader_in() -> None:
     f.start()
     time.sleep(0.1)
     assert order == [], "the late forker joined the batch past a waiting reader"
-    forkpipe2.release_fork_lock(lock)
+    forkpipe2.release_fork_lock(lock, hold)
     r.join(5)
     f.join(5)
     assert order == ["reader", "forker"]
-    assert forkpipe2.forking == 0
+    assert forkpipe2.forking(lock) == 0
 
 
 def test_forkpipe2_release_without_acquire() -> None:
+    lock = RWMutex()
+    hold = forkpipe2.acquire_fork_lock(lock)
+    forkpipe2.release_fork_lock(lock, hold)
     with pytest.raises(RuntimeError, match="negative count"):
-        forkpipe2.release_fork_lock(RWMutex())
+        forkpipe2.release_fork_lock(lock, hold)
 
 
 # RWMutex: Go's semantics.
@@ -151,7 +156,7 @@ def test_writer_preference() -> None:
 
     t = threading.Thread(target=writer)
     t.start()
-    wait_until(lambda: rw._reader_count < 0)
+    wait_until(lambda: rw._turn is not None)  # the writer has announced itself
     assert not rw.try_rlock(), "a reader got in past a waiting writer"
     assert not writer_in.is_set()
     rw.runlock()

@@ -34,6 +34,7 @@ import os
 import signal
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import threading
 import time
@@ -257,13 +258,14 @@ def leaky_fork_pipe(game: Round) -> types.SimpleNamespace:
     ready = threading.Condition()
     opened = [0]
 
-    def fork_exec_pipe() -> tuple[int, int]:
+    def fork_exec_pipe(p: Any) -> None:
         if threading.current_thread().name.startswith("hang"):
             with ready:
                 if not ready.wait_for(lambda: opened[0] == game.n, timeout=5):
                     raise TimeoutError("the exit starts did not open their pipes")
-            return os.pipe()
-        r, w = os.pipe()
+            p[0], p[1] = os.pipe()
+            return
+        r, w = p[0], p[1] = os.pipe()
         os.set_inheritable(r, True)
         os.set_inheritable(w, True)
         with ready:
@@ -272,7 +274,6 @@ def leaky_fork_pipe(game: Round) -> types.SimpleNamespace:
         game.hangs_started.wait(5)
         os.set_inheritable(r, False)
         os.set_inheritable(w, False)
-        return r, w
 
     return types.SimpleNamespace(
         ATOMIC=False,
@@ -480,6 +481,11 @@ def test_no_hang_under_load(runner: str) -> None:
     assert result["children_left"] is False, result
 
 
+@pytest.mark.skipif(
+    bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    reason="the naive child hangs on a drop-the-GIL request inherited by the fork: "
+    "without a GIL (3.14t, 3.15t) there is none, and the control did not hang in 4-5 runs of 5",
+)
 def test_stress_catches_a_naive_child() -> None:
     """Control: the same stress hangs the design note's naive child.
 

@@ -157,12 +157,12 @@ TWO_COPIES = textwrap.dedent(
 
         s = threading.Thread(target=starter)
         s.start()  # started before the lock is taken
-        runtime.before_exec()  # what exec holds around execve
+        hold = runtime.before_exec()  # what exec holds around execve
         try:
             go.set()
             got_through = started.wait(timeout)
         finally:
-            runtime.after_exec()
+            hold.release()
         assert started.wait(30)
         s.join()
         return got_through

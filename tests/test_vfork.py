@@ -448,7 +448,7 @@ def test_pidfd_closed_on_failure(vfork: None, no_leaks: None) -> None:
 def run_plan(plan: Any) -> tuple[int, int]:
     """Start a (possibly edited) plan through exec_unix, as fork_exec would."""
     try:
-        return exec_unix._start(plan)
+        return exec_unix._guarded(exec_unix._start, plan)
     finally:
         plan.close()
 

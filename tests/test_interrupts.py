@@ -1,0 +1,464 @@
+"""Ctrl-C, signal handlers and os.fork() in the middle of a start.
+
+CPython runs a signal handler in the main thread when a Python function
+starts and right after a call into C returns (and at backward jumps):
+``sys.setprofile`` sees the first two as its ``call`` and ``c_return``
+events, and an exception raised from the profile function propagates from
+that point as a handler's would. ``walk`` raises KeyboardInterrupt at the
+k-th such event inside pysyscall's own frames, one k per start, k = 1..N,
+until a start completes without reaching k: every point a real Ctrl-C can
+land on. After each start: the caller has the pid or the exception, no fd
+is left open, no child is left, the fork lock and exec lock are free, the
+thread's signal mask and the GC are as they were, and the next start works.
+
+A real SIGINT storm (tgkill from another thread), a signal handler that
+starts processes while the main thread starts processes, and os.fork()
+while another thread is inside a start run in fresh interpreters, each
+bounded in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import signal
+import subprocess
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import open_fds
+
+import pysyscall
+from pysyscall import ProcAttr, SysProcAttr, compat, exec_unix, remembered, runner_spawn, runtime
+from pysyscall.rwmutex import RWMutex
+
+RUNNERS = ["vfork", "spawn", "fork"]
+PACKAGE = str(Path(pysyscall.__file__).resolve().parent)
+PACKAGE_PARENT = str(Path(PACKAGE).parent)
+
+
+class Interrupt:
+    """A profile function raising KeyboardInterrupt at the k-th interrupt point."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.seen = 0
+        self.fired = False
+
+    def __call__(self, frame: types.FrameType, event: str, arg: Any) -> None:
+        if self.fired or event not in ("call", "c_return"):
+            return
+        if not frame.f_code.co_filename.startswith(PACKAGE):
+            return
+        self.seen += 1
+        if self.seen == self.k:
+            self.fired = True
+            raise KeyboardInterrupt(f"interrupt point {self.k}")
+
+
+def children() -> list[int]:
+    """This process's children, from every thread's list (zombies included)."""
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                found += [int(pid) for pid in f.read().split()]
+        except FileNotFoundError:
+            pass  # a thread that has ended since
+    return found
+
+
+def lock_is_free(rw: RWMutex) -> bool:
+    if rw._writers or rw._readers or rw._local.inside or rw._exclusive is not None:
+        return False
+    if not rw.try_lock():
+        return False
+    rw.unlock()
+    return True
+
+
+def current_mask() -> set[int]:
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+
+def walk(start: Callable[[], Any], finish: Callable[[Any], None]) -> int:
+    """Interrupt ``start`` at each of its interrupt points in turn; their number.
+
+    ``finish(result)`` takes what a start that was not interrupted returned
+    (and reaps its child); after every start, nothing may be left behind.
+    """
+    fds, mask = open_fds(), current_mask()
+    assert children() == []
+    k = 0
+    while True:
+        k += 1
+        # A whole start first: an interrupted start may leave a remembered
+        # plan unused (it is planned again), and the k-th point walked must
+        # be the k-th of the path asked for.
+        result = start()
+        if result is not None:
+            finish(result)
+        interrupt = Interrupt(k)
+        result = None
+        sys.setprofile(interrupt)
+        try:
+            result = start()
+        except KeyboardInterrupt:
+            assert interrupt.fired
+        finally:
+            sys.setprofile(None)
+        if result is not None:
+            finish(result)
+        where = f"after interrupt point {k}" if interrupt.fired else "after a whole start"
+        assert open_fds() == fds, where
+        assert children() == [], where
+        assert lock_is_free(exec_unix.fork_lock), where
+        assert lock_is_free(runtime.exec_lock), where
+        assert current_mask() == mask, where
+        assert gc.isenabled(), where
+        if not interrupt.fired:
+            return k - 1
+
+
+def reap(pid: int) -> None:
+    assert pysyscall.wait4(pid)[1].exit_status() == 0
+
+
+def finish_pidfd(started: tuple[int, int]) -> None:
+    pid, pidfd = started
+    assert pidfd >= 0
+    os.close(pidfd)
+    reap(pid)
+
+
+# A request remembered.py cannot key (a mapping that is not a dict): planned
+# on every start.
+UNKEYED = ProcAttr(env=types.MappingProxyType({"A": "1"}))
+
+PATHS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
+    "planned": (lambda: pysyscall.fork_exec("/bin/true", ["true"], UNKEYED), reap),
+    "remembered": (lambda: pysyscall.fork_exec("/bin/true", ["true"]), reap),
+    "pidfd": (
+        lambda: pysyscall.start_process(
+            "/bin/true", ["true"], ProcAttr(sys=SysProcAttr(pidfd=True))
+        ),
+        finish_pidfd,
+    ),
+    "failed child": (lambda: pysyscall.fork_exec("/no/such", ["x"]), reap),
+    # cwd: else Popen may take os.posix_spawn instead of fork_exec (3.15 with
+    # POSIX_SPAWN_CLOSEFROM).
+    "compat Popen": (lambda: subprocess.Popen(["/bin/true"], cwd="/"), lambda p: p.wait()),
+}
+# posix_spawn cannot give a pidfd, nor run compat's child.
+NOT_SPAWNABLE = {"pidfd", "compat Popen"}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_interrupt_anywhere_in_a_start(
+    runner: str, path: str, monkeypatch: pytest.MonkeyPatch, record_property: Any
+) -> None:
+    if runner == "spawn" and path in NOT_SPAWNABLE:
+        pytest.skip("the spawn runner refuses this plan (posix_spawn cannot run it)")
+    monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
+    start, finish = PATHS[path]
+    if path == "failed child":
+        failing = start
+
+        def start_failing() -> Any:
+            try:
+                return failing()
+            except FileNotFoundError:
+                return None
+
+        start = start_failing
+    remembered.forget()
+    compat.forget()
+    with compat.installed():
+        result = start()  # a first start: remembered, the routine mapped
+        if result is not None:
+            finish(result)
+        points = walk(start, finish)
+    record_property("interrupt points", points)
+    print(f"\n{runner} {path}: {points} interrupt points walked")
+    assert points > 20
+
+
+def test_interrupt_anywhere_in_exec() -> None:
+    def start() -> None:
+        with contextlib.suppress(FileNotFoundError):
+            pysyscall.exec("/no/such", ["x"])
+
+    assert walk(start, lambda _: None) > 5
+
+
+def test_interrupt_anywhere_in_a_thread_start() -> None:
+    """The exec lock's read side, which every thread start takes (runtime.py)."""
+    import threading
+
+    def start() -> None:
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+
+    assert walk(start, lambda _: None) > 5
+
+
+# --- in fresh interpreters ---------------------------------------------------------
+
+STORM = r"""
+import os, signal, sys, threading, time, gc
+sys.path.insert(0, sys.argv[1])
+import pysyscall
+from pysyscall import exec_unix, runtime
+
+SECONDS = float(sys.argv[2])
+
+def children():
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                found += [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            pass
+    return found
+
+def lock_is_free(rw):
+    if rw._writers or rw._readers or rw._exclusive is not None or not rw.try_lock():
+        return False
+    rw.unlock()
+    return True
+
+for _ in range(3):
+    pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))
+fds = sorted(os.listdir("/proc/self/fd"))
+mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+armed = [False]
+delivered = [0]
+
+def on_sigint(signum, frame):
+    # Ctrl-C's KeyboardInterrupt, raised only while a start is asked for:
+    # the loop's own code (which hands the pid over) is not pysyscall's.
+    if armed[0]:
+        delivered[0] += 1
+        raise KeyboardInterrupt
+
+signal.signal(signal.SIGINT, on_sigint)
+pids, lock = [], threading.Lock()
+stop = time.monotonic() + SECONDS
+counts = {"main": 0, "other": 0, "interrupted": 0, "sent": 0}
+
+def reaper():
+    reaped = 0
+    while True:
+        with lock:
+            pid = pids[reaped] if reaped < len(pids) else None
+        if pid is None:
+            if time.monotonic() > stop + 5:
+                return
+            time.sleep(0.001)
+            continue
+        os.waitpid(pid, 0)
+        reaped += 1
+        if reaped == counts["main"] + counts["other"] and time.monotonic() > stop:
+            return
+
+def other():
+    while time.monotonic() < stop:
+        pid = pysyscall.fork_exec("/bin/true", ["true"])
+        with lock:
+            pids.append(pid)
+        counts["other"] += 1
+
+main = threading.get_ident()
+spawner = threading.Thread(target=other)
+spawner.start()
+done = threading.Event()
+
+def sender():
+    while not done.is_set():
+        for _ in range(10):
+            signal.pthread_kill(main, signal.SIGINT)
+            counts["sent"] += 1
+            if spawner.is_alive():
+                signal.pthread_kill(spawner.ident, signal.SIGINT)
+        time.sleep(0.002)
+
+threading.Thread(target=sender, daemon=True).start()
+while time.monotonic() < stop:
+    try:
+        armed[0] = True
+        pid = pysyscall.fork_exec("/bin/true", ["true"])
+        with lock:
+            pids.append(pid)
+        armed[0] = False
+        counts["main"] += 1
+    except KeyboardInterrupt:
+        armed[0] = False
+        counts["interrupted"] += 1
+done.set()
+armed[0] = False
+spawner.join()
+time.sleep(0.1)
+for pid in pids:
+    os.waitpid(pid, 0)
+assert children() == [], children()
+assert sorted(os.listdir("/proc/self/fd")) == fds
+assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
+assert gc.isenabled()
+assert lock_is_free(exec_unix.fork_lock) and lock_is_free(runtime.exec_lock)
+pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))
+print(counts["main"] + counts["other"], counts["interrupted"], delivered[0], counts["sent"])
+"""
+
+
+def run_python(script: str, *args: str, runner: str = "", timeout: int = 120) -> str:
+    env = dict(os.environ)
+    if runner:
+        env["PYSYSCALL_RUNNER"] = runner
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", script, PACKAGE_PARENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("runner", ["auto", *RUNNERS])
+def test_sigint_storm(runner: str) -> None:
+    """A few thousand SIGINTs a second against two spawning threads: nothing left behind."""
+    seconds = "10" if runner == "auto" else "3"
+    out = run_python(STORM, seconds, runner=runner)
+    starts, interrupted, delivered, sent = map(int, out.split())
+    print(
+        f"\nstorm ({runner}, {seconds} s): {starts} starts, {interrupted} interrupted, "
+        f"{delivered} KeyboardInterrupts raised of {sent} SIGINTs sent; leaks: 0"
+    )
+    assert starts > 100 and interrupted > 50
+
+
+HANDLER = r"""
+import os, signal, sys, time
+sys.path.insert(0, sys.argv[1])
+import pysyscall
+from pysyscall import fork_exec  # the layer loaded before any handler runs
+inner, refused, outer, busy = [], [], 0, [False]
+
+def on_alarm(signum, frame):
+    if busy[0]:
+        return  # not in the middle of this handler's own start (Python would recurse)
+    busy[0] = True
+    try:
+        inner.append(pysyscall.fork_exec("/bin/true", ["true"]))
+    except RuntimeError as e:
+        refused.append(str(e))
+    finally:
+        busy[0] = False
+
+signal.signal(signal.SIGALRM, on_alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.003, 0.003)
+stop = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < stop:
+    pid = pysyscall.fork_exec("/bin/true", ["true"])
+    assert pysyscall.wait4(pid)[1].exit_status() == 0
+    outer += 1
+signal.setitimer(signal.ITIMER_REAL, 0)
+for pid in inner:
+    assert pysyscall.wait4(pid)[1].exit_status() == 0
+print(outer, len(inner), len(refused), refused[:1])
+"""
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_start_from_a_signal_handler(runner: str) -> None:
+    """A handler that starts a process, run in the middle of this thread's
+    starts, never waits on itself; the interrupted start stays whole."""
+    out = run_python(HANDLER, "4", runner=runner, timeout=60)
+    outer, inner, refused = map(int, out.split()[:3])
+    print(f"\nhandler ({runner}): {outer} starts, {inner} from the handler, {refused} refused")
+    assert outer > 50 and inner > 50
+
+
+FORK = r"""
+import os, signal, sys, threading
+sys.path.insert(0, sys.argv[1])
+import pysyscall
+from pysyscall import exec_unix
+stop = threading.Event()
+
+def starter():
+    while not stop.is_set():
+        pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))
+
+t = threading.Thread(target=starter)
+t.start()
+bad = 0
+for _ in range(60):
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(10)  # a hang kills the child
+        exec_unix.fork_lock.rlock()
+        exec_unix.fork_lock.runlock()
+        child = pysyscall.fork_exec("/bin/true", ["true"])
+        os._exit(pysyscall.wait4(child)[1].exit_status())
+    bad += os.waitpid(pid, 0)[1] != 0
+stop.set()
+t.join()
+print(bad)
+"""
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_os_fork_while_another_thread_starts(runner: str) -> None:
+    assert run_python(FORK, runner=runner, timeout=300).split() == ["0"]
+
+
+LIMIT = r"""
+import os, resource, sys
+sys.path.insert(0, sys.argv[1])
+import pysyscall
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+r, w = os.pipe()
+os.dup2(w, 1023)
+os.close(w)
+pid = pysyscall.fork_exec("/bin/sh", ["sh", "-c", "echo up to the limit >&2"],
+                          pysyscall.ProcAttr(files=[0, 1, 1023]))
+os.close(1023)
+print(os.read(r, 100).decode().strip(), pysyscall.wait4(pid)[1].exit_status())
+"""
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_files_up_to_the_fd_limit(runner: str) -> None:
+    assert run_python(LIMIT, runner=runner).split() == ["up", "to", "the", "limit", "0"]
+
+
+def test_translation_error_names_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error while the spawn runner translates a plan carries .step too."""
+    plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setsid=True)))
+    spawn = runner_spawn.translate(plan)
+    assert isinstance(spawn, runner_spawn.Spawn)
+    monkeypatch.setattr(runner_spawn, "_attributes_cache", {})
+    real = runner_spawn._p
+
+    def refusing(name: str) -> Any:
+        if name == "posix_spawnattr_setflags":
+            return lambda *args: 22  # EINVAL
+        return real(name)
+
+    monkeypatch.setattr(runner_spawn, "_p", refusing)
+    with pytest.raises(OSError) as info:
+        runner_spawn._attributes(spawn, ctypes.create_string_buffer(128))
+    assert info.value.step == "execve"  # type: ignore[attr-defined]
+    plan.close()
