@@ -559,7 +559,9 @@ SYSCALL_OF = {
     "getpid": "getpid",
     "getppid": "getppid",
 }
-SYSCALL_NUMBERS = {pysyscall.linux.SYSCALL[name]: name for name in ("setgroups", "setgid", "setuid")}
+SYSCALL_NUMBERS = {
+    pysyscall.linux.SYSCALL[name]: name for name in ("setgroups", "setgid", "setuid")
+}
 LINE = re.compile(r"^(?P<name>[a-z_0-9]+)\((?P<args>.*)\)\s+= (?P<result>.*)$")
 CLONE = re.compile(r"^clone3?\((?P<args>.*)\)\s+= (?P<pid>\d+)$")
 
