@@ -48,7 +48,7 @@ env=None, the runner asked for, and for several executables the thread's
 errno address.
 
 Runners: these plans run on the vfork runner (auto's choice on x86-64
-Linux) or the fork runner. posix_spawn's file actions cannot express
+and aarch64 Linux) or the fork runner. posix_spawn's file actions cannot express
 _posixsubprocess's checked closes, its stdio dance or its umask, so
 ``PYSYSCALL_RUNNER=spawn`` makes a compat start raise RuntimeError, as any
 forced runner does for a plan it cannot run.
