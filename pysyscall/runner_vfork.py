@@ -326,7 +326,12 @@ def _map_code(code: bytes) -> int:
     """Map ``code`` PROT_READ|PROT_EXEC from a memfd, else an unlinked temp file.
 
     Like a shared library: no page is ever writable and executable, so
-    MemoryDenyWriteExecute (seccomp) and PR_SET_MDWE allow it. Raises
+    MemoryDenyWriteExecute (seccomp) and PR_SET_MDWE allow it. Nor does the
+    instruction cache need the flush that __builtin___clear_cache does for
+    code written into memory: the bytes reach the file through write(2),
+    and on aarch64 the kernel makes such a page coherent for instruction
+    fetch when it first maps it executable (asm_linux_arm64.s names the
+    code that does it); x86-64 keeps its caches coherent itself. Raises
     OSError naming every way that failed.
     """
     failures = []
