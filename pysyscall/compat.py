@@ -48,7 +48,7 @@ executables the thread's errno address. With env_list None a kept plan
 takes the C library's ``environ`` again before each start (env_unix).
 
 Runners: these plans run on the vfork runner (auto's choice on x86-64
-Linux) or the fork runner. posix_spawn's file actions cannot express
+and aarch64 Linux) or the fork runner. posix_spawn's file actions cannot express
 _posixsubprocess's checked closes, its stdio dance or its umask, so
 ``PYSYSCALL_RUNNER=spawn`` makes a compat start raise RuntimeError, as any
 forced runner does for a plan it cannot run.

@@ -36,6 +36,9 @@ def out(**kw):
 # TestConcurrentExec: n children that live until their stdin closes and n
 # that exit at once, all started at the same moment; an exit start still
 # running after a second waits for EOF on a status pipe another child holds.
+# (Or longer, on a machine where the 2n starts one after another could take
+# a second: four times that, timed by one start first; such a wait would
+# never end on its own.)
 S61080 = r"""
 os.environ["PYSYSCALL_RUNNER"] = "fork"   # the runner with Go's status pipe
 import types
@@ -56,6 +59,9 @@ N = 8
 devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
 hung = rounds = 0
 errors = []
+started = time.monotonic()
+wait4(fork_exec("/bin/true", ["true"]))
+patience = max(1.0, 4 * 2 * N * (time.monotonic() - started))
 for _ in range(ROUNDS):
     rounds += 1
     pipes = [os.pipe() for _ in range(N)]
@@ -75,7 +81,7 @@ for _ in range(ROUNDS):
     hs = [threading.Thread(target=hang, args=(i,), daemon=True) for i in range(N)]
     es = [threading.Thread(target=exit_, daemon=True) for _ in range(N)]
     for t in hs + es: t.start()
-    end = time.monotonic() + 1.0
+    end = time.monotonic() + patience
     for t in es: t.join(max(0, end - time.monotonic()))
     hung += any(t.is_alive() for t in es)
     for r, w in pipes: os.close(w)   # cancel: the cat children see EOF and exit

@@ -7,11 +7,11 @@ such a child, but the child needs none: the plan (plan.py) is already a list
 of C calls. This runner lays the plan out as a table of C words and starts
 the child with glibc's ``clone(fn, stack, CLONE_VM|CLONE_VFORK|SIGCHLD|flags,
 table, parent_tid)`` (through ctypes, the GIL released), where ``fn`` is a
-routine of 95 instructions, 350 bytes (asm_linux_amd64.s, its bytes in
-asm_linux_amd64.py; 690 bytes with cloexec_range, below) that walks the
-table: for each entry, load the six integer arguments, call the function
-(a libc function, or one of the routine's own: ROUTINE_CALLS), judge the
-result, and on failure
+routine of about 95 instructions (x86-64: asm_linux_amd64.s, 350 bytes, 690
+with cloexec_range, below; aarch64: asm_linux_arm64.s, 384 bytes; their
+bytes in the .py beside each) that walks the table: for each entry, load
+the six integer arguments, call the function (a libc function, or one of
+the routine's own: ROUTINE_CALLS), judge the result, and on failure
 store errno and the step number in the failure record, write the record to
 the status pipe and ``_exit(253)``. No Python runs in the child, and no
 Python object is touched there: the table holds only addresses of C
@@ -50,9 +50,13 @@ tail does.
 
 Interpreters: the child runs no interpreter code at all, so PyPy is
 supported too (its ctypes only builds the call in the parent). Machines:
-x86-64 only; on aarch64 the runner says it has no routine (qemu-user, the
-one way to run aarch64 here, turns CLONE_VM|CLONE_VFORK into a plain fork,
-so the contract could not be tested).
+x86-64 and aarch64, the same table for both (the listings share its layout
+and flags; _routine_module picks the one for this machine, and everything
+machine-specific is in it). aarch64 is tested under full-system emulation
+(qemu-system-aarch64 booting Debian's arm64 kernel, .ci/arm64-guest.sh),
+which honours CLONE_VM|CLONE_VFORK; qemu-user does not (it makes a plain
+fork), so it cannot test this runner. Elsewhere the runner says it has no
+routine and ``auto`` falls back.
 
 Hazards (../shared/design/vfork-runner.md), and how they are met:
 
@@ -211,6 +215,10 @@ def _routine_module() -> ModuleType | None:
         from . import asm_linux_amd64
 
         return asm_linux_amd64
+    if machine == "aarch64":
+        from . import asm_linux_arm64
+
+        return asm_linux_arm64
     return None
 
 
@@ -222,7 +230,7 @@ def _here() -> str | None:
     if not sys.platform.startswith("linux"):
         return f"the vfork runner is for Linux; this is {sys.platform}"
     if asm is None:
-        return f"no vfork routine for {platform.machine()} (there is one for x86_64)"
+        return f"no vfork routine for {platform.machine()} (there are for x86_64 and aarch64)"
     for name in ("clone", "__errno_location", "write", "_exit", "mmap", "mprotect"):
         if not libc.has(name):
             return f"this C library has no {name}"
@@ -348,7 +356,12 @@ def _map_code(code: bytes) -> int:
     """Map ``code`` PROT_READ|PROT_EXEC from a memfd, else an unlinked temp file.
 
     Like a shared library: no page is ever writable and executable, so
-    MemoryDenyWriteExecute (seccomp) and PR_SET_MDWE allow it. Raises
+    MemoryDenyWriteExecute (seccomp) and PR_SET_MDWE allow it. Nor does the
+    instruction cache need the flush that __builtin___clear_cache does for
+    code written into memory: the bytes reach the file through write(2),
+    and on aarch64 the kernel makes such a page coherent for instruction
+    fetch when it first maps it executable (asm_linux_arm64.s names the
+    code that does it); x86-64 keeps its caches coherent itself. Raises
     OSError naming every way that failed.
     """
     failures = []

@@ -14,7 +14,7 @@ from . import env_unix, runner_fork, runner_spawn, runner_vfork
 from .plan import Plan
 
 # auto's order of preference: the vfork routine (Go's way: every plan, at a
-# flat cost, on x86-64 Linux), then posix_spawn where the plan fits its
+# flat cost, on x86-64 and aarch64 Linux), then posix_spawn where the plan fits its
 # attributes and file actions (runner_spawn.py), then fork.
 RUNNERS: tuple[ModuleType, ...] = (runner_vfork, runner_spawn, runner_fork)
 

@@ -17,6 +17,11 @@ import pysyscall
 
 CHILD_VIEW = str(Path(__file__).with_name("child_view.py"))
 
+# How many times slower than a real machine this one runs: CI's aarch64
+# guest (.ci/arm64-guest.sh, full-system emulation) sets it. The one test
+# that counts starts over a stretch of time stretches it by this factor.
+SLOWDOWN = float(os.environ.get("PYSYSCALL_TEST_SLOWDOWN", "1"))
+
 if os.environ.get("PYSYSCALL_TEST_INSTALLED"):
     # CI runs the suite against the installed wheel, from outside the checkout.
     assert "site-packages" in pysyscall.__file__, pysyscall.__file__

@@ -455,7 +455,7 @@ def test_auto_prefers_vfork_then_spawn(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_auto_falls_back_when_a_step_is_not_spawnable(
     monkeypatch: pytest.MonkeyPatch, no_leaks: None
 ) -> None:
-    """Where vfork is unavailable (PyPy, aarch64), auto takes spawn, and fork
+    """Where vfork is unavailable (a machine without a routine), auto takes spawn, and fork
     for what posix_spawn cannot do."""
     monkeypatch.delenv("PYSYSCALL_RUNNER", raising=False)
     monkeypatch.setattr(runner_vfork, "unavailable", lambda plan=None: "off for the test")

@@ -6,12 +6,16 @@ tests prove it from the kernel's side (a clone with CLONE_VM|CLONE_VFORK,
 where the fork runner's has no CLONE_VM) and show that the child makes
 exactly the planned calls, with no Python in it.
 
-The routine's bytes (asm_linux_amd64.py) are checked against the listing
-(asm_linux_amd64.s) by re-assembling it with binutils. That test fails, and
-does not skip, when ``as`` is missing: the listing is the source of truth,
-and a suite that cannot check the bytes against it should say so loudly.
-CI machines have binutils (Debian's build-essential); elsewhere install
-binutils to run it.
+The routines' bytes (asm_linux_amd64.py, asm_linux_arm64.py) are checked
+against their listings (the .s beside each) by re-assembling them with
+binutils, on any machine. That test fails, and does not skip, when the
+binutils for a listing's machine are missing: the listing is the source of
+truth, and a suite that cannot check the bytes against it should say so
+loudly. CI installs them (.ci/test: binutils-aarch64-linux-gnu; the
+aarch64 guest of .ci/arm64-guest.sh has both).
+
+The rest runs where the runner has a routine: x86-64, and aarch64 (CI runs
+the suite in an emulated aarch64 machine, .ci/arm64-guest.sh).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import ctypes
 import dataclasses
 import errno
+import importlib
 import importlib.util
 import json
 import mmap
@@ -63,8 +68,13 @@ from pysyscall import (
 from pysyscall.linux import SysProcIDMap
 from pysyscall.plan import Cell, ChildError, Step
 
-if sys.platform != "linux" or platform.machine() != "x86_64":
-    pytest.skip("the vfork routine exists for x86-64 Linux only", allow_module_level=True)
+if sys.platform != "linux" or runner_vfork.asm is None:
+    pytest.skip(
+        f"the vfork routine exists for x86-64 and aarch64 Linux; this is {sys.platform} "
+        f"{platform.machine()}",
+        allow_module_level=True,
+    )
+asm: Any = runner_vfork.asm
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_PARENT = str(Path(pysyscall.__file__).resolve().parent.parent)
@@ -107,27 +117,44 @@ def load_tool() -> Any:
     return module
 
 
-def test_bytes_match_the_listing() -> None:
-    """Re-assemble asm_linux_amd64.s: the generated module must be what is shipped."""
-    for tool in ("as", "objcopy", "nm", "objdump"):
-        if shutil.which(tool) is None:
+@pytest.mark.parametrize("arch", ["amd64", "arm64"])
+def test_bytes_match_the_listing(arch: str) -> None:
+    """Re-assemble asm_linux_ARCH.s: the generated module must be what is shipped."""
+    tool = load_tool()
+    for name in tool.tools(arch):
+        if shutil.which(name) is None:
             pytest.fail(
-                f"{tool} is not installed: this test re-assembles pysyscall/asm_linux_amd64.s "
-                "to check the routine's bytes (apt-get install binutils)",
+                f"{name} is not installed: this test re-assembles pysyscall/asm_linux_{arch}.s "
+                f"to check the routine's bytes (apt-get install {tool.package(arch)})",
                 pytrace=False,
             )
-    from pysyscall import asm_linux_amd64
+    shipped_module = importlib.import_module(f"pysyscall.asm_linux_{arch}")
+    listing = ROOT / "pysyscall" / f"asm_linux_{arch}.s"
+    generated = tool.generate(listing)
+    shipped = Path(shipped_module.__file__ or "").read_text()
+    assert generated == shipped, f"asm_linux_{arch}.py is stale: run python3 tools/asm.py"
+    assert shipped_module.CODE.hex() in generated.replace('"\n    "', "")
 
-    listing = ROOT / "pysyscall" / "asm_linux_amd64.s"
-    generated = load_tool().generate(listing)
-    shipped = Path(asm_linux_amd64.__file__).read_text()
-    assert generated == shipped, "asm_linux_amd64.py is stale: run python3 tools/asm.py"
-    assert asm_linux_amd64.CODE.hex() in generated.replace('"\n    "', "")
+
+def test_both_routines_share_the_table() -> None:
+    """One table for both machines: the same layout and flags in each listing."""
+    from pysyscall import asm_linux_amd64, asm_linux_arm64
+
+    def layout(module: Any) -> dict[str, int]:
+        """The header, entry and record offsets and the entry flags."""
+        return {
+            k: v
+            for k, v in vars(module).items()
+            if k.startswith(("H_", "E_", "R_", "F_")) or k in ("HEADER_SIZE", "ENTRY_SIZE")
+        }
+
+    assert layout(asm_linux_amd64) == layout(asm_linux_arm64)
+    assert len(layout(asm_linux_arm64)) == 26
+    assert asm_linux_arm64.VFORK_CHILD == 0 and asm_linux_arm64.CLONE3_VFORK % 4 == 0
+    assert len(asm_linux_arm64.CODE) % 4 == 0  # whole A64 instructions
 
 
 def test_layout_matches_python() -> None:
-    from pysyscall import asm_linux_amd64 as asm
-
     assert (ChildError.step.offset, ChildError.errno.offset) == (asm.R_STEP, asm.R_ERRNO)
     assert asm.HEADER_SIZE == 9 * 8
     assert asm.ENTRY_SIZE == 11 * 8
@@ -153,8 +180,6 @@ def test_constants_match_python() -> None:
 
 def test_table_layout() -> None:
     """Header words, one entry per call (two for a step with ``otherwise``), flags."""
-    from pysyscall import asm_linux_amd64 as asm
-
     attr = ProcAttr(dir="/", sys=SysProcAttr(setsid=True, pdeathsig=signal.SIGKILL))
     plan = exec_unix.child_program("/bin/true", ["true"], attr)
     plan.signal_rule = None  # the plan's own list of resets (see the next test for the rule)
@@ -186,7 +211,6 @@ def test_table_layout() -> None:
 def test_table_applies_the_signal_rule() -> None:
     """An exec_unix plan says how its reset list was chosen (Plan.signal_rule):
     the table judges every signal in the child instead of the list."""
-    from pysyscall import asm_linux_amd64 as asm
     from pysyscall import linux, runtime
 
     plan = exec_unix.child_program("/bin/true", ["true"])
@@ -549,7 +573,9 @@ SYSCALL_OF = {
     "getpid": "getpid",
     "getppid": "getppid",
 }
-SYSCALL_NUMBERS = {116: "setgroups", 106: "setgid", 105: "setuid", 436: "close_range"}
+SYSCALL_NUMBERS = {
+    pysyscall.linux.SYSCALL[name]: name for name in ("setgroups", "setgid", "setuid", "close_range")
+}
 LINE = re.compile(r"^(?P<name>[a-z_0-9]+)\((?P<args>.*)\)\s+= (?P<result>.*)$")
 CLONE = re.compile(r"^clone3?\((?P<args>.*)\)\s+= (?P<pid>\d+)$")
 
@@ -703,14 +729,18 @@ if mode == "mdwe":
 else:
     # A seccomp filter that refuses small executable mmaps (the routine's;
     # the dynamic loader's mappings of libraries are larger) and memfd_create.
+    import platform
+    AUDIT_ARCH, MEMFD_CREATE, MMAP = {
+        "x86_64": (0xC000003E, 319, 9), "aarch64": (0xC00000B7, 279, 222)
+    }[platform.machine()]
     def ins(code, k, jt=0, jf=0):
         return struct.pack("HBBI", code, jt, jf, k)
     LD, JEQ, JSET, RET = 0x20, 0x15, 0x45, 0x06
     JGE = 0x35
     prog = b"".join([
-        ins(LD, 4), ins(JEQ, 0xC000003E, 1, 0), ins(RET, 0x7FFF0000),      # x86-64 only
-        ins(LD, 0), ins(JEQ, 319, 5, 0),                                   # memfd_create
-        ins(JEQ, 9, 0, 5),                                                 # mmap
+        ins(LD, 4), ins(JEQ, AUDIT_ARCH, 1, 0), ins(RET, 0x7FFF0000),      # this machine only
+        ins(LD, 0), ins(JEQ, MEMFD_CREATE, 5, 0),
+        ins(JEQ, MMAP, 0, 5),
         ins(LD, 32), ins(JSET, 4, 0, 3),                                   # PROT_EXEC
         ins(LD, 24), ins(JGE, 4096, 1, 0),                                 # len < 4096
         ins(RET, 0x00050000 | errno.EPERM),

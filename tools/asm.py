@@ -3,8 +3,10 @@
     python3 tools/asm.py            # rewrite every asm_linux_*.py from its .s
     python3 tools/asm.py --check    # exit 1 if any .py differs from its listing
 
-Uses binutils (``as``, ``objcopy``, ``nm``, ``objdump``; Debian's binutils
-package). The listing is assembled into an object file; its .text section,
+Uses the binutils for each listing's machine (``as``, ``objcopy``, ``nm``,
+``objdump``, by their GNU triplet names, which Debian installs for the
+native machine and for a cross one alike: binutils-x86-64-linux-gnu,
+binutils-aarch64-linux-gnu). The listing is assembled into an object file; its .text section,
 which must have no relocations (the bytes run wherever they are mapped),
 becomes CODE; every global code symbol becomes an entry offset and every
 global absolute symbol (a ``.globl`` + ``.set``: the table layout, the
@@ -25,8 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "pysyscall"
 
-# Go's architecture names (the listing's suffix) -> the assembler for it.
-ASSEMBLERS = {"amd64": ["as", "--64"]}
+# Go's architecture names (the listing's suffix) -> the binutils prefix
+# for that machine, and the Debian package that has them.
+TOOLCHAINS = {
+    "amd64": ("x86_64-linux-gnu-", "binutils-x86-64-linux-gnu"),
+    "arm64": ("aarch64-linux-gnu-", "binutils-aarch64-linux-gnu"),
+}
 
 HEADER = '''\
 """The vfork child's routine for linux/{arch}, as bytes. Generated: do not edit.
@@ -43,11 +49,23 @@ class ToolMissing(RuntimeError):
     """A binutils program this script needs is not installed."""
 
 
-def _tool(name: str) -> str:
+def tools(arch: str) -> list[str]:
+    """The binutils programs ``generate`` runs for ``arch``."""
+    prefix, _ = TOOLCHAINS[arch]
+    return [prefix + name for name in ("as", "objcopy", "nm", "objdump")]
+
+
+def package(arch: str) -> str:
+    """The Debian package with ``arch``'s binutils."""
+    return TOOLCHAINS[arch][1]
+
+
+def _tool(name: str, arch: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise ToolMissing(
-            f"{name} is not installed: tools/asm.py needs binutils (apt-get install binutils)"
+            f"{name} is not installed: tools/asm.py needs {arch}'s binutils "
+            f"(apt-get install {package(arch)})"
         )
     return path
 
@@ -61,25 +79,25 @@ def _run(*command: str) -> str:
 
 def arch_of(listing: Path) -> str:
     m = re.fullmatch(r"asm_linux_(\w+)\.s", listing.name)
-    if not m or m[1] not in ASSEMBLERS:
-        raise ValueError(f"{listing.name}: expected asm_linux_ARCH.s, ARCH in {list(ASSEMBLERS)}")
+    if not m or m[1] not in TOOLCHAINS:
+        raise ValueError(f"{listing.name}: expected asm_linux_ARCH.s, ARCH in {list(TOOLCHAINS)}")
     return m[1]
 
 
 def generate(listing: Path) -> str:
     """The text of the Python module for ``listing``."""
     arch = arch_of(listing)
-    assembler, *options = ASSEMBLERS[arch]
+    assembler, objcopy, nm, objdump = (_tool(name, arch) for name in tools(arch))
     with tempfile.TemporaryDirectory() as work:
         obj = str(Path(work) / "routine.o")
         raw = Path(work) / "routine.bin"
-        _run(_tool(assembler), *options, "-o", obj, str(listing))
-        relocations = _run(_tool("objdump"), "-r", obj)
+        _run(assembler, "-o", obj, str(listing))
+        relocations = _run(objdump, "-r", obj)
         if "RELOCATION RECORDS" in relocations:
             raise RuntimeError(f"{listing.name} needs relocations:\n{relocations}")
-        _run(_tool("objcopy"), "-O", "binary", "--only-section=.text", obj, str(raw))
+        _run(objcopy, "-O", "binary", "--only-section=.text", obj, str(raw))
         code = raw.read_bytes()
-        symbols = _run(_tool("nm"), obj)
+        symbols = _run(nm, obj)
     entries: dict[str, int] = {}
     constants: dict[str, int] = {}
     for line in symbols.splitlines():
