@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """pysyscall: Go's Unix fork/exec layer (syscall.ForkExec and friends), in Python.
 
 Start a process the way Go does: ``pysyscall.fork_exec(argv0, argv, attr)``.

@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The one switch: the platform modules for this sys.platform (Go's build tags).
 
 Each platform module declares the platforms it is for (PLATFORMS) and offers

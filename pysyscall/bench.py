@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """``python -m pysyscall bench``: starting a process, against the stdlib, in one run.
 
 Every method starts ``/bin/true`` and reaps it. In one run, on one machine,

@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The command line: ``python -m pysyscall run|plan|info|bench|lab``.
 
 ``run`` starts a program through fork_exec (found in PATH by look_path),

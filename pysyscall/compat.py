@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """subprocess on pysyscall: a drop-in for the stdlib's private ``_posixsubprocess.fork_exec``.
 
 ``fork_exec`` takes the running interpreter's arguments (21 on 3.9-3.10, 23

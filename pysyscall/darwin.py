@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """darwin: constants, SysProcAttr and the child's program (Go's exec_libc2.go).
 
 darwin forbids raw system calls, so every step is a libSystem function, as in

@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """Fork, exec and wait: Go's exec_unix.go, for Linux and darwin.
 
 ``fork_exec`` starts a program in a child process and returns its pid once

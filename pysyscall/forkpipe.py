@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The fork status pipe where pipe2 is missing: Go's forkpipe.go (aix, darwin).
 
 The pipe is made with pipe() and marked close-on-exec afterwards, so between

@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The fork status pipe where pipe2 exists: Go's forkpipe2.go (Linux, BSDs).
 
 pipe2(O_CLOEXEC) makes both ends close-on-exec atomically, so forks need not

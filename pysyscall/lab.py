@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The lab: make each seed's bug happen, then show pysyscall's fix holding.
 
 ``python -m pysyscall lab [NAME ...] [--rounds N]`` runs each scenario's arms

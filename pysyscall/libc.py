@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The C library, bound once: every system call pysyscall makes goes through here.
 
 Go declares its libc and system-call stubs one line each (the ``//sys`` lines

@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """Finding a program in PATH: Go's os/exec LookPath (lp_unix.go).
 
 fork_exec, like Go's syscall.ForkExec and execve itself, runs the file it is

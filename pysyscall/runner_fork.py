@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The fork runner: fork, then run the child's program with no Python bytecode.
 
 Between fork and execve Go's child makes raw system calls only. A Python

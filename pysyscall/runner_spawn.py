@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The posix_spawn runner: the C library runs the child's program, at a flat cost.
 
 The fork runner copies the parent's page tables (about 33 ms per GiB

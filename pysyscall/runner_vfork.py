@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The vfork runner: Go's Linux child, run by a small machine-code routine.
 
 Go starts Linux children with clone(CLONE_VM|CLONE_VFORK): the child borrows

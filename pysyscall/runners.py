@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """Which runner runs the child's program: PYSYSCALL_RUNNER, or auto's choice.
 
 Every runner runs the same plan (plan.py) with no Python in the child and

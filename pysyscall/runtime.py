@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The runtime's side of fork (Go's runtime/proc.go and signal_unix.go hooks).
 
 Go's runtime blocks every signal in the forking thread before fork, so no

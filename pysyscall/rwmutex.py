@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """A reader/writer mutual exclusion lock with Go's semantics (sync/rwmutex.go).
 
 Python's threading module has no RWMutex. fork_lock needs Go's exactly:
