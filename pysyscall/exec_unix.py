@@ -387,8 +387,9 @@ def _failure(
 
 def _failed(record: Start) -> None:
     """Reap a child that never got to execve; close its pidfd (go.dev/issue/69284)."""
-    record.reap()  # one C call (the child exits anyway: the kill changes nothing)
-    record.pid.value = 0
+    # One C call, no kill: the child writes its record, then exits through
+    # _exit (253) by itself, as the plan and strace of it show.
+    record.wait()
     cell = record.pidfd
     if cell is not None and cell.value >= 0:
         fd, cell.value = cell.value, -1

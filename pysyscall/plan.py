@@ -220,12 +220,15 @@ class Start:
     * ``pidfd``: the plan's pidfd Cell, when it asks for one;
     * ``hold``: the fork lock's Hold (rwmutex.py).
 
-    ``reap`` (kill the child and wait for it) and ``close`` (every fd in
-    ``fds``) are each one C call, made at most once: an exception cannot cut
-    them half-way, and a second call does nothing.
+    ``reap`` (kill the child and wait for it), ``wait`` (wait for a child
+    that exits by itself: one that failed before execve) and ``close``
+    (every fd in ``fds``) are each one C call, made at most once: an
+    exception cannot cut them half-way, and a second call does nothing.
+    ``reap`` and ``wait`` set ``pid`` to 0 in the same call, so no exception
+    path kills a pid already reaped.
     """
 
-    __slots__ = ("close", "fds", "hold", "pid", "pidfd", "reap")
+    __slots__ = ("close", "fds", "hold", "pid", "pidfd", "reap", "wait")
     FDS = 6
 
     def __init__(self) -> None:
@@ -235,10 +238,15 @@ class Start:
         self.hold: Any = None
         kill = functools.partial(libc.parent("kill"), self.pid, signal.SIGKILL)
         wait = functools.partial(libc.parent("wait4"), self.pid, None, 0, None)
-        waits = itertools.takewhile(_EINTR_OR_FAILED, map(_call, itertools.repeat(wait)))
-        self.reap = functools.partial(
-            _run, itertools.chain(map(_call, (kill,)), itertools.islice(waits, REAP_TRIES))
-        )
+
+        def waits() -> Iterable[Any]:
+            # wait4 until it succeeds (REAP_TRIES at most), then pid = 0.
+            tries = itertools.takewhile(_EINTR_OR_FAILED, map(_call, itertools.repeat(wait)))
+            cleared = map(setattr, (self.pid,), ("value",), (0,))
+            return itertools.chain(itertools.islice(tries, REAP_TRIES), cleared)
+
+        self.reap = functools.partial(_run, itertools.chain(map(_call, (kill,)), waits()))
+        self.wait = functools.partial(_run, waits())
         self.close = functools.partial(_run, map(libc.parent("close"), self.fds))
 
 
