@@ -259,7 +259,11 @@ def environ_location() -> int:
         # _NSGetEnviron (crt_externs.h): libSystem exports no ``environ``.
         location: int = parent("_NSGetEnviron")()
         return location
-    return ctypes.addressof(c_void_p.in_dll(_libraries[LIBRARY][1], "environ"))
+    # The definition the process uses, looked up in the global scope (the
+    # program first), not in libc.so.6's: a program that refers to environ
+    # itself (Debian's python3, linked with libpython) has its own copy,
+    # made by a copy relocation, and libc's own stays stale.
+    return ctypes.addressof(c_void_p.in_dll(ctypes.CDLL(None), "environ"))
 
 
 def variadic_arguments(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
