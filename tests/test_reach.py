@@ -40,7 +40,7 @@ def _filtered() -> bool:
 pytestmark = [
     pytest.mark.skipif(
         not sys.platform.startswith("linux") or runner_vfork.asm is None,
-        reason="the profiles and the routine's fallback are for x86-64 Linux",
+        reason="the profiles and the routine's fallback are for x86-64 and aarch64 Linux",
     ),
     pytest.mark.skipif(
         sys.platform.startswith("linux") and _filtered(),
