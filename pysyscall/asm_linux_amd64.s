@@ -35,9 +35,9 @@
 # __errno_location) if prlimit64 failed. Arguments: edi first, esi last
 # (unsigned int), rdx errno_location. Uses rbx, rbp, r12-r15 (saved and
 # restored), 4 KiB + 64 bytes of stack; clobbers rax, rcx, rdx, rsi, rdi,
-# r8-r11. Linux system call numbers differ on aarch64: a mirror there uses
-# its own (close_range 436, openat 56, getdents64 61, fcntl 25, close 57,
-# prlimit64 261).
+# r8-r11. asm_linux_arm64.s has the same function with aarch64's system
+# call numbers (close_range 436, openat 56, getdents64 61, fcntl 25, close
+# 57, prlimit64 261) and O_DIRECTORY (0x4000).
 #
 # System V AMD64 ABI: integer arguments in rdi, rsi, rdx, rcx, r8, r9; al
 # holds the number of vector registers a variadic callee gets (always 0

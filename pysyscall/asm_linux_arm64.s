@@ -19,6 +19,29 @@
 // parent returns its result (a pid, or -errno); the child, on the stack
 // clone_args names, jumps to vfork_child(table).
 //
+// cloexec_range(first, last, errno_location) marks every open fd from first
+// to last close-on-exec, on any kernel from 4.18, with raw system calls only
+// (no libc, no lock: a vfork child and the fork runner's child both call it).
+// It is CPython's _posixsubprocess fallback chain, for close-on-exec, and
+// asm_linux_amd64.s's function of the same name, step for step:
+//   1. close_range(first, last, CLOSE_RANGE_CLOEXEC) (Linux 5.11+); on any
+//      error (ENOSYS before 5.9, EINVAL on 5.9/5.10, EPERM from a seccomp
+//      profile that does not know the call, as Docker's before 20.10) go on:
+//   2. openat("/proc/self/fd") and getdents64 in a 4 KiB stack buffer:
+//      fcntl(fd, F_SETFD, FD_CLOEXEC) for each listed fd in range (not the
+//      directory's own, which is closed after); if /proc cannot be opened
+//      (not mounted, or a chroot without it) or read:
+//   3. fcntl(fd, F_SETFD, FD_CLOEXEC) for every fd from first up to
+//      min(last, the RLIMIT_NOFILE soft limit - 1) (prlimit64); EBADF on a
+//      closed fd is expected. Fds at or above the soft limit can exist only
+//      if the limit was lowered after they were opened: CPython's rule too.
+// Returns 0; or -1 with errno set through errno_location (the address of
+// __errno_location) if prlimit64 failed. Arguments: w0 first, w1 last
+// (unsigned int), x2 errno_location. Uses x19-x24, x29 and x30 (saved and
+// restored), 4 KiB + 64 bytes of stack; clobbers x0-x3 and x8. The system
+// call numbers are aarch64's (the generic table), not x86-64's, and so is
+// O_DIRECTORY (0x4000 here, 0x10000 there).
+//
 // AAPCS64: integer arguments in x0-x5 (variadic ones too: Linux, unlike
 // Apple's ABI, passes them as named ones, so syscall, fcntl, ioctl and prctl
 // need nothing more); the result in x0; x19-x28 survive calls, x30 is the
@@ -87,6 +110,22 @@
                                         // else skip it (F_OTHERWISE's converse)
 
         .set    SYS_clone3, 435
+        .set    SYS_close, 57
+        .set    SYS_fcntl, 25
+        .set    SYS_getdents64, 61
+        .set    SYS_openat, 56
+        .set    SYS_prlimit64, 261
+        .set    SYS_close_range, 436
+        .set    AT_FDCWD, -100
+        .set    O_DIRECTORY, 0x4000
+        .set    O_CLOEXEC, 0x80000
+        .set    F_SETFD, 2
+        .set    FD_CLOEXEC, 1
+        .set    CLOSE_RANGE_CLOEXEC, 4
+        .set    RLIMIT_NOFILE, 7
+        .set    DIRENT_BUFFER, 4096
+        .set    D_RECLEN, 16                    // struct linux_dirent64
+        .set    D_NAME, 19
 
         // Argument k of the current entry into register xk, loaded through
         // it when the entry's F_LOAD0 << k bit says it is a Cell's address.
@@ -193,3 +232,118 @@ clone3_vfork:
 1:      mov     x0, x2                          // child: on the new stack
         b       walk
         .size   clone3_vfork, . - clone3_vfork
+
+        .globl  cloexec_range
+        .type   cloexec_range, %function
+cloexec_range:
+        hint    #34                             // bti c
+        stp     x29, x30, [sp, #-64]!
+        mov     x29, sp
+        stp     x19, x20, [sp, #16]
+        stp     x21, x22, [sp, #32]
+        stp     x23, x24, [sp, #48]
+        sub     sp, sp, #DIRENT_BUFFER          // the buffer; sp stays 16-byte aligned
+        mov     w19, w0                         // x19: first (zero-extended)
+        mov     w20, w1                         // x20: last
+        mov     x21, x2                         // x21: __errno_location
+        mov     x0, x19                         // 1. close_range(first, last, CLOEXEC)
+        mov     x1, x20
+        mov     x2, #CLOSE_RANGE_CLOEXEC
+        mov     x8, #SYS_close_range
+        svc     #0
+        cbz     x0, done
+        mov     x0, #AT_FDCWD                   // 2. the fds /proc/self/fd lists
+        adr     x1, proc_self_fd
+        mov     x2, #O_DIRECTORY                // O_RDONLY|O_DIRECTORY|O_CLOEXEC: not
+        movk    x2, #O_CLOEXEC >> 16, lsl #16   // one immediate, so two halves
+        mov     x8, #SYS_openat
+        svc     #0
+        tbnz    x0, #63, every_fd
+        mov     x22, x0                         // x22: the directory's fd
+read_dir:
+        mov     x0, x22
+        mov     x1, sp
+        mov     x2, #DIRENT_BUFFER
+        mov     x8, #SYS_getdents64
+        svc     #0
+        cmp     x0, #0
+        b.le    dir_end                         // 0: all read; < 0: failed
+        mov     x23, sp                         // x23: the current entry
+        add     x24, x23, x0                    // x24: the end of those read
+entry:
+        cmp     x23, x24
+        b.hs    read_dir
+        add     x1, x23, #D_NAME
+        mov     x0, #0                          // x0: the name as a number
+        mov     x3, #10
+digit:
+        ldrb    w2, [x1], #1
+        cbz     w2, parsed
+        sub     w2, w2, #'0'
+        cmp     w2, #9
+        b.hi    next_entry                      // "." and "..": not fds
+        madd    x0, x0, x3, x2
+        b       digit
+parsed:
+        cmp     x0, x19
+        b.lo    next_entry
+        cmp     x0, x20
+        b.hi    next_entry
+        cmp     x0, x22
+        b.eq    next_entry                      // the directory: closed below
+        mov     x1, #F_SETFD
+        mov     x2, #FD_CLOEXEC
+        mov     x8, #SYS_fcntl
+        svc     #0
+next_entry:
+        ldrh    w0, [x23, #D_RECLEN]
+        add     x23, x23, x0
+        b       entry
+dir_end:
+        mov     x23, x0                         // x23: getdents64's last result
+        mov     x0, x22
+        mov     x8, #SYS_close
+        svc     #0
+        cbz     x23, done                       // else the listing is incomplete:
+every_fd:                                       // 3. every fd below the soft limit
+        mov     x0, #0                          // this process
+        mov     x1, #RLIMIT_NOFILE
+        mov     x2, #0                          // no new limit
+        mov     x3, sp                          // the old one: {soft, hard}
+        mov     x8, #SYS_prlimit64
+        svc     #0
+        cbnz    x0, failed
+        ldr     x23, [sp]                       // x23: min(soft limit, last + 1)
+        add     x0, x20, #1
+        cmp     x23, x0
+        csel    x23, x23, x0, ls
+        mov     x24, x19                        // x24: the next fd
+mark:
+        cmp     x24, x23
+        b.hs    done
+        mov     x0, x24
+        mov     x1, #F_SETFD
+        mov     x2, #FD_CLOEXEC
+        mov     x8, #SYS_fcntl
+        svc     #0                              // EBADF for a closed fd: fine
+        add     x24, x24, #1
+        b       mark
+failed:
+        neg     w23, w0                         // x23: the errno
+        blr     x21
+        str     w23, [x0]
+        mov     w0, #-1
+        b       out
+done:
+        mov     w0, #0
+out:
+        add     sp, sp, #DIRENT_BUFFER
+        ldp     x23, x24, [sp, #48]
+        ldp     x21, x22, [sp, #32]
+        ldp     x19, x20, [sp, #16]
+        ldp     x29, x30, [sp], #64
+        ret
+        .size   cloexec_range, . - cloexec_range
+proc_self_fd:
+        .asciz  "/proc/self/fd"
+        .balign 4                               // whole words in .text

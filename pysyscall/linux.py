@@ -227,7 +227,8 @@ def mark_cloexec(b: Builder, first: int, last: int, last_text: str) -> None:
     """A step that marks every open fd from ``first`` to ``last`` close-on-exec.
 
     close_range(CLOSE_RANGE_CLOEXEC) where this kernel has it (5.11+);
-    elsewhere the routine's cloexec_range (asm_linux_amd64.s), which makes
+    elsewhere the routine's cloexec_range (asm_linux_amd64.s,
+    asm_linux_arm64.s), which makes
     the same call and, where it fails (ENOSYS before 5.9, EINVAL on 5.9 and
     5.10, EPERM under an old seccomp profile), walks /proc/self/fd with
     getdents64, else marks every fd below the RLIMIT_NOFILE soft limit:

@@ -11,9 +11,10 @@ of C calls. This runner lays the plan out as a table of C words and starts
 the child with glibc's ``clone(fn, stack, CLONE_VM|CLONE_VFORK|SIGCHLD|flags,
 table, parent_tid)`` (through ctypes, the GIL released), where ``fn`` is a
 routine of about 95 instructions (x86-64: asm_linux_amd64.s, 350 bytes, 690
-with cloexec_range, below; aarch64: asm_linux_arm64.s, 384 bytes; their
-bytes in the .py beside each) that walks the table: for each entry, load
-the six integer arguments, call the function (a libc function, or one of
+with cloexec_range, below; aarch64: asm_linux_arm64.s, 384 bytes, 784 with
+cloexec_range; their bytes in the .py beside each) that walks the table:
+for each entry, load the six integer arguments, call the function (a libc
+function, or one of
 the routine's own: ROUTINE_CALLS), judge the result, and on failure
 store errno and the step number in the failure record, write the record to
 the status pipe and ``_exit(253)``. No Python runs in the child, and no
@@ -197,7 +198,7 @@ SAFE_CALLS = frozenset(
 _WORD = (1 << 64) - 1
 
 # The routine's own functions that a plan may call, besides its entry points
-# (asm_linux_amd64.s says what each does): name -> (its symbol in the
+# (each machine's listing says what each does): name -> (its symbol in the
 # generated module, result type, argument types). The fork runner's child
 # calls them through ctypes (routine_function).
 ROUTINE_CALLS: dict[str, tuple[str, Any, tuple[Any, ...]]] = {

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+import pysyscall
 from pysyscall import linux, runner_vfork
 
 HERE = Path(__file__).parent
@@ -40,7 +41,7 @@ def _filtered() -> bool:
 pytestmark = [
     pytest.mark.skipif(
         not sys.platform.startswith("linux") or runner_vfork.asm is None,
-        reason="the profiles and the routine's fallback are for x86-64 Linux",
+        reason="the profiles and the routine's fallback are for x86-64 and aarch64 Linux",
     ),
     pytest.mark.skipif(
         sys.platform.startswith("linux") and _filtered(),
@@ -59,7 +60,12 @@ def under(profile: str, *command: str, no_proc: bool = False) -> str:
         # A mount namespace of its own without /proc, as after a chroot.
         script = 'umount -l /proc && exec "$@"'
         argv = ["unshare", "-m", "sh", "-c", script, "sh", *argv]
-    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    # reach_start.py imports the package this suite tests, installed or not
+    # (the aarch64 guest of .ci/arm64-guest.sh runs it from the checkout).
+    package_parent = os.path.dirname(os.path.dirname(pysyscall.__file__))
+    path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONPATH": path})  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -240,6 +246,7 @@ def test_cloexec_range_bounds(tmp_path: Path) -> None:
     """The routine's function marks exactly first..last, on each of its three paths."""
     code = r"""
 import ctypes, json, os, sys
+import pysyscall
 from pysyscall import linux, runner_vfork
 function = runner_vfork.routine_function("cloexec_range")
 fds = []

@@ -151,6 +151,12 @@ def test_both_routines_share_the_table() -> None:
     assert layout(asm_linux_amd64) == layout(asm_linux_arm64)
     assert len(layout(asm_linux_arm64)) == 26
     assert asm_linux_arm64.VFORK_CHILD == 0 and asm_linux_arm64.CLONE3_VFORK % 4 == 0
+    # The same functions in each (a plan calls cloexec_range on either machine).
+    functions = {k for k, v in vars(asm_linux_amd64).items() if k.isupper() and k not in
+                 layout(asm_linux_amd64) and isinstance(v, int)}  # fmt: skip
+    assert functions == {"VFORK_CHILD", "CLONE3_VFORK", "CLOEXEC_RANGE"}
+    assert all(hasattr(asm_linux_arm64, name) for name in functions)
+    assert asm_linux_arm64.CLOEXEC_RANGE % 4 == 0
     assert len(asm_linux_arm64.CODE) % 4 == 0  # whole A64 instructions
 
 
