@@ -37,9 +37,10 @@ die() { note "$*"; exit 125; }
 
 # Guest packages, with their dependencies: the interpreter, a shell, what
 # the tests run (ps, strace, id/env/readlink, mount, ldd and the bash it is
-# written in) and both machines' binutils (tools/asm.py's check).
+# written in, unshare and setpriv for the run as nobody) and both machines'
+# binutils (tools/asm.py's check).
 readonly PACKAGES="python3.11 dash busybox-static procps strace coreutils mount libc-bin bash
-    binutils-aarch64-linux-gnu binutils-x86-64-linux-gnu"
+    util-linux binutils-aarch64-linux-gnu binutils-x86-64-linux-gnu"
 # Pure-Python wheels for the suite (its [test] extra without the linters,
 # which .ci/test runs on the host).
 readonly WHEELS="pytest hypothesis"

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import open_fds
+from conftest import SLOWDOWN, open_fds
 
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr, compat, exec_unix, remembered, runner_spawn, runtime
@@ -337,7 +337,9 @@ def run_python(script: str, *args: str, runner: str = "", timeout: int = 120) ->
 @pytest.mark.parametrize("runner", ["auto", *RUNNERS])
 def test_sigint_storm(runner: str) -> None:
     """A few thousand SIGINTs a second against two spawning threads: nothing left behind."""
-    seconds = "10" if runner == "auto" else "3"
+    # Long enough for a few hundred starts, also where starts are slow
+    # (PYSYSCALL_TEST_SLOWDOWN: CI's emulated aarch64 machine).
+    seconds = "10" if runner == "auto" else str(round(3 * SLOWDOWN))
     out = run_python(STORM, seconds, runner=runner)
     starts, interrupted, delivered, sent = map(int, out.split())
     print(
@@ -383,7 +385,8 @@ print(outer, len(inner), len(refused), refused[:1])
 def test_start_from_a_signal_handler(runner: str) -> None:
     """A handler that starts a process, run in the middle of this thread's
     starts, never waits on itself; the interrupted start stays whole."""
-    out = run_python(HANDLER, "4", runner=runner, timeout=60)
+    seconds = round(4 * SLOWDOWN)  # as in test_sigint_storm
+    out = run_python(HANDLER, str(seconds), runner=runner, timeout=60 + 15 * seconds)
     outer, inner, refused = map(int, out.split()[:3])
     print(f"\nhandler ({runner}): {outer} starts, {inner} from the handler, {refused} refused")
     assert outer > 50 and inner > 50
