@@ -88,6 +88,38 @@ def test_env_none_inherits(monkeypatch: pytest.MonkeyPatch) -> None:
     assert environ == native.split(b"\0")[:-1]
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(
+    not os.path.exists(SYSTEM_PYTHON), reason=f"no {SYSTEM_PYTHON} here (the distribution's own)"
+)
+def test_env_none_where_the_program_has_its_own_environ() -> None:
+    """env=None in an interpreter whose executable defines environ itself.
+
+    Debian's python3 links libpython in and refers to environ, so the
+    program has its own copy (a copy relocation) and libc.so.6's symbol
+    stays stale: the child must get the live one, os.putenv's change in it.
+    """
+    code = (
+        "import os, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import pysyscall\n"
+        "os.putenv('PYSYSCALL_SYSTEM_PYTHON', 'live')\n"
+        "r, w = os.pipe()\n"
+        "pid = pysyscall.fork_exec('/usr/bin/env', ['env'], pysyscall.ProcAttr(files=[0, w, 2]))\n"
+        "os.close(w)\n"
+        "out = b''.join(iter(lambda: os.read(r, 65536), b''))\n"
+        "assert pysyscall.wait4(pid)[1].exit_status() == 0\n"
+        "print(b'PYSYSCALL_SYSTEM_PYTHON=live' in out.splitlines())\n"
+    )
+    parent = str(Path(pysyscall.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "-c", code, parent], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
+
+
 def test_files_default_is_0_1_2(child_view: Any, no_leaks: None) -> None:
     fds = child_view()["fds"]
     assert sorted(fds, key=int) == ["0", "1", "2"]
