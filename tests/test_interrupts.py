@@ -405,7 +405,7 @@ def test_start_from_a_signal_handler(runner: str) -> None:
     out = run_python(HANDLER, str(seconds), runner=runner, timeout=60 + 15 * seconds)
     outer, inner, refused = map(int, out.split()[:3])
     print(f"\nhandler ({runner}): {outer} starts, {inner} from the handler, {refused} refused")
-    assert outer > 50 and inner > 50
+    assert outer > 20 and inner > 20  # both kinds, enough to meet each other
 
 
 FORK = r"""
