@@ -37,7 +37,7 @@ die() { note "$*"; exit 125; }
 
 # Guest packages, with their dependencies: the interpreter, a shell, what
 # the tests run (ps, strace, id/env/readlink, mount, ldd and the bash it is
-# written in, unshare and setpriv for the run as nobody) and both machines'
+# written in, unshare for a mount namespace without /proc) and both machines'
 # binutils (tools/asm.py's check).
 readonly PACKAGES="python3.11 dash busybox-static procps strace coreutils mount libc-bin bash
     util-linux binutils-aarch64-linux-gnu binutils-x86-64-linux-gnu"
