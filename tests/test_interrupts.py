@@ -296,9 +296,9 @@ while time.monotonic() < stop:
     try:
         armed[0] = True
         pid = pysyscall.fork_exec("/bin/true", ["true"])
+        armed[0] = False  # before any call: the pid is this loop's now
         with lock:
             pids.append(pid)
-        armed[0] = False
         counts["main"] += 1
     except KeyboardInterrupt:
         armed[0] = False

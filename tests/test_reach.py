@@ -12,6 +12,7 @@ error naming it, before any fork.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import resource
@@ -163,23 +164,30 @@ def test_every_fd_below_the_limit(runner: str, options: tuple[str, ...], no_proc
 
 def strace_child(profile: str, runner: str, tmp_path: Path, *options: str,
                  no_proc: bool = False) -> list[str]:  # fmt: skip
-    """The system calls of the sweep, in the child only, under strace -f."""
+    """The system calls of the sweep, in the child only, up to its execve, under strace -f."""
     if shutil.which("strace") is None:
         pytest.fail("strace is not installed (.ci/test installs it)")
     log = tmp_path / "strace"
-    calls = "close_range,openat,getdents64,fcntl,prlimit64"
+    calls = "close_range,openat,getdents64,fcntl,prlimit64,execve"
     out = under(
         profile, "strace", "-f", "-o", str(log), "-e", f"trace={calls}", sys.executable, START,
         runner, "fds", str(tmp_path / "report"), str(tmp_path), *options, no_proc=no_proc,
     )  # fmt: skip
     parent = str(json.loads(out)["parent"])
     lines = [line.split(None, 1) for line in log.read_text().splitlines()]
-    child = [rest for pid, rest in lines if pid != parent]
     # The sweep's first call: close_range(3, ...), or for the fork runner's
-    # sweep without the routine, fcntl(3, ...).
+    # sweep without the routine, fcntl(3, ...); the child is the process
+    # that makes it (not the parent's other threads, which strace -f shows
+    # under their own ids too).
     starts = ("close_range(3, ", "fcntl(3, F_SETFD, FD_CLOEXEC)")
-    first = next(i for i, call in enumerate(child) if call.startswith(starts))
-    return child[first:]
+    first = next(
+        i for i, (pid, call) in enumerate(lines) if pid != parent and call.startswith(starts)
+    )
+    child = lines[first][0]
+    calls = [call for pid, call in lines[first:] if pid == child]
+    # What the exec'd program does is its own (a Python's start-up asks
+    # for RLIMIT_STACK, say).
+    return list(itertools.takewhile(lambda call: not call.startswith("execve("), calls))
 
 
 @pytest.mark.parametrize("runner", ["vfork", "fork"])
