@@ -71,6 +71,23 @@ def runner_declines(name: str) -> str | None:
     return reason
 
 
+_DECLINES: dict[str, str | None] = {}
+
+
+@pytest.fixture(autouse=True)
+def runner_param_runs_here(request: pytest.FixtureRequest) -> None:
+    """A test made for one runner (a ``runner`` parameter naming it) skips
+    where that runner declines exec_unix's plans here, saying why (the spawn
+    runner on glibc before 2.34, or under a clone3-refusing sandbox)."""
+    callspec = getattr(request.node, "callspec", None)
+    name = callspec.params.get("runner") if callspec is not None else None
+    if name in ("vfork", "spawn", "fork"):
+        if name not in _DECLINES:
+            _DECLINES[name] = runner_declines(name)
+        if _DECLINES[name] is not None:
+            pytest.skip(f"the {name} runner declines here: {_DECLINES[name]}")
+
+
 def skip_if_declined(name: str) -> None:
     """Skip a test of runner ``name`` where it cannot start exec_unix's plans here."""
     reason = runner_declines(name)

@@ -237,6 +237,10 @@ def test_plan_prints_the_vfork_table_a_start_walks(monkeypatch: pytest.MonkeyPat
     """The vfork steps plan prints are the entries of the table a start of that
     plan walks: the same calls, in the same order, judged as printed."""
     need_vfork_runner()
+    if not libc.has("close_range"):
+        # Its reading of the table takes syscall() entries for the signal
+        # rule's; the by-number close_range of glibc < 2.34 is one too.
+        pytest.skip("not yet for glibc before 2.34 (close_range made through syscall())")
     from pysyscall import asm_linux_amd64 as asm
 
     attr = ProcAttr(dir="/", sys=SysProcAttr(setsid=True, pdeathsig=signal.SIGKILL))

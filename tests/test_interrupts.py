@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SLOWDOWN, open_fds
+from conftest import SLOWDOWN, open_fds, skip_if_declined
 
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr, compat, exec_unix, remembered, runner_spawn, runtime
@@ -465,6 +465,7 @@ def test_files_up_to_the_fd_limit(runner: str) -> None:
 
 def test_translation_error_names_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """An error while the spawn runner translates a plan carries .step too."""
+    skip_if_declined("spawn")
     plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setsid=True)))
     spawn = runner_spawn.translate(plan)
     assert isinstance(spawn, runner_spawn.Spawn)
