@@ -218,8 +218,8 @@ class Start:
     made, and cleared the moment it is handed over or given back, by code
     that makes no call in between:
 
-    * ``pid``: the child, from the fork on (written by C, or by the
-      statement right after the fork, with no call between); 0 once reaped;
+    * ``pid``: the child, from the fork on (written by C, in the chain of
+      calls that forks, or by posix_spawn itself); 0 once reaped;
     * ``fds``: the fds the start opened (the status pipe, a moved copy of
       its write end, compat's errno pipe), -1 where none; closed as
       ``fd = fds[i]; fds[i] = -1; close(fd)``;
