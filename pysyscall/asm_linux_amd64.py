@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The vfork child's routine for linux/amd64, as bytes. Generated: do not edit.
 
 tools/asm.py assembled asm_linux_amd64.s (the listing beside this file, which says

@@ -1,3 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
+
 # The vfork child's routine for linux/amd64 (see runner_vfork.py).
 #
 # Go keeps its vfork stub in per-architecture assembly (rawVforkSyscall in

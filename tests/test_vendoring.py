@@ -271,3 +271,24 @@ def test_vendored_and_installed_copies_in_one_process(tmp_path: Path) -> None:
     assert report["installed removed"] == [report["chain"], True, True]
     assert report["both removed"] == [[installed_hook, *original], True, True]
     assert report["installed again"] == [[installed_hook, *original], True]
+
+
+def test_every_file_carries_its_license() -> None:
+    """A copied folder keeps the license and Go's credit without LICENSE and NOTICE.
+
+    Each file's first lines (comments in the file's own syntax: ``#`` in
+    Python and the amd64 listing, ``//`` in the arm64 one) say its SPDX
+    license and credit the Go authors; py.typed is an empty marker.
+    """
+    package = Path(pysyscall.__file__).resolve().parent
+    files = sorted(p for p in package.iterdir() if p.is_file() and p.suffix != ".pyc")
+    assert {"__init__.py", "asm_linux_amd64.s", "asm_linux_arm64.s", "py.typed"} <= {
+        p.name for p in files
+    }
+    for path in files:
+        if path.name == "py.typed":
+            assert path.read_text() == "", "py.typed is an empty marker (PEP 561)"
+            continue
+        head = path.read_text().splitlines()[:3]
+        assert head[0].endswith(" SPDX-License-Identifier: BSD-3-Clause"), path.name
+        assert "Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE)" in head[2], path.name

@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """Regenerate pysyscall/asm_linux_ARCH.py from the listing pysyscall/asm_linux_ARCH.s.
 
     python3 tools/asm.py            # rewrite every asm_linux_*.py from its .s
@@ -35,6 +38,9 @@ TOOLCHAINS = {
 }
 
 HEADER = '''\
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The pysyscall authors.
+# Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
 """The vfork child's routine for linux/{arch}, as bytes. Generated: do not edit.
 
 tools/asm.py assembled {listing} (the listing beside this file, which says
