@@ -3,7 +3,8 @@
 Every ```python block in README.md is a whole program: each runs in a fresh
 interpreter, and what it prints must be what its ``# prints:`` comments
 say, in order, with nothing on stderr. A block with a line
-``# needs root`` runs only as root.
+``# needs root`` runs only as root. The links of the README and the
+pages it leads to are followed too.
 """
 
 from __future__ import annotations
@@ -57,3 +58,28 @@ def test_recipe(block: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert (out.returncode, out.stderr) == (0, ""), out.stderr
     assert out.stdout.splitlines() == expected_output(block)
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_lead_somewhere() -> None:
+    """Every relative link in the README, docs/ and benchmarks/ names a file that is
+    there, and a #fragment names one of that file's headings."""
+    pages = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *(ROOT / "docs").glob("*.md")]
+    checked = 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"\w+:", target):
+                continue  # an absolute URL: not checked offline
+            path, _, fragment = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            assert file.exists(), f"{page.relative_to(ROOT)}: {target} leads nowhere"
+            if fragment:
+                text = file.read_text()
+                headings = {anchor(h) for h in re.findall(r"^#+ (.*)$", text, flags=re.M)}
+                assert fragment in headings, f"{page.relative_to(ROOT)}: no heading for {target}"
+            checked += 1
+    assert checked >= 20
