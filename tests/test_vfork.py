@@ -537,7 +537,8 @@ TRACED = textwrap.dedent(
     import pysyscall
     from pysyscall import Credential, ProcAttr, SysProcAttr, runners
     from pysyscall.exec_unix import child_program
-    from pysyscall.linux import CLONE_NEWUSER, SysProcIDMap
+    from pysyscall.linux import SysProcIDMap
+    from pysyscall.zerrors_linux import CLONE_NEWUSER
 
     cases = {
         "success": ("/bin/true", ProcAttr(dir="/", files=[0, 1, 2, 1],
@@ -820,7 +821,7 @@ def test_new_user_namespace_forks_plainly(field: str, vfork: None, no_leaks: Non
     so the parent can write the id maps while it waits; the same routine runs
     in a copy of the parent and reports on the status pipe. (After unshare,
     the child writes its own maps, and may only map its own ids.)"""
-    from pysyscall.linux import CLONE_NEWUSER
+    from pysyscall.zerrors_linux import CLONE_NEWUSER
 
     # The parent may map any id it has rights over; the child only its own.
     outside = 65534 if field == "cloneflags" else os.geteuid()
