@@ -989,7 +989,7 @@ CLONE_FAILS = """
 import os, resource, sys
 sys.path.insert(0, sys.argv[1])
 import pysyscall
-from pysyscall import ProcAttr, SysProcAttr
+from pysyscall import ProcAttr, SysProcAttr, zerrors_linux
 if os.geteuid() == 0:  # RLIMIT_NPROC does not hold root back
     os.setgid(65534); os.setgroups([]); os.setuid(65534)
 resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
