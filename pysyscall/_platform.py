@@ -4,7 +4,8 @@
 """The one switch: the platform modules for this OS and machine (Go's build tags).
 
 The only place that reads ``sys.platform`` and the machine (``GOOS``,
-``MACHINE``), and picks by them:
+``MACHINE``; __init__.py reads sys.platform too, to stay lazy), and picks
+by them:
 
 * ``zerrors``: the OS's constants and sizes (zerrors_linux.py,
   zerrors_darwin.py), Go's zerrors and ztypes files;
