@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     if _sys.platform == "linux":  # Go has SysProcIDMap on Linux only
         from .linux import SysProcIDMap
 
+# sys.platform, not _platform.GOOS, in this module only: the import must
+# load no submodule, and mypy narrows on sys.platform alone.
 if _sys.platform not in ("linux", "darwin"):
     from . import _platform  # raises the ImportError that names the platform
 elif _sys.platform == "linux":

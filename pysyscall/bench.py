@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Callable
 
 from . import env_unix, exec_unix, forkpipe, forkpipe2, remembered, runners, runtime
-from ._platform import system
+from ._platform import MACHINE, system
 from .exec_unix import child_program, fork_exec, wait4
 from .plan import Credential
 
@@ -347,7 +347,7 @@ def machine() -> str:
     python = f"{platform.python_implementation()} {platform.python_version()}"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
-        f"{platform.system()} {platform.release()} {platform.machine()}, {libc}, {python}, "
+        f"{platform.system()} {platform.release()} {MACHINE}, {libc}, {python}, "
         f"{os.cpu_count()} CPUs, load average {load}"
     )
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from . import exec_unix, libc, lp_unix, runners
-from ._platform import forkpipe, system
+from ._platform import GOOS, forkpipe, system
 
 DESCRIPTION = (
     "Start programs as Go's syscall.ForkExec does, from Python: run one, print the "
@@ -258,7 +258,7 @@ _SAMPLE = ("/bin/true", ["true"], "/")
 
 
 def _info() -> int:
-    print(f"platform module: pysyscall.{system.__name__.rpartition('.')[2]} ({sys.platform})")
+    print(f"platform module: pysyscall.{system.__name__.rpartition('.')[2]} ({GOOS})")
     kind = "pipe2, forks share the lock" if forkpipe.ATOMIC else "pipe + fcntl, forks serialized"
     print(f"fork pipe: pysyscall.{forkpipe.__name__.rpartition('.')[2]} ({kind})")
     fork = system.FORK.text if system.FORK else "none"
@@ -270,7 +270,7 @@ def _info() -> int:
     print(f"C library: {libc.LIBRARY} ({version})")
     for what, then in lacks():
         print(f"lacks: {what} -> {then}")
-    if sys.platform == "linux":
+    if GOOS == "linux":
         for line in _kernel_lines():
             print(line)
     for runner in runners.RUNNERS:

@@ -86,7 +86,6 @@ import errno
 import functools
 import operator
 import os
-import platform as _machine
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -94,12 +93,9 @@ from types import ModuleType
 from typing import Any, Callable
 
 from . import env_unix, exec_unix, libc, runners, runtime
+from ._platform import system as _system
+from ._platform import zerrors, zsysnum
 from .plan import PID_MAX, Builder, Cell, Envv, Plan, Start, environment_text
-
-if sys.platform == "linux":
-    from . import linux as _system
-else:  # pragma: no cover - darwin has no planned compat yet
-    from . import darwin as _system
 
 try:
     import _posixsubprocess
@@ -143,34 +139,22 @@ PARAMETERS = parameters()
 _INDEX = {name: i for i, name in enumerate(PARAMETERS)}
 _PREEXEC = _INDEX["preexec_fn"]
 
-# Raw system calls (_posixsubprocess calls the libc wrappers of the set*id
-# family, which in a forked child of a threaded process signal threads that
-# do not exist; umask has no libc entry in libc.py's table).
-_SYSCALLS = {
-    "x86_64": {"setgroups": 116, "setregid": 114, "setreuid": 113, "umask": 95},
-    "aarch64": {"setgroups": 159, "setregid": 143, "setreuid": 145, "umask": 166},
-}
-SYSCALLS = _SYSCALLS.get(_machine.machine(), {})
-# The old name of SYSCALLS.
-SETRE = SYSCALLS
-F_DUPFD_CLOEXEC = 1030
 _call = operator.methodcaller("__call__")
 # One C call that makes a chain of C calls: no interrupt point between them.
 _run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
-F_SETFD = 2
-O_NONBLOCK = 0o4000  # Linux, x86-64 and arm64
-O_CLOEXEC = 0o2000000
-NGROUPS_MAX = 65536  # Linux's limit, _posixsubprocess's MAX_GROUPS
 INT_MAX = 2**31 - 1
 ID_NONE = 2**32 - 1  # (uid_t)-1 / (gid_t)-1: leave the id alone
 ERRNO_SIZE = 4
-PIPE_CAPACITY = 65536  # a new pipe's, in bytes (Linux)
-MAX_EXECUTABLES = PIPE_CAPACITY // ERRNO_SIZE
+MAX_EXECUTABLES = zerrors.PIPE_CAPACITY // ERRNO_SIZE
 POOL = 4  # plans kept per request, for threads starting it at once
 REMEMBERED = 64  # requests whose plans are kept; past that the oldest goes
 
-_PLANNED = bool(SYSCALLS) and sys.platform == "linux"
+# Planned where the child's raw system calls (zsysnum) are known: Linux on
+# x86-64 and arm64. _posixsubprocess calls the libc wrappers of the set*id
+# family, which in a forked child of a threaded process signal threads that
+# do not exist; umask has no libc entry in libc.py's table.
+_PLANNED = zsysnum is not None
 
 
 # --- the arguments, checked as _posixsubprocess checks them ------------------------
@@ -377,7 +361,7 @@ class Request:
         if groups is not None:
             if not isinstance(groups, list):
                 raise TypeError("setgroups argument must be a list")
-            if len(groups) > NGROUPS_MAX:
+            if len(groups) > zerrors.NGROUPS_MAX:
                 raise ValueError(f"too many {_GROUPS}")
             self.extra_groups = []
             for group in groups:
@@ -464,6 +448,7 @@ def child_program(
     each failed execve but the last. env_list None: the C library's
     ``environ``, as execv gives it natively (env_unix.Environ).
     """
+    assert zsysnum is not None  # planned only where the numbers are known (_PLANNED)
     if not request.executables:
         raise ValueError("executable_list must not be empty")
     if state is None:
@@ -486,7 +471,9 @@ def child_program(
     # and written by this parent instead).
     for fd in request.fds_to_keep:
         if fd != request.errpipe_write:
-            b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)", name="inheritable")
+            b.call(
+                "fcntl", fd, zerrors.F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)", name="inheritable"
+            )
     # The parent's ends of the pipes.
     for fd in request.parent_ends:
         if fd != -1:
@@ -503,7 +490,7 @@ def child_program(
             b.call(
                 "fcntl",
                 sources[i],
-                F_DUPFD_CLOEXEC,
+                zerrors.F_DUPFD_CLOEXEC,
                 3,
                 text=f"fcntl({sources[i]}, F_DUPFD_CLOEXEC, 3) -> fd{i}",
                 store=moved,
@@ -514,7 +501,9 @@ def child_program(
         if isinstance(source, int) and source == -1:
             continue
         if isinstance(source, int) and source == i:
-            b.call("fcntl", i, F_SETFD, 0, text=f"fcntl({i}, F_SETFD, 0)", name="inheritable")
+            b.call(
+                "fcntl", i, zerrors.F_SETFD, 0, text=f"fcntl({i}, F_SETFD, 0)", name="inheritable"
+            )
         else:
             shown = source if isinstance(source, int) else f"fd{i}"
             b.call("dup2", source, i, text=f"dup2({shown}, {i})")
@@ -523,7 +512,7 @@ def child_program(
     if request.child_umask >= 0:
         b.call(
             "syscall",
-            SYSCALLS["umask"],
+            zsysnum.SYS_UMASK,
             request.child_umask,
             text=f"syscall(SYS_umask, {request.child_umask:#o})",
             name="umask",
@@ -531,9 +520,9 @@ def child_program(
         )
     saved_mask = b.reset_signals(
         signals_to_reset(state, request.restore_signals),
-        _system.SIGACTION_SIZE,
-        _system.SIG_SETMASK,
-        _system.SIGSET_SIZE,
+        zerrors.SIGACTION_SIZE,
+        zerrors.SIG_SETMASK,
+        zerrors.SIGSET_SIZE,
     )
     if request.call_setsid:
         b.call("setsid", text="setsid()")
@@ -545,7 +534,7 @@ def child_program(
         b.keep.append(array)
         b.call(
             "syscall",
-            SYSCALLS["setgroups"],
+            zsysnum.SYS_SETGROUPS,
             len(groups),
             ctypes.addressof(array),
             text=f"syscall(SYS_setgroups, {groups})",
@@ -554,7 +543,7 @@ def child_program(
     if request.gid != ID_NONE:
         b.call(
             "syscall",
-            SYSCALLS["setregid"],
+            zsysnum.SYS_SETREGID,
             request.gid,
             request.gid,
             text=f"syscall(SYS_setregid, {request.gid}, {request.gid})",
@@ -563,7 +552,7 @@ def child_program(
     if request.uid != ID_NONE:
         b.call(
             "syscall",
-            SYSCALLS["setreuid"],
+            zsysnum.SYS_SETREUID,
             request.uid,
             request.uid,
             text=f"syscall(SYS_setreuid, {request.uid}, {request.uid})",
@@ -801,10 +790,10 @@ def _errno_pipe(fds: Any, lowest: int) -> None:
     C call that makes it.
     """
     size = ctypes.sizeof(ctypes.c_int)
-    libc.call("pipe2", ctypes.addressof(fds) + 3 * size, O_CLOEXEC | O_NONBLOCK)
+    libc.call("pipe2", ctypes.addressof(fds) + 3 * size, zerrors.O_CLOEXEC | zerrors.O_NONBLOCK)
     if fds[4] < lowest:
         duplicate = functools.partial(
-            _fcntl, *libc.variadic_arguments("fcntl", (fds[4], F_DUPFD_CLOEXEC, lowest))
+            _fcntl, *libc.variadic_arguments("fcntl", (fds[4], zerrors.F_DUPFD_CLOEXEC, lowest))
         )
         _run(map(operator.setitem, (fds,), (5,), map(_call, (duplicate,))))
         if fds[5] == -1:

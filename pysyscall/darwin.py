@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
-"""darwin: constants, SysProcAttr and the child's program (Go's exec_libc2.go).
+"""darwin: SysProcAttr and the child's program (Go's exec_libc2.go).
+
+Its numbers are in zerrors_darwin.py.
 
 darwin forbids raw system calls, so every step is a libSystem function, as in
 Go. The fork is libSystem's ``__fork`` and the failure exit ``__exit``, Go's
@@ -20,11 +22,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import libc
+from ._platform import GOOS
 from .plan import (
     Builder,
     Envv,
@@ -34,27 +36,19 @@ from .plan import (
     byte_ptr_from_string,
     check_common,
 )
+from .zerrors_darwin import (
+    F_SETFD,
+    FD_CLOEXEC,
+    PT_TRACE_ME,
+    SIG_SETMASK,
+    SIGACTION_SIZE,
+    SIGSET_SIZE,
+    TIOCNOTTY,
+    TIOCSCTTY,
+    TIOCSPGRP,
+)
 
 PLATFORMS = ("darwin",)
-
-# Numbers from the macOS SDK headers (sys/fcntl.h, sys/signal.h).
-O_CLOEXEC = 0x1000000
-F_GETFD = 1
-F_SETFD = 2
-FD_CLOEXEC = 1
-F_DUPFD_CLOEXEC = 67
-SIG_BLOCK = 1
-SIG_SETMASK = 3
-SIGCHLD = 20
-CONTINUED_STATUS = 0x137F  # _WSTOPPED with SIGCONT (0x13): WIFCONTINUED
-SIGSET_SIZE = 4  # sigset_t is a 32-bit mask
-SIGACTION_SIZE = 16  # struct sigaction: handler, mask, flags
-AT_FDCWD = -2
-AT_EACCESS = 0x10
-TIOCSCTTY = 0x20007461
-TIOCNOTTY = 0x20007471
-TIOCSPGRP = 0x80047476
-PT_TRACE_ME = 0
 
 EXIT = "__exit"  # the system call, no atexit handlers (CL 459176)
 ERRNO_LOCATION = "__error"
@@ -79,7 +73,7 @@ def _osinit_hack() -> None:
     Initialising that state once at start-up keeps the handlers on their
     fast path. Only used with PYSYSCALL_DARWIN_FORK=fork.
     """
-    if sys.platform == "darwin":
+    if GOOS == "darwin":
         library = ctypes.CDLL(libc.LIBRARY)
         library.notify_is_valid_token.argtypes = (ctypes.c_int,)
         library.notify_is_valid_token(0)
@@ -155,16 +149,3 @@ def child_program(
         b.call("ioctl", sys.ctty, TIOCSCTTY, 0, text=f"ioctl({sys.ctty}, TIOCSCTTY, 0)")
     b.execve(argv0, argv, envv)
     return b.plan("darwin", FORK, EXIT, first_free_fd, saved_mask)
-
-
-# --- posix_spawn (runner_spawn.py) ------------------------------------------
-# libSystem's spawn.h (sys/spawn.h): SETSID and CLOEXEC_DEFAULT are Apple's
-# own. posix_spawnattr_t and posix_spawn_file_actions_t are pointers to
-# objects libSystem allocates in its init functions.
-POSIX_SPAWN_SETPGROUP = 0x0002
-POSIX_SPAWN_SETSIGDEF = 0x0004
-POSIX_SPAWN_SETSIGMASK = 0x0008
-POSIX_SPAWN_SETSID = 0x0400
-POSIX_SPAWN_CLOEXEC_DEFAULT = 0x4000
-POSIX_SPAWNATTR_SIZE = 8  # posix_spawnattr_t: a pointer
-POSIX_SPAWN_FILE_ACTIONS_SIZE = 8  # posix_spawn_file_actions_t: a pointer

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any, Callable, NoReturn, Union
 
 from . import env_unix, libc, remembered, runners, runtime
-from ._platform import forkpipe, system
+from ._platform import forkpipe, system, zerrors
 from .plan import (
     CHILD_ERROR_MAGIC,
     Builder,
@@ -155,7 +155,7 @@ def _pipe_at_or_above(fds: Any, plan: Plan) -> None:
         if fds[1] >= floor:
             return
         duplicate = functools.partial(
-            _fcntl, *libc.variadic_arguments("fcntl", (fds[1], system.F_DUPFD_CLOEXEC, floor))
+            _fcntl, *libc.variadic_arguments("fcntl", (fds[1], zerrors.F_DUPFD_CLOEXEC, floor))
         )
         _run(map(operator.setitem, (fds,), (2,), map(_call, (duplicate,))))
         if fds[2] != -1:
@@ -487,7 +487,7 @@ class WaitStatus(int):
 
     def continued(self) -> bool:
         """Whether SIGCONT resumed the process (wait4 with WCONTINUED): WIFCONTINUED."""
-        return int(self) == system.CONTINUED_STATUS
+        return int(self) == zerrors.CONTINUED_STATUS
 
     def __repr__(self) -> str:
         if self.exited():

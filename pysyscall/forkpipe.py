@@ -20,14 +20,13 @@ import ctypes
 from typing import Any
 
 from . import libc
+from ._platform import zerrors
 from .rwmutex import Hold, RWMutex
 
 PLATFORMS = ("darwin",)
 ATOMIC = False  # the pipe is made and marked in two steps
 
 _close = libc.parent("close")
-F_SETFD = 2  # the same number on Linux and darwin
-FD_CLOEXEC = 1
 
 
 def fork_exec_pipe(p: Any) -> None:
@@ -39,7 +38,7 @@ def fork_exec_pipe(p: Any) -> None:
     libc.call("pipe", ctypes.addressof(p))
     try:
         for fd in p[:2]:
-            libc.call("fcntl", fd, F_SETFD, FD_CLOEXEC)
+            libc.call("fcntl", fd, zerrors.F_SETFD, zerrors.FD_CLOEXEC)
     except OSError:
         for i in range(2):
             fd, p[i] = p[i], -1

@@ -22,12 +22,11 @@ import ctypes
 from typing import Any
 
 from . import libc
+from ._platform import zerrors
 from .rwmutex import Hold, RWMutex
 
 PLATFORMS = ("linux",)
 ATOMIC = True  # pipe2 marks both ends close-on-exec as it makes them
-
-O_CLOEXEC = 0o2000000  # Linux
 
 
 def fork_exec_pipe(p: Any) -> None:
@@ -36,7 +35,7 @@ def fork_exec_pipe(p: Any) -> None:
     ``p``: C ints (-1 each), the first two of which the kernel fills: an
     exception after the call leaves the fds where the caller closes them.
     """
-    libc.call("pipe2", ctypes.addressof(p), O_CLOEXEC)
+    libc.call("pipe2", ctypes.addressof(p), zerrors.O_CLOEXEC)
 
 
 def acquire_fork_lock(fork_lock: RWMutex) -> Hold:

@@ -28,14 +28,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import sys
 from ctypes import c_int, c_long, c_size_t, c_ssize_t, c_void_p
 from typing import Any, Callable
 
-if sys.platform == "darwin":
-    LIBRARY = "libSystem.B.dylib"
-else:
-    LIBRARY = "libc.so.6"
+from ._platform import GOOS, zerrors
+
+LIBRARY = "libSystem.B.dylib" if GOOS == "darwin" else "libc.so.6"
 # glibc before 2.34 (Debian 11, Ubuntu 20.04, RHEL 8) has these in
 # libpthread.so.0, not in libc.so.6; 2.34 merged libpthread into libc.
 LIBPTHREAD = "libpthread.so.0"
@@ -254,7 +252,7 @@ def parent(name: str) -> Callable[..., Any]:
 
 def environ_location() -> int:
     """The address of the C library's variable ``environ`` (a char **), not its array."""
-    if sys.platform == "darwin":
+    if GOOS == "darwin":
         # A shared library (what ctypes loads) reaches it through
         # _NSGetEnviron (crt_externs.h): libSystem exports no ``environ``.
         location: int = parent("_NSGetEnviron")()
@@ -310,13 +308,9 @@ def call_retrying(name: str, *args: Any, filename: str | None = None) -> int:
             return check(result, name, filename)
 
 
-O_RDONLY = 0  # the same on Linux and darwin
-O_WRONLY = 1
-
-
 def read_file(path: str, limit: int = 65536) -> bytes:
     """Read a small file (a /proc entry) with the C library's open and read."""
-    fd = check(parent("open")(os.fsencode(path), O_RDONLY), "open", path)
+    fd = check(parent("open")(os.fsencode(path), zerrors.O_RDONLY), "open", path)
     try:
         buffer = ctypes.create_string_buffer(limit)
         n = call_retrying("read", fd, ctypes.addressof(buffer), limit, filename=path)
@@ -327,7 +321,7 @@ def read_file(path: str, limit: int = 65536) -> bytes:
 
 def write_file(path: str, data: bytes) -> None:
     """Write ``data`` to a file (a /proc entry) in one write, as Go does."""
-    fd = check(parent("open")(os.fsencode(path), O_WRONLY), "open", path)
+    fd = check(parent("open")(os.fsencode(path), zerrors.O_WRONLY), "open", path)
     try:
         if call_retrying("write", fd, data, len(data), filename=path) != len(data):
             raise errno_error(errno.EIO, "short write", path)

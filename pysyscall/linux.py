@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
-"""Linux: constants, SysProcAttr and the child's program (Go's exec_linux.go).
+"""Linux: SysProcAttr and the child's program (Go's exec_linux.go).
+
+Its numbers are in zerrors_linux.py and the zsysnum_linux modules.
 
 The steps come in the order of Go's forkAndExecInChild1; each names the Go
 issue it guards against where history matters. The fork is glibc's
@@ -18,13 +20,13 @@ import contextlib
 import ctypes
 import errno
 import os
-import platform as _machine
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import libc
+from ._platform import MACHINE, zsysnum
 from .plan import (
     Builder,
     Cell,
@@ -37,64 +39,37 @@ from .plan import (
     check_open,
     signal_name,
 )
+from .zerrors_linux import (
+    CLONE_INTO_CGROUP,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWTIME,
+    CLONE_NEWUSER,
+    CLONE_PIDFD,
+    CLOSE_RANGE_CLOEXEC,
+    F_SETFD,
+    LINUX_CAPABILITY_VERSION_3,
+    MFD_CLOEXEC,
+    MS_PRIVATE,
+    MS_REC,
+    O_CLOEXEC,
+    O_WRONLY,
+    PR_CAP_AMBIENT,
+    PR_CAP_AMBIENT_RAISE,
+    PR_SET_KEEPCAPS,
+    PR_SET_PDEATHSIG,
+    PTRACE_TRACEME,
+    SIG_SETMASK,
+    SIGACTION_SIZE,
+    SIGCHLD,
+    SIGSET_SIZE,
+    TIOCNOTTY,
+    TIOCSCTTY,
+    TIOCSPGRP,
+)
+from .zsysnum_linux import SYS_CLONE3, SYS_CLOSE_RANGE, SYS_PIDFD_OPEN
 
 PLATFORMS = ("linux",)
-
-# Numbers from the Linux uapi headers and glibc (x86-64 and arm64 agree on
-# all of these); tests/test_libc.py checks them against Python's own.
-O_CLOEXEC = 0o2000000
-F_GETFD = 1
-F_SETFD = 2
-FD_CLOEXEC = 1
-F_DUPFD_CLOEXEC = 1030
-SIG_BLOCK = 0
-SIG_SETMASK = 2
-SIGCHLD = 17
-CLOSE_RANGE_CLOEXEC = 4
-MFD_CLOEXEC = 1
-CONTINUED_STATUS = 0xFFFF  # what wait reports for a child continued by SIGCONT
-SIGSET_SIZE = 128  # glibc's sigset_t
-SIGACTION_SIZE = 152  # glibc's struct sigaction, 64-bit
-AT_FDCWD = -100
-AT_EACCESS = 0x200
-TIOCSCTTY = 0x540E
-TIOCNOTTY = 0x5422
-TIOCSPGRP = 0x5410
-PTRACE_TRACEME = 0
-PR_SET_PDEATHSIG = 1
-PR_SET_KEEPCAPS = 8
-PR_CAP_AMBIENT = 47
-PR_CAP_AMBIENT_RAISE = 2
-LINUX_CAPABILITY_VERSION_3 = 0x20080522
-MS_REC = 0x4000
-MS_PRIVATE = 0x40000
-
-CLONE_NEWTIME = 0x80
-CLONE_VM = 0x100
-CLONE_PIDFD = 0x1000
-CLONE_VFORK = 0x4000
-CLONE_NEWNS = 0x20000
-CLONE_NEWCGROUP = 0x2000000
-CLONE_NEWUTS = 0x4000000
-CLONE_NEWIPC = 0x8000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-CLONE_INTO_CGROUP = 0x200000000  # clone3 only
-
-# System call numbers the child uses directly (Go's raw calls): credentials
-# must not go through glibc's setuid family, which signals every thread glibc
-# knows of, threads the forked child does not have.
-SYSCALLS = {
-    "x86_64": {"clone": 56, "clone3": 435, "setgroups": 116, "setgid": 106, "setuid": 105,
-               "rt_sigaction": 13, "close_range": 436},
-    "aarch64": {"clone": 220, "clone3": 435, "setgroups": 159, "setgid": 144, "setuid": 146,
-                "rt_sigaction": 134, "close_range": 436},
-}  # fmt: skip
-SYSCALL = SYSCALLS.get(_machine.machine(), {})
-# What the kernel probes below call (the unified numbers, the same on every
-# architecture since Linux 5.1).
-PROBE_SYSCALLS = {"pidfd_open": 434, "clone3": 435, "close_range": 436}
 
 EXIT = "_exit"  # glibc's _exit: exit_group, no atexit handlers
 ERRNO_LOCATION = "__errno_location"
@@ -161,15 +136,16 @@ def _fork_step(sys: SysProcAttr, pidfd: Cell | None, keep: list[Any]) -> Step:
         return Step(
             "clone3",
             "syscall",
-            (SYSCALL["clone3"], ctypes.addressof(args), ctypes.sizeof(args)),
+            (SYS_CLONE3, ctypes.addressof(args), ctypes.sizeof(args)),
             f"syscall(SYS_clone3, {{flags={flags:#x}, exit_signal=SIGCHLD, "
             f"cgroup={sys.cgroup_fd}}}, {ctypes.sizeof(args)})",
         )
     if flags or not libc.has("_Fork"):
+        assert zsysnum is not None  # check() refuses a machine without the numbers
         return Step(
             "clone",
             "syscall",
-            (SYSCALL["clone"], flags | SIGCHLD, 0, pidfd_address, 0, 0),
+            (zsysnum.SYS_CLONE, flags | SIGCHLD, 0, pidfd_address, 0, 0),
             f"syscall(SYS_clone, {f'{flags:#x}|' if flags else ''}SIGCHLD, 0, "
             f"{'&pidfd' if pidfd else 0}, 0, 0)",
         )
@@ -178,7 +154,7 @@ def _fork_step(sys: SysProcAttr, pidfd: Cell | None, keep: list[Any]) -> Step:
 
 # The plain fork (no flags): _Fork, else the clone system call by number.
 FORK: Step | None = (
-    _fork_step(SysProcAttr(), None, []) if libc.has("_Fork") or "clone" in SYSCALL else None
+    _fork_step(SysProcAttr(), None, []) if libc.has("_Fork") or zsysnum is not None else None
 )
 
 
@@ -193,13 +169,13 @@ def close_range_call(
     """
     if libc.has("close_range"):
         return "close_range", (first, last, flags), f"close_range({shown})"
-    if "close_range" not in SYSCALL:
+    if zsysnum is None:  # a machine whose raw system calls pysyscall does not make
         raise libc.errno_error(
-            errno.ENOSYS, f"no close_range in the C library, no number for {_machine.machine()}"
+            errno.ENOSYS, f"no close_range in the C library, no number for {MACHINE}"
         )
     return (
         "syscall",
-        (SYSCALL["close_range"], first, last, flags),
+        (SYS_CLOSE_RANGE, first, last, flags),
         f"syscall(SYS_close_range, {shown})",
     )
 
@@ -283,23 +259,21 @@ def kernel_lacks(feature: str) -> int:
         return known
     call = libc.parent("syscall")
 
-    def syscall(name: str, *args: int) -> int:
-        result: int = call(*libc.variadic_arguments("syscall", (PROBE_SYSCALLS[name], *args)))
+    def syscall(*args: int) -> int:
+        result: int = call(*libc.variadic_arguments("syscall", args))
         return ctypes.get_errno() if result == -1 else 0
 
     if feature == "clone3":
-        code = syscall("clone3", 0, 0)
+        code = syscall(SYS_CLONE3, 0, 0)
         code = 0 if code == errno.EINVAL else code
     elif feature == "pidfd":
-        fd = call(
-            *libc.variadic_arguments("syscall", (PROBE_SYSCALLS["pidfd_open"], os.getpid(), 0))
-        )
+        fd = call(*libc.variadic_arguments("syscall", (SYS_PIDFD_OPEN, os.getpid(), 0)))
         code = ctypes.get_errno() if fd == -1 else 0
         if fd != -1:
             os.close(fd)
     elif feature.startswith("close_range"):
         flags = CLOSE_RANGE_CLOEXEC if feature == "close_range_cloexec" else 0
-        code = syscall("close_range", 0xFFFFFFFF, 0xFFFFFFFF, flags)
+        code = syscall(SYS_CLOSE_RANGE, 0xFFFFFFFF, 0xFFFFFFFF, flags)
     elif feature == "memfd":
         create: Any = getattr(os, "memfd_create", None)  # CPython 3.8+ on Linux
         try:
@@ -341,10 +315,8 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
                 raise ValueError(f"unknown capability {cap}: this kernel has 0..{last}")
     if sys.use_cgroup_fd:
         check_open(sys.cgroup_fd, "cgroup_fd")
-    if (sys.cloneflags or sys.use_cgroup_fd or sys.pidfd or FORK is None) and not SYSCALL:
-        raise libc.errno_error(
-            errno.ENOSYS, f"no clone system call number for {_machine.machine()}"
-        )
+    if (sys.cloneflags or sys.use_cgroup_fd or sys.pidfd or FORK is None) and zsysnum is None:
+        raise libc.errno_error(errno.ENOSYS, f"no clone system call number for {MACHINE}")
     # Before any fork, as Go probes pidfd support once (os/pidfd_linux.go):
     # a kernel before 5.2 may ignore CLONE_PIDFD rather than refuse it.
     if sys.pidfd and kernel_lacks("pidfd"):
@@ -369,7 +341,7 @@ def _write_proc_self(b: Builder, name: str, data: bytes) -> None:
     b.call(
         "open",
         b.c_string(path.encode()),
-        libc.O_WRONLY,
+        O_WRONLY,
         text=f"open({path!r}, O_WRONLY) -> fd",
         store=fd,
         path=path,
@@ -460,6 +432,10 @@ def child_program(
         b.chroot(chroot)
     credential = sys.credential
     if credential is not None:
+        if zsysnum is None:  # the child's set*id calls are raw system calls
+            raise libc.errno_error(
+                errno.ENOSYS, f"no setgroups, setgid and setuid system call numbers for {MACHINE}"
+            )
         groups = list(credential.groups)
         setgroups_denied = bool(sys.gid_mappings) and not sys.gid_mappings_enable_setgroups
         if not credential.no_setgroups and not (setgroups_denied and not groups):
@@ -467,7 +443,7 @@ def child_program(
             b.keep.append(array)
             b.call(
                 "syscall",
-                SYSCALL["setgroups"],
+                zsysnum.SYS_SETGROUPS,
                 len(groups),
                 ctypes.addressof(array) if groups else 0,
                 text=f"syscall(SYS_setgroups, {groups})",
@@ -475,14 +451,14 @@ def child_program(
             )
         b.call(
             "syscall",
-            SYSCALL["setgid"],
+            zsysnum.SYS_SETGID,
             credential.gid,
             text=f"syscall(SYS_setgid, {credential.gid})",
             name="setgid",
         )
         b.call(
             "syscall",
-            SYSCALL["setuid"],
+            zsysnum.SYS_SETUID,
             credential.uid,
             text=f"syscall(SYS_setuid, {credential.uid})",
             name="setuid",
@@ -601,16 +577,3 @@ def _id_map_handshake(sys: SysProcAttr, fds: list[int]) -> Any:
         return error
 
     return write_maps
-
-
-# --- posix_spawn (runner_spawn.py) ------------------------------------------
-# glibc's spawn.h flags and object sizes (x86-64 and arm64 agree). SETSID is
-# a GNU extension (glibc 2.26+); glibc has no CLOEXEC_DEFAULT flag, its
-# posix_spawn_file_actions_addclosefrom_np (2.34+) closes the fds instead.
-POSIX_SPAWN_SETPGROUP = 0x02
-POSIX_SPAWN_SETSIGDEF = 0x04
-POSIX_SPAWN_SETSIGMASK = 0x08
-POSIX_SPAWN_SETSID = 0x80
-POSIX_SPAWN_CLOEXEC_DEFAULT = 0  # none
-POSIX_SPAWNATTR_SIZE = 336  # posix_spawnattr_t
-POSIX_SPAWN_FILE_ACTIONS_SIZE = 80  # posix_spawn_file_actions_t

@@ -18,7 +18,7 @@ import os
 import stat
 
 from . import libc
-from ._platform import system
+from ._platform import zerrors
 from .plan import byte_ptr_from_string
 
 NOT_FOUND = "executable file not found in $PATH"  # Go's ErrNotFound
@@ -80,7 +80,7 @@ def _find_executable(file: str) -> int:
     if stat.S_ISDIR(mode):
         return errno.EISDIR
     result = libc.parent("faccessat")(
-        system.AT_FDCWD, os.fsencode(file), os.X_OK, system.AT_EACCESS
+        zerrors.AT_FDCWD, os.fsencode(file), os.X_OK, zerrors.AT_EACCESS
     )
     if result == 0:
         return 0

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from . import libc
+from ._platform import zerrors
 from .env_unix import Environ
 
 MISSING: Any = dataclasses.MISSING
 
 CHILD_EXIT_STATUS = 253  # Go's exit status for a child whose setup failed
-F_GETFD = 1  # the same on Linux and darwin
 PID_MAX = 0x7FFFFFFF  # pid_t and int are 32-bit signed on Linux and darwin
 
 
@@ -139,7 +139,7 @@ def check_open(fd: int, what: str) -> None:
         raise TypeError(f"{what} must be an fd (int), not {type(fd).__name__}")
     if not 0 <= fd <= PID_MAX:
         raise libc.errno_error(errno.EBADF, f"{what} is fd {fd}")
-    if libc.parent("fcntl")(fd, F_GETFD) == -1:
+    if libc.parent("fcntl")(fd, zerrors.F_GETFD) == -1:
         raise libc.errno_error(ctypes.get_errno(), f"{what} is fd {fd}")
 
 
@@ -204,9 +204,9 @@ REAP_TRIES = 100  # wait4 calls a reap makes while it fails (ECHILD: none to wai
 # A reap waits with every signal blocked: a storm of them (a held Ctrl-C)
 # would fail every wait4 with EINTR and leave the child unreaped. The
 # blocked signals stay pending and arrive once the mask is restored.
-SIGSET_BYTES = 128  # at least sizeof(sigset_t): glibc's is 128, darwin's 4
-_every_signal = ctypes.create_string_buffer(SIGSET_BYTES)
-libc.call("sigfillset", ctypes.addressof(_every_signal))
+# Every signal, the set a fork or a reap blocks (runtime.fork_calls, Start).
+ALL_SIGNALS = ctypes.create_string_buffer(zerrors.SIGSET_SIZE)
+libc.call("sigfillset", ctypes.addressof(ALL_SIGNALS))
 
 
 class Start:
@@ -244,10 +244,10 @@ class Start:
         self.hold: Any = None
         kill = functools.partial(libc.parent("kill"), self.pid, signal.SIGKILL)
         wait = functools.partial(libc.parent("wait4"), self.pid, None, 0, None)
-        self.mask = ctypes.create_string_buffer(SIGSET_BYTES)
+        self.mask = ctypes.create_string_buffer(zerrors.SIGSET_SIZE)
         sigmask = libc.parent("pthread_sigmask")
         block = functools.partial(
-            sigmask, signal.SIG_BLOCK, ctypes.addressof(_every_signal), ctypes.addressof(self.mask)
+            sigmask, signal.SIG_BLOCK, ctypes.addressof(ALL_SIGNALS), ctypes.addressof(self.mask)
         )
         restore = functools.partial(sigmask, signal.SIG_SETMASK, ctypes.addressof(self.mask), None)
 

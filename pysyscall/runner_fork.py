@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 from . import _platform, libc, runner_vfork, runtime
-from ._platform import system
+from ._platform import system, zerrors
 from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Start, Step
 
 NAME = "fork"
@@ -94,15 +94,12 @@ def _bind_routine(step: Step) -> Callable[[], Any] | None:
 # F_SETFD, FD_CLOEXEC) on every fd up to the RLIMIT_NOFILE soft limit,
 # driven by a C iterator (map over a range) whose results are dropped by
 # deque.extend: no /proc walk, which would need Python code or a routine.
-F_SETFD = 2  # Linux and darwin agree
-FD_CLOEXEC = 1
-_FD_CLOEXEC_ARG = ctypes.c_long(FD_CLOEXEC)  # fcntl's variadic argument
+_FD_CLOEXEC_ARG = ctypes.c_long(zerrors.FD_CLOEXEC)  # fcntl's variadic argument
 
 
 # The parent's side, right after the fork: close its copy of the status
 # pipe's write end, then (unless the plan has parent-side work to do first)
 # wait in poll until the child has exec'd (EOF) or written its record.
-POLLIN = 0x1  # Linux and darwin agree
 _CHILD_GOES_ON = {0: int}  # fork's 0: call int() (a no-op), anything else: the parent's side
 
 
@@ -140,7 +137,7 @@ class _Prepared:
         step_field = record_address + ChildError.step.offset
         self.record_errno = record_address + ChildError.errno.offset
         self.pipe = Cell(-1)
-        self.pollfd = (ctypes.c_int32 * 2)(-1, POLLIN)  # struct pollfd: fd, events
+        self.pollfd = (ctypes.c_int32 * 2)(-1, zerrors.POLLIN)  # struct pollfd: fd, events
         self.parent_calls: tuple[Callable[[], Any], ...] = (
             functools.partial(libc.child("close", False), self.pipe),
         )
@@ -235,7 +232,7 @@ class _Prepared:
                     ) from None
                 top = last + 1 if soft == resource.RLIM_INFINITY else min(soft, last + 1)
                 fcntl = libc.child("fcntl", False)
-                fds = map(fcntl, range(first, top), itertools.repeat(F_SETFD),
+                fds = map(fcntl, range(first, top), itertools.repeat(zerrors.F_SETFD),
                           itertools.repeat(_FD_CLOEXEC_ARG))  # fmt: skip
                 sweep = functools.partial(collections.deque(maxlen=0).extend, fds)
                 segments += [map(_call, (mark,)), map(_call, (sweep,))]

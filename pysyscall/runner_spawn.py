@@ -75,13 +75,11 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from . import libc, runtime
-from ._platform import system
+from ._platform import GOOS, zerrors, zsysnum
 from .plan import OtherFields, Plan, Start, Step, signal_name
 
 NAME = "spawn"
 
-CLOSE_RANGE_CLOEXEC = 4  # Linux uapi; the step only appears in Linux plans
-SIG_DFL = 0
 _FORK_FUNCS = ("_Fork", "__fork", "fork")  # plain forks, no flags
 _FORK_ERRORS = (errno.EAGAIN, errno.ENOMEM)  # what clone (or its stack) fails with
 # What chdir fails with; judge() checks the directory from the parent.
@@ -93,7 +91,9 @@ _CHDIR_ERRORS = (
     errno.ENAMETOOLONG,
 )
 _SETPGID_ERRORS = (errno.EPERM, errno.ESRCH, errno.EINVAL)
-_SYS_CLOSE_RANGE = getattr(system, "SYSCALL", {}).get("close_range")
+# Linux's close_range (its steps only appear in Linux plans); None on darwin.
+_CLOSE_RANGE_CLOEXEC = getattr(zerrors, "CLOSE_RANGE_CLOEXEC", None)
+_SYS_CLOSE_RANGE = None if zsysnum is None else zsysnum.SYS_CLOSE_RANGE
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _glibc_version() -> tuple[int, int] | None:
 
 def _setflags_accepts(flag: int) -> bool:
     # glibc's posix_spawnattr_setflags refuses flags it does not know (EINVAL).
-    attr = ctypes.create_string_buffer(system.POSIX_SPAWNATTR_SIZE)
+    attr = ctypes.create_string_buffer(zerrors.POSIX_SPAWNATTR_SIZE)
     if libc.parent("posix_spawnattr_init")(attr) != 0:
         return False
     try:
@@ -147,7 +147,7 @@ def _setflags_accepts(flag: int) -> bool:
 
 def detect() -> Library:
     """Probe this C library's posix_spawn: symbols, flags, and versions where needed."""
-    if sys.platform == "darwin":
+    if GOOS == "darwin":
         return Library(
             "libSystem",
             None if libc.has("posix_spawn") else "libSystem has no posix_spawn",
@@ -159,7 +159,7 @@ def detect() -> Library:
                 if libc.has("posix_spawn_file_actions_addinherit_np")
                 else None
             ),
-            cloexec_default=system.POSIX_SPAWN_CLOEXEC_DEFAULT,
+            cloexec_default=zerrors.POSIX_SPAWN_CLOEXEC_DEFAULT,
         )
     version = _glibc_version()
     if version is None:
@@ -171,7 +171,7 @@ def detect() -> Library:
     return Library(
         name,
         None,
-        setsid=_setflags_accepts(system.POSIX_SPAWN_SETSID),  # 2.26+
+        setsid=_setflags_accepts(zerrors.POSIX_SPAWN_SETSID),  # 2.26+
         chdir=libc.has("posix_spawn_file_actions_addchdir_np"),  # 2.29+
         closefrom=libc.has("posix_spawn_file_actions_addclosefrom_np"),  # 2.34+
         # adddup2(fd, fd) clears FD_CLOEXEC since 2.29 (Austin Group issue
@@ -234,8 +234,8 @@ def _plain_fork(fork: Step) -> bool:
     if fork.func in _FORK_FUNCS:
         return fork.args == ()
     # linux.py without _Fork: the raw clone system call with SIGCHLD only.
-    clone = getattr(system, "SYSCALL", {}).get("clone")
-    return fork.func == "syscall" and fork.args == (clone, system.SIGCHLD, 0, 0, 0, 0)
+    clone = None if zsysnum is None else zsysnum.SYS_CLONE
+    return fork.func == "syscall" and fork.args == (clone, zerrors.SIGCHLD, 0, 0, 0, 0)
 
 
 # exec_unix's plans reset the caught signals, and SIGPIPE and SIGXFSZ if they
@@ -272,7 +272,7 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
         return f"the plan's {unknown} has no posix_spawn equivalent"
     if not _plain_fork(plan.fork):
         return f"the fork is {plan.fork.text}: posix_spawn forks only plainly"
-    f = system  # the platform's constants
+    f = zerrors  # the platform's constants
     spawn = Spawn(plan.steps)
     actions = spawn.actions
     flags = 0
@@ -315,7 +315,7 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
 
         if func == "sigaction" and n == 3 and args[1] and args[2] == 0 and not checked:
             handler = ctypes.c_void_p.from_address(args[1]).value
-            if (handler or SIG_DFL) != SIG_DFL:
+            if (handler or zerrors.SIG_DFL) != zerrors.SIG_DFL:
                 return _no(index, step, "only a reset to SIG_DFL is posix_spawn's sigdefault")
             if mask_seen:
                 return _no(index, step, "posix_spawn resets handlers before the mask")
@@ -354,7 +354,7 @@ def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:
             # cloexec_range (linux.mark_cloexec, where close_range lacks
             # CLOSE_RANGE_CLOEXEC): glibc's closefrom action falls back to
             # walking /proc/self/fd itself when close_range fails.
-            if args[1] != 0xFFFFFFFF or (func == "close_range" and args[2] != CLOSE_RANGE_CLOEXEC):
+            if args[1] != 0xFFFFFFFF or (func == "close_range" and args[2] != _CLOSE_RANGE_CLOEXEC):
                 return _no(index, step, "only close_range(n, ~0U, CLOSE_RANGE_CLOEXEC) is known")
             files_started = swept = True
             if lib.closefrom:
@@ -448,7 +448,7 @@ def _closefrom_refused() -> str | None:
     with an errno the parent would blame on execve. The vfork routine and
     the fork runner mark every fd below the fd limit there instead.
     """
-    if sys.platform != "linux":
+    if GOOS != "linux":
         return None
     from . import linux
 
@@ -473,7 +473,7 @@ def _clone_refused() -> str | None:
     if not _clone_state:
         reason = None
         version = _glibc_version()
-        if sys.platform == "linux" and version is not None and version >= (2, 34):
+        if GOOS == "linux" and version is not None and version >= (2, 34):
             from . import linux
 
             code = linux.kernel_lacks("clone3")
@@ -517,7 +517,7 @@ def remember(plan: Plan) -> None:
         spawn.sigdefault = _SIGDEFAULT + tuple(
             s for s in LIBRARY.internal_signals if s not in _SIGDEFAULT
         )
-        spawn.flags |= system.POSIX_SPAWN_SETSIGDEF
+        spawn.flags |= zerrors.POSIX_SPAWN_SETSIGDEF
 
 
 # Initialised attribute and file-action objects, by what they hold. posix_spawn
@@ -539,9 +539,9 @@ def _sigset(signals: tuple[int, ...]) -> Any:
     """A sigset_t of ``signals``, the bits set directly (glibc's sigaddset
     refuses its internal signals): glibc's is an array of unsigned longs, bit
     n-1 for signal n; darwin's one 32-bit word."""
-    word = ctypes.c_uint32 if system.SIGSET_SIZE == 4 else ctypes.c_ulong
+    word = ctypes.c_uint32 if zerrors.SIGSET_SIZE == 4 else ctypes.c_ulong
     bits = 8 * ctypes.sizeof(word)
-    sigset = (word * (system.SIGSET_SIZE // ctypes.sizeof(word)))()
+    sigset = (word * (zerrors.SIGSET_SIZE // ctypes.sizeof(word)))()
     for signum in signals:
         sigset[(signum - 1) // bits] |= 1 << ((signum - 1) % bits)
     return sigset
@@ -566,14 +566,14 @@ def _attributes(spawn: Spawn, mask: Any) -> tuple[Any, bool]:
     attr = _attributes_cache.get(key)
     if attr is not None:
         return attr, False
-    attr = ctypes.create_string_buffer(system.POSIX_SPAWNATTR_SIZE)
+    attr = ctypes.create_string_buffer(zerrors.POSIX_SPAWNATTR_SIZE)
     code = _attr_init(attr)
     if code:
         raise libc.errno_error(code, "posix_spawnattr_init")
     try:
         at = spawn.exec_index
         _check(_p("posix_spawnattr_setflags")(attr, spawn.flags), spawn, at, "setflags")
-        if spawn.flags & system.POSIX_SPAWN_SETPGROUP:
+        if spawn.flags & zerrors.POSIX_SPAWN_SETPGROUP:
             _check(_p("posix_spawnattr_setpgroup")(attr, spawn.pgroup), spawn, at, "setpgroup")
         if spawn.sigdefault:
             sigset = _sigset(spawn.sigdefault)
@@ -591,7 +591,7 @@ def _file_actions(spawn: Spawn) -> tuple[Any, bool]:
     actions = _actions_cache.get(key)
     if actions is not None:
         return actions, False
-    actions = ctypes.create_string_buffer(system.POSIX_SPAWN_FILE_ACTIONS_SIZE)
+    actions = ctypes.create_string_buffer(zerrors.POSIX_SPAWN_FILE_ACTIONS_SIZE)
     code = _actions_init(actions)
     if code:
         raise libc.errno_error(code, "posix_spawn_file_actions_init")
@@ -621,10 +621,10 @@ def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
 def _run(spawn: Spawn, pid: Any) -> None:
     """posix_spawn with ``spawn``'s attributes and file actions, the pid into ``pid``."""
     assert _posix_spawn is not None  # else translate gave LIBRARY.missing
-    mask = ctypes.create_string_buffer(system.SIGSET_SIZE)
+    mask = ctypes.create_string_buffer(zerrors.SIGSET_SIZE)
     if spawn.restore_mask:
         # The calling thread's mask, which the fork runner's child restores.
-        code = _pthread_sigmask(system.SIG_BLOCK, None, mask)
+        code = _pthread_sigmask(zerrors.SIG_BLOCK, None, mask)
         _check(code, spawn, spawn.exec_index, "pthread_sigmask")
     else:
         _sigfillset(mask)
@@ -662,8 +662,8 @@ def judge(spawn: Spawn, code: int) -> OSError:
         if func == "setpgid":
             if (
                 code in _SETPGID_ERRORS
-                and spawn.flags & system.POSIX_SPAWN_SETPGROUP
-                and (spawn.pgroup != 0 or spawn.flags & system.POSIX_SPAWN_SETSID)
+                and spawn.flags & zerrors.POSIX_SPAWN_SETPGROUP
+                and (spawn.pgroup != 0 or spawn.flags & zerrors.POSIX_SPAWN_SETSID)
             ):
                 index = next(i for i, s in enumerate(steps) if s.func == "setpgid")
                 break
@@ -723,10 +723,10 @@ def spawn_lines(spawn: Spawn) -> list[str]:
     flags = [
         name
         for name in ("SETSID", "SETPGROUP", "SETSIGDEF", "SETSIGMASK", "CLOEXEC_DEFAULT")
-        if spawn.flags & getattr(system, "POSIX_SPAWN_" + name)
+        if spawn.flags & getattr(zerrors, "POSIX_SPAWN_" + name)
     ]
     lines = [f"posix_spawn, flags {'|'.join(flags) or '0'}"]
-    if spawn.flags & system.POSIX_SPAWN_SETPGROUP:
+    if spawn.flags & zerrors.POSIX_SPAWN_SETPGROUP:
         lines.append(f"  pgroup {spawn.pgroup}")
     if spawn.sigdefault:
         lines.append(f"  sigdefault {', '.join(map(signal_name, spawn.sigdefault))}")

@@ -120,38 +120,39 @@ import functools
 import itertools
 import operator
 import os
-import platform
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Iterable
 from types import ModuleType
 from typing import Any, Callable
 
-from . import libc, runtime
+from . import libc, runtime, zerrors_linux
+from ._platform import GOOS, MACHINE, zsysnum
 from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step, signal_name
+from .zerrors_linux import (
+    CLONE_NEWUSER,
+    CLONE_VFORK,
+    CLONE_VM,
+    CSIGNAL,
+    KERNEL_SIGACTION_SIZE,
+    KERNEL_SIGSET_SIZE,
+    MAP_ANONYMOUS,
+    MAP_FAILED,
+    MAP_NORESERVE,
+    MAP_PRIVATE,
+    MAP_STACK,
+    MFD_CLOEXEC,
+    MFD_EXEC,
+    PROT_EXEC,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+    SIG_IGN,
+    SIGCHLD,
+)
 
 NAME = "vfork"
-
-# Linux numbers (x86-64 and arm64 agree); tests/test_vfork.py checks them
-# against Python's where Python has them.
-CLONE_VM = 0x100
-CLONE_VFORK = 0x4000
-CLONE_NEWUSER = 0x10000000
-CSIGNAL = 0xFF  # clone's exit-signal byte
-SIGCHLD = 17
-PROT_NONE = 0
-PROT_READ = 1
-PROT_WRITE = 2
-PROT_EXEC = 4
-MAP_PRIVATE = 0x02
-MAP_ANONYMOUS = 0x20
-MAP_NORESERVE = 0x4000
-MAP_STACK = 0x20000
-MAP_FAILED = 2**64 - 1
-MFD_CLOEXEC = 0x1
-MFD_EXEC = 0x10  # Linux 6.3+: ask for an executable memfd where vm.memfd_noexec is set
 
 STACK_SIZE = 64 * 1024  # glibc's posix_spawn gives its child 32 KiB + the argv
 STACK_HEADROOM = 256  # bytes above the child's first stack pointer (see _Stack)
@@ -212,14 +213,13 @@ ROUTINE_CALLS: dict[str, tuple[str, Any, tuple[Any, ...]]] = {
 
 def _routine_module() -> ModuleType | None:
     """The generated module with the routine for this machine, if there is one."""
-    if not sys.platform.startswith("linux"):
+    if GOOS != "linux":
         return None
-    machine = platform.machine()
-    if machine == "x86_64":
+    if MACHINE == "x86_64":
         from . import asm_linux_amd64
 
         return asm_linux_amd64
-    if machine == "aarch64":
+    if MACHINE == "aarch64":
         from . import asm_linux_arm64
 
         return asm_linux_arm64
@@ -231,10 +231,10 @@ asm = _routine_module()
 
 def _here() -> str | None:
     """Why this runner cannot run here at all (platform, machine, C library)."""
-    if not sys.platform.startswith("linux"):
-        return f"the vfork runner is for Linux; this is {sys.platform}"
+    if GOOS != "linux":
+        return f"the vfork runner is for Linux; this is {GOOS}"
     if asm is None:
-        return f"no vfork routine for {platform.machine()} (there are for x86_64 and aarch64)"
+        return f"no vfork routine for {MACHINE} (there are for x86_64 and aarch64)"
     for name in ("clone", "__errno_location", "write", "_exit", "mmap", "mprotect"):
         if not libc.has(name):
             return f"this C library has no {name}"
@@ -545,19 +545,16 @@ def _entry(step: Step, index: int, words: list[int]) -> None:
     words += (address, *args, flags, expected & _WORD, store, index)
 
 
-SIG_IGN = 1
 _UNSETTABLE = (signal.SIGKILL, signal.SIGSTOP)
-_KERNEL_SIGACTION = 32  # x86-64 and arm64: handler, flags, restorer, mask (8 bytes each)
-_KERNEL_SIGSET = 8
 
 
 class _RuleBuffers(ctypes.Structure):
     """The C memory the signal rule's entries point to (kept with the plan)."""
 
     _fields_ = [
-        ("default", ctypes.c_char * _KERNEL_SIGACTION),  # all zero: SIG_DFL
-        ("ignore", ctypes.c_uint64 * (_KERNEL_SIGACTION // 8)),  # handler SIG_IGN
-        ("old", ctypes.c_char * _KERNEL_SIGACTION),  # the action before, per signal
+        ("default", ctypes.c_char * KERNEL_SIGACTION_SIZE),  # all zero: SIG_DFL
+        ("ignore", ctypes.c_uint64 * (KERNEL_SIGACTION_SIZE // 8)),  # handler SIG_IGN
+        ("old", ctypes.c_char * KERNEL_SIGACTION_SIZE),  # the action before, per signal
         ("ignored", ctypes.c_uint64),  # SIG_IGN, to compare the old handler with
     ]
 
@@ -585,8 +582,6 @@ def _signal_rule_entries(
     call fails only for the signals left out.
     """
     assert asm is not None
-    from . import linux  # this runner is Linux-only
-
     buffers = _RuleBuffers()
     buffers.ignore[0] = buffers.ignored = SIG_IGN
     plan.keep.append(buffers)
@@ -597,16 +592,17 @@ def _signal_rule_entries(
     ignored = base + _RuleBuffers.ignored.offset
     syscall, wide = _function("syscall")
     memcmp, int_result = _function("memcmp")
-    number = linux.SYSCALL["rt_sigaction"]
+    assert zsysnum is not None  # a machine with a routine has its numbers
+    number = zsysnum.SYS_RT_SIGACTION
     for signum in runtime.ASKABLE:
         if signum in _UNSETTABLE:
             continue
         if signum in ignored_to_default:
-            words += (syscall, number, signum, default, 0, _KERNEL_SIGSET, 0, wide, 0, 0, index)
+            words += (syscall, number, signum, default, 0, KERNEL_SIGSET_SIZE, 0, wide, 0, 0, index)
             continue
-        words += (syscall, number, signum, default, old, _KERNEL_SIGSET, 0, wide, 0, 0, index)
+        words += (syscall, number, signum, default, old, KERNEL_SIGSET_SIZE, 0, wide, 0, 0, index)
         words += (memcmp, old, ignored, 8, 0, 0, 0, int_result | F_IF_EQUAL, 0, 0, index)
-        words += (syscall, number, signum, ignore, 0, _KERNEL_SIGSET, 0, wide, 0, 0, index)
+        words += (syscall, number, signum, ignore, 0, KERNEL_SIGSET_SIZE, 0, wide, 0, 0, index)
 
 
 def table(plan: Plan, status_fd: int) -> Any:
@@ -828,11 +824,9 @@ def _entry_words(step: Step, index: int) -> tuple[int, ...]:
 def _describe_clone(plan: Plan, vfork: int, flags: int, parent_tid: int) -> str:
     """The clone call of a start of ``plan``: ``vfork`` (CLONE_VM|CLONE_VFORK or 0), then
     the plan's ``flags``, as _clone passes them."""
-    from . import linux  # this runner is Linux-only
-
     known = {
         value: name
-        for name, value in vars(linux).items()
+        for name, value in vars(zerrors_linux).items()
         if name.startswith("CLONE_") and isinstance(value, int)
     }
     named = [
@@ -889,9 +883,8 @@ def _describe_rule(
     """
     if not entries:
         return []
-    from . import linux  # this runner is Linux-only
-
-    rt_sigaction = linux.SYSCALL.get("rt_sigaction")
+    assert zsysnum is not None  # a machine with a routine has its numbers
+    rt_sigaction = zsysnum.SYS_RT_SIGACTION
 
     def sets(entry: tuple[int, ...], handler: int) -> bool:
         """Whether ``entry`` is rt_sigaction(signum, an action with ``handler``, ...)."""

@@ -26,25 +26,18 @@ import itertools
 import operator
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterable
 from typing import Any, Callable
 
 from . import libc
-from ._platform import system
+from ._platform import GOOS, zerrors
+from .plan import ALL_SIGNALS
 from .rwmutex import Hold, RWMutex
-
-SIG_DFL = 0
-SIG_IGN = 1
 
 # Python itself ignores these at start-up; a child of Go (which catches
 # SIGPIPE) or of subprocess (restore_signals=True) gets them at default.
 IGNORED_BY_PYTHON = (signal.SIGPIPE, signal.SIGXFSZ)
-
-_all_signals = ctypes.create_string_buffer(system.SIGSET_SIZE)
-libc.call("sigfillset", ctypes.addressof(_all_signals))
-
 
 _sigmask = libc.child("pthread_sigmask")
 _Calls = tuple[Callable[[], Any], ...]
@@ -63,9 +56,9 @@ def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
     and not between the fork and the pid's recording (plan.Start).
     """
     block = functools.partial(
-        _sigmask, system.SIG_BLOCK, ctypes.addressof(_all_signals), ctypes.addressof(saved_mask)
+        _sigmask, zerrors.SIG_BLOCK, ctypes.addressof(ALL_SIGNALS), ctypes.addressof(saved_mask)
     )
-    restore = functools.partial(_sigmask, system.SIG_SETMASK, ctypes.addressof(saved_mask), None)
+    restore = functools.partial(_sigmask, zerrors.SIG_SETMASK, ctypes.addressof(saved_mask), None)
     return (gc.disable, block), (restore, gc.enable if gc.isenabled() else int)
 
 
@@ -100,7 +93,7 @@ def signals_of(mask: int) -> list[int]:
 
 
 def _signals_to_reset_by_sigaction(signals: range = range(1, signal.NSIG)) -> list[int]:
-    action = ctypes.create_string_buffer(system.SIGACTION_SIZE)
+    action = ctypes.create_string_buffer(zerrors.SIGACTION_SIZE)
     handler = ctypes.c_void_p.from_buffer(action)
     sigaction = libc.child("sigaction")
     address = ctypes.addressof(action)
@@ -108,18 +101,18 @@ def _signals_to_reset_by_sigaction(signals: range = range(1, signal.NSIG)) -> li
     for signum in signals:
         if sigaction(signum, None, address) != 0:
             continue  # a signal the C library keeps for itself
-        disposition = handler.value or SIG_DFL
-        if disposition == SIG_IGN:
+        disposition = handler.value or zerrors.SIG_DFL
+        if disposition == zerrors.SIG_IGN:
             if signum in IGNORED_BY_PYTHON:
                 result.append(signum)
-        elif disposition != SIG_DFL:
+        elif disposition != zerrors.SIG_DFL:
             result.append(signum)
     return result
 
 
 def _askable() -> list[int]:
     """The signals sigaction answers for: all but the C library's own (glibc's 32, 33)."""
-    action = ctypes.create_string_buffer(system.SIGACTION_SIZE)
+    action = ctypes.create_string_buffer(zerrors.SIGACTION_SIZE)
     sigaction = libc.child("sigaction")
     return [s for s in range(1, signal.NSIG) if sigaction(s, None, action) == 0]
 
@@ -148,7 +141,7 @@ def _proc_signal_masks() -> tuple[int, int] | None:
     when its handler is SIG_IGN, caught when it is neither SIG_IGN nor
     SIG_DFL, exactly the test signals_to_reset makes.
     """
-    if sys.platform != "linux":
+    if GOOS != "linux":
         return None
     # Opened, read and closed in one chain of C calls: a signal handler that
     # raises cannot run between the open and the close (the fd would leak).

@@ -24,7 +24,7 @@ runner, mode, report, directory = sys.argv[1:5]
 os.environ["PYSYSCALL_RUNNER"] = runner
 
 import pysyscall  # noqa: E402
-from pysyscall import exec_unix, linux, runner_vfork, runners  # noqa: E402
+from pysyscall import exec_unix, runner_vfork, runners, zerrors_linux  # noqa: E402
 
 if "no-routine" in sys.argv[5:]:
     runner_vfork._mapped[:] = ["no read+execute mapping here (reach_start.py no-routine)"]
@@ -59,7 +59,7 @@ sys_attr = pysyscall.SysProcAttr(setsid=True)
 if mode == "pidfd":
     sys_attr.pidfd = True
 elif mode == "newtime":
-    sys_attr.cloneflags = linux.CLONE_NEWTIME
+    sys_attr.cloneflags = zerrors_linux.CLONE_NEWTIME
 if mode == "fds":
     argv = [sys.executable, "-I", "-S", "-c", LIST_FDS, report]
 else:

@@ -21,6 +21,7 @@ from pysyscall import (
     runner_vfork,
     runners,
     runtime,
+    zerrors_linux,
 )
 from pysyscall import linux as pysyscall_linux
 from pysyscall.exec_unix import child_program
@@ -343,9 +344,9 @@ def test_usage_errors(args: list[str]) -> None:
     [
         (SysProcAttr(pidfd=True),
          ", CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD, &table, &pidfd)", "the plan's record"),
-        (SysProcAttr(cloneflags=pysyscall_linux.CLONE_NEWUSER),
+        (SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWUSER),
          ", CLONE_NEWUSER|SIGCHLD, &table, 0)", "the status pipe"),
-        (SysProcAttr(cloneflags=pysyscall_linux.CLONE_NEWTIME),
+        (SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWTIME),
          "clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_NEWTIME, exit_signal=SIGCHLD, ",
          "the plan's record"),
     ],

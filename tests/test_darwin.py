@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 
-from pysyscall import darwin, libc
+from pysyscall import darwin, libc, zerrors_darwin
 from pysyscall.plan import Plan
 
 # What libSystem exports and the child may call (Go's CL 459176 lists them).
@@ -63,7 +63,7 @@ def test_order_follows_exec_libc2() -> None:
     ]
     assert p.steps[1].args == (0, 7)
     assert p.steps[2].args[0] == signal.SIGINT
-    assert p.steps[4].args[0] == darwin.SIG_SETMASK == 3
+    assert p.steps[4].args[0] == zerrors_darwin.SIG_SETMASK == 3
     assert p.steps[-1].path == "/bin/echo"
     assert p.steps[5].path == "/tmp"
 
@@ -74,10 +74,10 @@ def test_fd_passes_use_dup2_then_fcntl() -> None:
     fd_steps = [c for c in calls(p) if c[0] in ("dup2", "fcntl", "close")]
     assert fd_steps == [
         ("dup2", (1, 8)),
-        ("fcntl", (8, darwin.F_SETFD, darwin.FD_CLOEXEC)),
-        ("fcntl", (0, darwin.F_SETFD, 0)),
-        ("fcntl", (1, darwin.F_SETFD, 0)),
-        ("fcntl", (2, darwin.F_SETFD, 0)),
+        ("fcntl", (8, zerrors_darwin.F_SETFD, zerrors_darwin.FD_CLOEXEC)),
+        ("fcntl", (0, zerrors_darwin.F_SETFD, 0)),
+        ("fcntl", (1, zerrors_darwin.F_SETFD, 0)),
+        ("fcntl", (2, zerrors_darwin.F_SETFD, 0)),
         ("dup2", (7, 3)),
         ("dup2", (8, 4)),
     ]
@@ -96,10 +96,10 @@ def test_fewer_than_three_files() -> None:
 
 def test_darwin_constants() -> None:
     # From the macOS SDK; a Mac's Python would give the same from its modules.
-    assert darwin.O_CLOEXEC == 0x1000000
-    assert darwin.F_DUPFD_CLOEXEC == 67
-    assert (darwin.SIG_BLOCK, darwin.SIG_SETMASK) == (1, 3)
-    assert darwin.SIGCHLD == 20
+    assert zerrors_darwin.O_CLOEXEC == 0x1000000
+    assert zerrors_darwin.F_DUPFD_CLOEXEC == 67
+    assert (zerrors_darwin.SIG_BLOCK, zerrors_darwin.SIG_SETMASK) == (1, 3)
+    assert zerrors_darwin.SIGCHLD == 20
     assert darwin.PLATFORMS == ("darwin",)
 
 
@@ -130,8 +130,8 @@ def test_every_field_in_exec_libc2_order() -> None:
     assert by_name["setgid"].args == (20,) and by_name["setuid"].args == (501,)
     assert by_name["setgroups"].args[0] == 2
     noctty, setctty = [s for s in p.steps if s.func == "ioctl"]
-    assert noctty.args == (0, darwin.TIOCNOTTY, 0)
-    assert setctty.args == (0, darwin.TIOCSCTTY, 0)  # 0 here, 1 on Linux
+    assert noctty.args == (0, zerrors_darwin.TIOCNOTTY, 0)
+    assert setctty.args == (0, zerrors_darwin.TIOCSCTTY, 0)  # 0 here, 1 on Linux
     assert by_name["chroot"].path == "/jail"
 
 
@@ -145,7 +145,7 @@ def test_foreground_stores_the_childs_pid() -> None:
         os.close(fd)
     getpid, ioctl = [s for s in p.steps if s.func in ("getpid", "ioctl")]
     assert getpid.store is not None
-    assert ioctl.args[:2] == (fd, darwin.TIOCSPGRP)
+    assert ioctl.args[:2] == (fd, zerrors_darwin.TIOCSPGRP)
     assert [s.func for s in p.steps][:2] == ["setpgid", "getpid"]
 
 

@@ -464,7 +464,8 @@ def test_failure_just_before_the_fork_leaks_nothing(
     """The status pipe's write end is the runner's to close, also when it
     fails before forking (vfork: a user namespace's plain clone uses the pipe)."""
     from pysyscall import runtime
-    from pysyscall.linux import CLONE_NEWUSER, SysProcIDMap
+    from pysyscall.linux import SysProcIDMap
+    from pysyscall.zerrors_linux import CLONE_NEWUSER
 
     monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
     uids, gids = [SysProcIDMap(0, os.geteuid(), 1)], [SysProcIDMap(0, os.getegid(), 1)]

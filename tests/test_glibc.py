@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from pysyscall import libc, linux
+from pysyscall import _platform, libc
 
 HIDE = str(Path(__file__).with_name("hide_symbols.py"))
 CHILD_VIEW = str(Path(__file__).with_name("child_view.py"))
@@ -94,7 +94,7 @@ def test_before_glibc_2_34_the_child_gets_raw_system_calls(runner: str, tmp_path
     assert out["error"] is None and out["status"] == 0, out
     assert out["pthread_sigmask"] == "libpthread.so.0"
     assert out["lacking"] == BEFORE_2_34.split(",")[:3]
-    assert out["fork"] == ["syscall", [linux.SYSCALL["clone"], 17, 0, 0, 0, 0]]
+    assert out["fork"] == ["syscall", [_platform.zsysnum.SYS_CLONE, 17, 0, 0, 0, 0]]
     assert out["sweep"] == [["syscall", [436, 3, 0xFFFFFFFF, 4]]]
     assert child_fds(report) == [0, 1, 2] and out["leak"] > 2
     lines = trace.read_text().splitlines()

@@ -11,7 +11,7 @@ import termios
 
 import pytest
 
-from pysyscall import libc, linux, runner_fork
+from pysyscall import libc, linux, runner_fork, zerrors_linux
 from pysyscall.exec_unix import child_program
 
 _PYTHONAPI = ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
@@ -70,19 +70,19 @@ def test_parent_call_raises_errno() -> None:
 
 
 def test_linux_constants_match_python() -> None:
-    assert linux.O_CLOEXEC == os.O_CLOEXEC
-    assert linux.F_GETFD == fcntl.F_GETFD
-    assert linux.F_SETFD == fcntl.F_SETFD
-    assert linux.FD_CLOEXEC == fcntl.FD_CLOEXEC
-    assert linux.F_DUPFD_CLOEXEC == fcntl.F_DUPFD_CLOEXEC
-    assert linux.SIG_BLOCK == signal.SIG_BLOCK
-    assert linux.SIG_SETMASK == signal.SIG_SETMASK
-    assert linux.SIGCHLD == signal.SIGCHLD
+    assert zerrors_linux.O_CLOEXEC == os.O_CLOEXEC
+    assert zerrors_linux.F_GETFD == fcntl.F_GETFD
+    assert zerrors_linux.F_SETFD == fcntl.F_SETFD
+    assert zerrors_linux.FD_CLOEXEC == fcntl.FD_CLOEXEC
+    assert zerrors_linux.F_DUPFD_CLOEXEC == fcntl.F_DUPFD_CLOEXEC
+    assert zerrors_linux.SIG_BLOCK == signal.SIG_BLOCK
+    assert zerrors_linux.SIG_SETMASK == signal.SIG_SETMASK
+    assert zerrors_linux.SIGCHLD == signal.SIGCHLD
     assert termios.TIOCSCTTY == 0x540E
     # The sigaction and sigset_t sizes are glibc's: ask the C compiler's view
     # through ctypes' own idea of the structure is not possible, so check the
     # kernel accepts a sigprocmask of that size and the handler is at offset 0.
-    action = ctypes.create_string_buffer(linux.SIGACTION_SIZE)
+    action = ctypes.create_string_buffer(zerrors_linux.SIGACTION_SIZE)
     previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
         assert libc.child("sigaction")(signal.SIGUSR1, None, ctypes.addressof(action)) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import shutil
@@ -165,14 +166,74 @@ def test_platform_modules_declare_their_platforms() -> None:
     assert sys.platform in _platform.forkpipe.PLATFORMS
     assert linux.PLATFORMS == forkpipe2.PLATFORMS == ("linux",)
     assert darwin.PLATFORMS == forkpipe.PLATFORMS == ("darwin",)
-    # The same private names on every platform: callers never branch.
-    shared = ["SysProcAttr", "child_program", "FORK", "EXIT", "ERRNO_LOCATION", "F_GETFD",
-              "F_DUPFD_CLOEXEC", "SIG_BLOCK", "SIG_SETMASK", "SIGSET_SIZE", "SIGACTION_SIZE",
-              "CONTINUED_STATUS", "AT_FDCWD", "AT_EACCESS"]  # fmt: skip
-    for name in shared:
+    # The same names on every platform: callers never branch.
+    for name in ("SysProcAttr", "child_program", "FORK", "EXIT", "ERRNO_LOCATION"):
         assert hasattr(linux, name) and hasattr(darwin, name), name
     for name in ("fork_exec_pipe", "acquire_fork_lock", "release_fork_lock", "ATOMIC"):
         assert hasattr(forkpipe, name) and hasattr(forkpipe2, name), name
+
+
+def test_constants_have_one_home_chosen_by_platform() -> None:
+    """Each OS number is defined once, in a z-module _platform.py chooses (Go's
+    zerrors/zsysnum files and build tags)."""
+    from pysyscall import (
+        _platform,
+        zerrors_darwin,
+        zerrors_linux,
+        zsysnum_linux,
+        zsysnum_linux_amd64,
+        zsysnum_linux_arm64,
+    )
+
+    assert (sys.platform,) == _platform.zerrors.PLATFORMS
+    assert zerrors_linux.PLATFORMS == zsysnum_linux.PLATFORMS == ("linux",)
+    assert zerrors_darwin.PLATFORMS == ("darwin",)
+    for machine in (zsysnum_linux_amd64, zsysnum_linux_arm64):
+        assert machine.PLATFORMS == ("linux",)
+        chosen = sys.platform == "linux" and _platform.MACHINE in machine.MACHINES
+        assert (_platform.zsysnum is machine) == chosen, machine
+    # The shared code reads its numbers as _platform.zerrors.NAME: both OSes have them.
+    source = "".join(path.read_text() for path in PACKAGE.glob("*.py"))
+    shared = set(re.findall(r"\bzerrors\.([A-Z][A-Z_0-9]*)", source))
+    assert shared and not shared - set(vars(zerrors_darwin)) - {"CLOSE_RANGE_CLOEXEC"}
+    assert not shared - set(vars(zerrors_linux))
+    assert vars(zsysnum_linux_amd64).keys() == vars(zsysnum_linux_arm64).keys()
+
+    def defined(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text())
+        return {
+            target.id
+            for node in tree.body
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name) and target.id.isupper()
+        }
+
+    homes: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.glob("*.py")):
+        for name in defined(path):
+            homes.setdefault(name, []).append(path.stem)
+    zmodules = ("zerrors_linux", "zerrors_darwin", "zsysnum_linux", "zsysnum_linux_amd64")
+    numbers = set().union(*(defined(PACKAGE / f"{z}.py") for z in zmodules))
+    for name in sorted(numbers - {"PLATFORMS", "MACHINES"}):
+        # One home per platform: zerrors_linux or zerrors_darwin or both (each
+        # OS's number), zsysnum_linux or each machine's zsysnum module.
+        modules = set(homes[name])
+        assert modules <= {"zerrors_linux", "zerrors_darwin"} or modules in (
+            {"zsysnum_linux"},
+            {"zsysnum_linux_amd64", "zsysnum_linux_arm64"},
+        ), f"{name} is defined in {sorted(modules)}"
+
+
+def test_platform_is_read_only_in_platform_module() -> None:
+    """sys.platform and the machine are read in _platform.py; __init__.py reads
+    sys.platform only to stay lazy (it loads no submodule) and for mypy."""
+    readers = sorted(
+        path.name
+        for path in PACKAGE.glob("*.py")
+        if re.search(r"sys\.platform|platform\.machine|uname\(\)\.machine", path.read_text())
+    )
+    assert readers == ["__init__.py", "_platform.py"]
 
 
 def test_unsupported_platform_is_an_import_error() -> None:

@@ -39,6 +39,7 @@ from pysyscall import (
     runner_vfork,
     runners,
     runtime,
+    zerrors_darwin,
 )
 from pysyscall.plan import Step
 
@@ -604,15 +605,15 @@ def test_translation_of_go_fd_passes(tmp_path: Path) -> None:
         ("adddup2", (copy, 4)),
         ("addclosefrom_np", (5,)),
     ]
-    assert spawn.flags & runner_spawn.system.POSIX_SPAWN_SETSIGMASK
+    assert spawn.flags & runner_spawn.zerrors.POSIX_SPAWN_SETSIGMASK
     assert str(spawn).startswith("posix_spawn, flags SETSIGDEF|SETSIGMASK")
 
 
 def test_translation_of_attributes() -> None:
     attr = ProcAttr(dir="/tmp", sys=SysProcAttr(setsid=True, setpgid=True, pgid=0))
     spawn = translated("/bin/true", ["true"], attr)
-    system = runner_spawn.system
-    want = system.POSIX_SPAWN_SETSID | system.POSIX_SPAWN_SETPGROUP
+    zerrors = runner_spawn.zerrors
+    want = zerrors.POSIX_SPAWN_SETSID | zerrors.POSIX_SPAWN_SETPGROUP
     assert spawn.flags & want == want and spawn.pgroup == 0
     assert actions_of(spawn)[0] == ("addchdir_np", spawn.actions[0][1])
     assert spawn.actions_key[0] == ("posix_spawn_file_actions_addchdir_np", b"/tmp")
@@ -664,14 +665,14 @@ DARWIN = runner_spawn.Library(
     chdir=True,
     closefrom=False,
     inherit="posix_spawn_file_actions_addinherit_np",
-    cloexec_default=darwin.POSIX_SPAWN_CLOEXEC_DEFAULT,
+    cloexec_default=zerrors_darwin.POSIX_SPAWN_CLOEXEC_DEFAULT,
 )
 
 
 def test_darwin_plans_on_libsystem(monkeypatch: pytest.MonkeyPatch) -> None:
     """darwin's plan (dup2, then fcntl FD_CLOEXEC for pass 1) on libSystem's
     posix_spawn: inherit_np for files[i] == i, the pass-1 copy closed."""
-    monkeypatch.setattr(runner_spawn, "system", darwin)
+    monkeypatch.setattr(runner_spawn, "zerrors", zerrors_darwin)
     plan = darwin.child_program(
         b"/bin/echo",
         [b"echo"],
@@ -694,7 +695,11 @@ def test_darwin_plans_on_libsystem(monkeypatch: pytest.MonkeyPatch) -> None:
         ("addclose", (5,)),  # the copies were close-on-exec
         ("addclose", (6,)),
     ]
-    flags = darwin.POSIX_SPAWN_SETSID | darwin.POSIX_SPAWN_SETSIGDEF | darwin.POSIX_SPAWN_SETSIGMASK
+    flags = (
+        zerrors_darwin.POSIX_SPAWN_SETSID
+        | zerrors_darwin.POSIX_SPAWN_SETSIGDEF
+        | zerrors_darwin.POSIX_SPAWN_SETSIGMASK
+    )
     assert spawn.flags == flags
     assert spawn.sigdefault == (signal.SIGINT, signal.SIGPIPE)
     # A ptrace or credential step has no posix_spawn equivalent.

@@ -35,14 +35,14 @@ from conftest import assert_no_children, open_fds
 import pysyscall
 from pysyscall import Credential, ProcAttr, SysProcAttr, WaitStatus
 from pysyscall.exec_unix import child_program
-from pysyscall.linux import (
+from pysyscall.linux import SysProcIDMap
+from pysyscall.zerrors_linux import (
     CLONE_NEWNET,
     CLONE_NEWNS,
     CLONE_NEWPID,
     CLONE_NEWTIME,
     CLONE_NEWUSER,
     CLONE_NEWUTS,
-    SysProcIDMap,
 )
 
 if not sys.platform.startswith("linux"):
@@ -269,7 +269,8 @@ AS_NOBODY = """
 import ctypes, errno, json, os, sys
 import pysyscall
 from pysyscall import Credential, ProcAttr, SysProcAttr
-from pysyscall.linux import CLONE_NEWNS, CLONE_NEWUSER, SysProcIDMap
+from pysyscall.linux import SysProcIDMap
+from pysyscall.zerrors_linux import CLONE_NEWNS, CLONE_NEWUSER
 
 def fds():
     return sorted(os.listdir("/proc/self/fd"))
@@ -949,7 +950,7 @@ PROPAGATION = """
 import ctypes, json, os, sys
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr
-from pysyscall.linux import CLONE_NEWNS
+from pysyscall.zerrors_linux import CLONE_NEWNS
 
 libc = ctypes.CDLL(None, use_errno=True)
 MS_REC, MS_PRIVATE, MS_SHARED, MNT_DETACH = 0x4000, 0x40000, 0x100000, 2
@@ -1500,3 +1501,26 @@ def test_planning_error_after_id_map_pipe_leaks_nothing() -> None:
     finally:
         for fd in set(open_fds()) - set(before):  # what leaked, so later tests start clean
             os.close(int(fd))
+
+
+def test_a_machine_without_system_call_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a Linux machine with no zsysnum module, what needs a raw system call
+    (clone flags, credentials, close_range without glibc's wrapper) is refused
+    with ENOSYS naming the machine, while planning, before any fork."""
+    from pysyscall import libc, linux
+
+    monkeypatch.setattr(linux, "zsysnum", None)
+    monkeypatch.setattr(linux, "MACHINE", "riscv64")
+    attrs = {
+        "clone system call": SysProcAttr(cloneflags=CLONE_NEWUTS),
+        "setgroups, setgid and setuid": SysProcAttr(credential=Credential(0, 0, [])),
+    }
+    for what, attr in attrs.items():
+        with pytest.raises(OSError) as info:
+            linux.child_program(b"/bin/true", [b"true"], [], None, [0, 1, 2], attr, [])
+        assert info.value.errno == errno.ENOSYS
+        assert what in str(info.value) and "riscv64" in str(info.value)
+    monkeypatch.setattr(libc, "has", lambda name: name != "close_range")
+    with pytest.raises(OSError) as info:
+        linux.close_range_call(3, 0xFFFFFFFF, 0)
+    assert info.value.errno == errno.ENOSYS and "riscv64" in str(info.value)

@@ -64,7 +64,9 @@ from pysyscall import (
     runner_fork,
     runner_vfork,
     runners,
+    zerrors_linux,
 )
+from pysyscall._platform import zsysnum
 from pysyscall.linux import SysProcIDMap
 from pysyscall.plan import Cell, ChildError, Step
 
@@ -169,19 +171,19 @@ def test_layout_matches_python() -> None:
 
 
 def test_constants_match_python() -> None:
-    assert runner_vfork.SIGCHLD == signal.SIGCHLD
-    assert runner_vfork.PROT_READ == mmap.PROT_READ
-    assert runner_vfork.PROT_WRITE == mmap.PROT_WRITE
-    assert runner_vfork.PROT_EXEC == mmap.PROT_EXEC
-    assert runner_vfork.MAP_PRIVATE == mmap.MAP_PRIVATE
-    assert runner_vfork.MAP_ANONYMOUS == mmap.MAP_ANONYMOUS
-    assert runner_vfork.MFD_CLOEXEC == os.MFD_CLOEXEC
+    assert zerrors_linux.SIGCHLD == signal.SIGCHLD
+    assert zerrors_linux.PROT_READ == mmap.PROT_READ
+    assert zerrors_linux.PROT_WRITE == mmap.PROT_WRITE
+    assert zerrors_linux.PROT_EXEC == mmap.PROT_EXEC
+    assert zerrors_linux.MAP_PRIVATE == mmap.MAP_PRIVATE
+    assert zerrors_linux.MAP_ANONYMOUS == mmap.MAP_ANONYMOUS
+    assert zerrors_linux.MFD_CLOEXEC == os.MFD_CLOEXEC
     for name in ("CLONE_VM", "CLONE_VFORK", "CLONE_NEWUSER"):
         if hasattr(os, name):  # Python 3.12+
-            assert getattr(runner_vfork, name) == getattr(os, name), name
+            assert getattr(zerrors_linux, name) == getattr(os, name), name
     for name in ("MAP_STACK", "MAP_NORESERVE"):
         if hasattr(mmap, name):
-            assert getattr(runner_vfork, name) == getattr(mmap, name), name
+            assert getattr(zerrors_linux, name) == getattr(mmap, name), name
 
 
 def test_table_layout() -> None:
@@ -228,7 +230,7 @@ def test_table_applies_the_signal_rule() -> None:
     rows = [words[9 + i : 9 + i + width] for i in range(0, len(words) - 9, width)]
     syscall = ctypes.cast(libc.parent("syscall"), ctypes.c_void_p).value
     memcmp = ctypes.cast(libc.parent("memcmp"), ctypes.c_void_p).value
-    rt_sigaction = linux.SYSCALL["rt_sigaction"]
+    rt_sigaction = zsysnum.SYS_RT_SIGACTION
     rule = [
         row for row in rows if row[0] == memcmp or (row[0] == syscall and row[1] == rt_sigaction)
     ]
@@ -443,7 +445,7 @@ def test_pidfd(vfork: None, no_leaks: None) -> None:
 def test_clone3_new_time_namespace(vfork: None, root: None, no_leaks: None) -> None:
     """CLONE_NEWTIME needs clone3: the routine's clone3_vfork entry makes it."""
     kernel_has("clone3")
-    attr = SysProcAttr(cloneflags=pysyscall.linux.CLONE_NEWTIME)
+    attr = SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWTIME)
     plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(sys=attr))
     plan.close()
     assert plan.fork.name == "clone3" and runner_vfork.unavailable(plan) is None
@@ -535,7 +537,8 @@ TRACED = textwrap.dedent(
     import pysyscall
     from pysyscall import Credential, ProcAttr, SysProcAttr, runners
     from pysyscall.exec_unix import child_program
-    from pysyscall.linux import CLONE_NEWUSER, SysProcIDMap
+    from pysyscall.linux import SysProcIDMap
+    from pysyscall.zerrors_linux import CLONE_NEWUSER
 
     cases = {
         "success": ("/bin/true", ProcAttr(dir="/", files=[0, 1, 2, 1],
@@ -580,7 +583,8 @@ SYSCALL_OF = {
     "getppid": "getppid",
 }
 SYSCALL_NUMBERS = {
-    pysyscall.linux.SYSCALL[name]: name for name in ("setgroups", "setgid", "setuid", "close_range")
+    getattr(zsysnum, f"SYS_{name.upper()}"): name
+    for name in ("setgroups", "setgid", "setuid", "close_range")
 }
 LINE = re.compile(r"^(?P<name>[a-z_0-9]+)\((?P<args>.*)\)\s+= (?P<result>.*)$")
 CLONE = re.compile(r"^clone3?\((?P<args>.*)\)\s+= (?P<pid>\d+)$")
@@ -817,7 +821,7 @@ def test_new_user_namespace_forks_plainly(field: str, vfork: None, no_leaks: Non
     so the parent can write the id maps while it waits; the same routine runs
     in a copy of the parent and reports on the status pipe. (After unshare,
     the child writes its own maps, and may only map its own ids.)"""
-    from pysyscall.linux import CLONE_NEWUSER
+    from pysyscall.zerrors_linux import CLONE_NEWUSER
 
     # The parent may map any id it has rights over; the child only its own.
     outside = 65534 if field == "cloneflags" else os.geteuid()
@@ -864,18 +868,18 @@ def test_child_stack_has_headroom_below_an_unreadable_page(
     page = runner_vfork.PAGE_SIZE
     size = runner_vfork.STACK_SIZE + 2 * page
     base = libc.parent("mmap")(
-        None, size, runner_vfork.PROT_READ | runner_vfork.PROT_WRITE,
-        runner_vfork.MAP_PRIVATE | runner_vfork.MAP_ANONYMOUS, -1, 0,
+        None, size, zerrors_linux.PROT_READ | zerrors_linux.PROT_WRITE,
+        zerrors_linux.MAP_PRIVATE | zerrors_linux.MAP_ANONYMOUS, -1, 0,
     )  # fmt: skip
-    assert base not in (None, runner_vfork.MAP_FAILED)
+    assert base not in (None, zerrors_linux.MAP_FAILED)
     for guard in (base, base + size - page):  # below, and right above the top
-        assert libc.parent("mprotect")(guard, page, runner_vfork.PROT_NONE) == 0
+        assert libc.parent("mprotect")(guard, page, zerrors_linux.PROT_NONE) == 0
     stack: Any = object.__new__(runner_vfork._Stack)  # its own mapping, same fields
     stack.base, stack.size, stack._munmap = base, size, libc.parent("munmap")
     stack.low, stack.top = base + page, base + size - page
     stack.start = stack.top - runner_vfork.STACK_HEADROOM
     monkeypatch.setattr(runner_vfork._stacks, "stack", stack, raising=False)
-    attr = SysProcAttr(cloneflags=pysyscall.linux.CLONE_NEWTIME, credential=Credential(0, 0, [0]))
+    attr = SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWTIME, credential=Credential(0, 0, [0]))
     assert output_of(["/bin/echo", "ok"], sys=attr) == b"ok\n"
 
 
@@ -985,14 +989,14 @@ CLONE_FAILS = """
 import os, resource, sys
 sys.path.insert(0, sys.argv[1])
 import pysyscall
-from pysyscall import ProcAttr, SysProcAttr
+from pysyscall import ProcAttr, SysProcAttr, zerrors_linux
 if os.geteuid() == 0:  # RLIMIT_NPROC does not hold root back
     os.setgid(65534); os.setgroups([]); os.setuid(65534)
 resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 fds = os.listdir("/proc/self/fd")
 attrs = [None]
 if not pysyscall.linux.kernel_lacks("clone3"):
-    attrs.append(ProcAttr(sys=SysProcAttr(cloneflags=pysyscall.linux.CLONE_NEWTIME)))
+    attrs.append(ProcAttr(sys=SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWTIME)))
 for attr in attrs:
     try:
         pysyscall.fork_exec("/bin/true", ["true"], attr)
