@@ -340,19 +340,26 @@ def _fork_flags(fork: Step) -> tuple[int | None, int]:
 # --- the routine's mapping: read+execute, never writable ----------------------
 
 _mapped: list[int | str] = []  # the routine's address, or why it cannot be mapped
-_map_lock = threading.Lock()
 
 
 def _routine() -> int | str:
-    """The routine's address, mapped on first use; or why it cannot be mapped."""
+    """The routine's address, mapped on first use; or why it cannot be mapped.
+
+    Without a lock: a lock another thread holds at os.fork() stays held in
+    the child for ever (a child that started a process hung so, 1 run in
+    20 of the os.fork() test under load), as does one a Ctrl-C leaves right
+    after ``with`` took it (bpo-29988). Threads that map at once each map;
+    the first result appended stays and the others unmap their copy.
+    """
     if not _mapped:
-        with _map_lock:
-            if not _mapped:
-                assert asm is not None
-                try:
-                    _mapped.append(_map_code(asm.CODE))
-                except OSError as error:
-                    _mapped.append(f"cannot map the routine read+execute: {error}")
+        assert asm is not None
+        try:
+            mine: int | str = _map_code(asm.CODE)
+        except OSError as error:
+            mine = f"cannot map the routine read+execute: {error}"
+        _mapped.append(mine)
+        if _mapped[0] != mine and isinstance(mine, int):
+            libc.parent("munmap")(mine, len(asm.CODE))
     return _mapped[0]
 
 

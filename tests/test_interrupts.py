@@ -446,6 +446,41 @@ def test_os_fork_while_another_thread_starts(runner: str) -> None:
     assert run_python(FORK, runner=runner, timeout=300).split() == ["0"]
 
 
+MAPPING = r"""
+import os, signal, sys, threading
+sys.path.insert(0, sys.argv[1])
+import pysyscall
+from pysyscall import runner_vfork
+real = runner_vfork._map_code
+entered, go_on = threading.Event(), threading.Event()
+
+def slow(code):
+    entered.set()
+    go_on.wait()
+    return real(code)
+
+runner_vfork._map_code = slow
+t = threading.Thread(target=lambda: pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"])))
+t.start()
+entered.wait()  # the other thread is mapping the routine, for its first start
+pid = os.fork()
+if pid == 0:
+    signal.alarm(10)  # a hang kills the child
+    runner_vfork._map_code = real
+    os._exit(pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1].exit_status())
+go_on.set()
+t.join()
+print(repr(pysyscall.WaitStatus(os.waitpid(pid, 0)[1])))
+"""
+
+
+@pytest.mark.parametrize("runner", ["vfork"])
+def test_os_fork_while_another_thread_maps_the_routine(runner: str) -> None:
+    """The routine's first mapping takes no lock the child of os.fork() could
+    find held by a thread that does not exist there."""
+    assert run_python(MAPPING, runner=runner).strip() == "WaitStatus(exited 0)"
+
+
 LIMIT = r"""
 import os, resource, sys
 sys.path.insert(0, sys.argv[1])
