@@ -8,6 +8,9 @@ directory only root can read. Helpers that must not be this process (a
 session leader with a pty, an unprivileged starter, a parent that gets
 killed) are Python subprocesses importing pysyscall; every wait has a
 timeout, and children report through pipes rather than sleeps.
+
+Tests that take the ``runner`` fixture (conftest.py) run once per runner,
+as tests/test_runners.py's do; the rest run on the runner auto picks.
 """
 
 from __future__ import annotations
@@ -440,8 +443,10 @@ def test_chroot_dir_resolved_inside(tree: Path, tmp_path: Path, no_leaks: None) 
     assert info.value.filename == str(outside)
 
 
-def test_chroot_missing(tmp_path: Path, no_leaks: None) -> None:
+def test_chroot_missing(runner: Runner, tmp_path: Path, no_leaks: None) -> None:
+    """The chroot step's error names the directory. On every runner."""
     missing = str(tmp_path / "missing")
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(chroot=missing)))
     with pytest.raises(FileNotFoundError) as info:
         pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(chroot=missing)))
     assert info.value.errno == errno.ENOENT
@@ -468,9 +473,11 @@ def pty() -> Iterator[tuple[int, int]]:
         os.close(slave)
 
 
-def test_setsid_setctty(pty: tuple[int, int], no_leaks: None) -> None:
-    """setsid + setctty: the pty is the child's controlling terminal, its group in front."""
+def test_setsid_setctty(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
+    """setsid + setctty: the pty is the child's controlling terminal, its group
+    in front. On every runner."""
     _, slave = pty
+    runner.runs("/bin/cat", ["cat"], ProcAttr(sys=SysProcAttr(setsid=True, setctty=True, ctty=0)))
     stat = stat_of(
         output(
             ["/bin/cat", "/proc/self/stat"],
@@ -483,9 +490,12 @@ def test_setsid_setctty(pty: tuple[int, int], no_leaks: None) -> None:
     assert stat["tpgid"] == stat["pid"]
 
 
-def test_setctty_ctty_is_a_child_fd(pty: tuple[int, int], no_leaks: None) -> None:
-    """go.dev/issue/29458: ctty names the child's fd (3 here), not the parent's."""
+def test_setctty_ctty_is_a_child_fd(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
+    """go.dev/issue/29458: ctty names the child's fd (3 here), not the parent's.
+    On every runner."""
     _, slave = pty
+    attr = SysProcAttr(setsid=True, setctty=True, ctty=3)
+    runner.runs("/bin/cat", ["cat"], ProcAttr(files=[0, 1, 2, slave], sys=attr))
     null = os.open(os.devnull, os.O_RDONLY)
     high = fcntl.fcntl(slave, fcntl.F_DUPFD_CLOEXEC, 40)
     try:
@@ -504,9 +514,10 @@ def test_setsid_alone_has_no_terminal(pty: tuple[int, int], no_leaks: None) -> N
     assert stat_of(out)["tty_nr"] == 0
 
 
-def test_setctty_without_setsid_fails(pty: tuple[int, int], no_leaks: None) -> None:
-    """TIOCSCTTY needs a session leader: EPERM, reported at the ioctl step."""
+def test_setctty_without_setsid_fails(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
+    """TIOCSCTTY needs a session leader: EPERM, reported at the ioctl step. On every runner."""
     _, slave = pty
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setctty=True, ctty=0)))
     with pytest.raises(PermissionError) as info:
         pysyscall.fork_exec(
             "/bin/true",
@@ -517,8 +528,10 @@ def test_setctty_without_setsid_fails(pty: tuple[int, int], no_leaks: None) -> N
     assert info.value.step == "ioctl"  # type: ignore[attr-defined]
 
 
-def test_noctty_not_a_terminal(no_leaks: None) -> None:
-    """noctty detaches fd 0 from its terminal: ENOTTY where fd 0 is not one (as in Go)."""
+def test_noctty_not_a_terminal(runner: Runner, no_leaks: None) -> None:
+    """noctty detaches fd 0 from its terminal: ENOTTY where fd 0 is not one (as
+    in Go). On every runner."""
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(noctty=True)))
     null = os.open(os.devnull, os.O_RDONLY)
     try:
         with pytest.raises(OSError) as info:
@@ -790,8 +803,10 @@ def test_ptrace_stops_at_exec(no_leaks: None) -> None:
 # Cloneflags: namespaces made at the fork.
 
 
-def test_clone_newpid(child_view: Any, no_leaks: None) -> None:
-    """CLONE_NEWPID: the child is pid 1 of its namespace, with no parent there."""
+def test_clone_newpid(runner: Runner, child_view: Any, no_leaks: None) -> None:
+    """CLONE_NEWPID: the child is pid 1 of its namespace, with no parent there.
+    On every runner."""
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(cloneflags=CLONE_NEWPID)))
     view = child_view(ProcAttr(sys=SysProcAttr(cloneflags=CLONE_NEWPID)))
     assert view["pid"] == 1 and view["ppid"] == 0
     assert view["started_pid"] != 1
