@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import re
+import select
+import signal
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,11 +93,147 @@ def runner_param_runs_here(request: pytest.FixtureRequest) -> None:
             pytest.skip(f"the {name} runner declines here: {_DECLINES[name]}")
 
 
+@contextlib.contextmanager
+def runner_starts() -> Iterator[list[str]]:
+    """The runners that started a child while the block ran, one name a start.
+
+    The spies: each runner's fork_and_exec_in_child, through which every
+    start of pysyscall's goes (a new plan's, a remembered one's, compat's).
+    A start that leaves no name here did not go through pysyscall: compat
+    handing its request to the native _posixsubprocess.fork_exec would not.
+    """
+    from pysyscall import runners
+
+    ran: list[str] = []
+    saved = [(module, module.fork_and_exec_in_child) for module in runners.RUNNERS]
+    for module, real in saved:
+
+        def spy(*args: Any, real: Any = real, name: str = module.NAME) -> Any:
+            ran.append(name)
+            return real(*args)
+
+        module.fork_and_exec_in_child = spy
+    try:
+        yield ran
+    finally:
+        for module, real in saved:
+            module.fork_and_exec_in_child = real
+
+
+RUNNER_NAMES = ("vfork", "spawn", "fork")
+
+
+class Runner:
+    """The runner a behaviour test runs on (the ``runner`` fixture)."""
+
+    def __init__(self, name: str, ran: list[str]) -> None:
+        self.name = name
+        self.ran = ran  # runner_starts(): the runners that started a child so far
+
+    def runs(self, argv0: str, argv: list[str], attr: pysyscall.ProcAttr | None = None) -> None:
+        """Skip, saying why, where this runner refuses the plan of this start
+        (posix_spawn has no step for most SysProcAttr fields)."""
+        from pysyscall import exec_unix, runners
+
+        (module,) = [r for r in runners.RUNNERS if self.name == r.NAME]
+        plan = exec_unix.child_program(argv0, argv, attr)
+        try:
+            reason = module.unavailable(plan)
+        finally:
+            plan.close()
+        if reason is not None:
+            pytest.skip(f"the {self.name} runner refuses this plan: {reason}")
+
+
+@pytest.fixture(params=RUNNER_NAMES)
+def runner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
+    """A behaviour test, once per runner: PYSYSCALL_RUNNER forces it.
+
+    Where the runner declines every plan here, runner_param_runs_here has
+    skipped the test, saying why. At the end, every start the test made
+    must have gone through this runner, and at least one did.
+    """
+    name: str = request.param
+    monkeypatch.setenv("PYSYSCALL_RUNNER", name)
+    with runner_starts() as ran:
+        yield Runner(name, ran)
+    if request.node.stash.get(_PASSED, False):
+        assert ran and set(ran) == {name}, f"the starts went through {ran}, not {name}"
+
+
+_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Whether the test itself passed, for the ``runner`` fixture's check at teardown."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.stash[_PASSED] = report.passed
+
+
 def skip_if_declined(name: str) -> None:
     """Skip a test of runner ``name`` where it cannot start exec_unix's plans here."""
     reason = runner_declines(name)
     if reason is not None:
         pytest.skip(f"the {name} runner declines here: {reason}")
+
+
+# Waiting, reading and reaping, each with a deadline.
+
+TIMEOUT = 60.0  # seconds: the most any single wait in a test may take
+
+
+def read_all(fd: int, timeout: float = TIMEOUT) -> bytes:
+    """Read ``fd`` to EOF; fail if that takes longer than ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            pytest.fail(f"no EOF on fd {fd} within {timeout} s; got {b''.join(chunks)!r}")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def kill_and_reap(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        pysyscall.wait4(pid)
+
+
+def reap(pid: int, timeout: float = TIMEOUT) -> pysyscall.WaitStatus:
+    """wait4 for our child ``pid``; kill it and fail if it runs past ``timeout``."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            kill_and_reap(pid)
+            pytest.fail(f"child {pid} still running after {timeout} s")
+    finally:
+        os.close(pidfd)
+    wpid, status = pysyscall.wait4(pid)
+    assert wpid == pid
+    return status
+
+
+# sh that traps SIGNUM: says "ready" on fd 3 once the trap is set, then
+# reports on fd 4 whether the signal came before a 60 s sleep ran out.
+TRAP = (
+    "trap 'echo got >&4; kill $! 2>/dev/null; exit 0' {signum}\n"
+    "sleep 60 3>&- 4>&- &\n"
+    "echo ready >&3\n"
+    "exec 3>&-\n"
+    "wait\n"
+    "echo none >&4\n"
+)
 
 
 def open_fds() -> list[str]:

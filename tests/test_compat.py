@@ -1,4 +1,10 @@
-"""subprocess through pysyscall.compat, each outcome compared with the native fork_exec."""
+"""subprocess through pysyscall.compat, each outcome compared with the native fork_exec.
+
+Each start through compat is also checked to have gone through one of
+pysyscall's runners (conftest.runner_starts): a compat that handed its
+requests to the native _posixsubprocess.fork_exec would give the same
+outcomes, and fail here.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from conftest import runner_starts
 
 from pysyscall import compat
+from pysyscall.cli import main as cli_main
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="compat plans Linux children")
 
@@ -36,12 +44,18 @@ def outcome(work: Callable[[], Any]) -> Any:
         )
 
 
-def both(work: Callable[[], Any]) -> Any:
-    """Run ``work`` natively, then through compat; assert the same outcome."""
+def both(work: Callable[[], Any], started: bool = True) -> Any:
+    """Run ``work`` natively, then through compat; assert the same outcome.
+
+    ``started``: compat's run started its children through pysyscall's
+    runners. False: nothing went through them (a request refused before any
+    fork, or preexec_fn, which compat hands to the native function).
+    """
     native = outcome(work)
-    with compat.installed():
+    with compat.installed(), runner_starts() as ran:
         ours = outcome(work)
     assert ours == native
+    assert bool(ran) == started, f"starts through pysyscall's runners: {ran}"
     return ours
 
 
@@ -86,7 +100,15 @@ def test_pipes_both_ways_large() -> None:
 
 
 def test_stdout_to_stderr_and_devnull() -> None:
-    both(lambda: sh("echo a; echo b >&2", stderr=subprocess.STDOUT))
+    out = both(
+        lambda: sh(
+            "echo a; echo b >&2",
+            capture_output=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    )
+    assert out == ("ok", (0, b"a\nb\n", None))
     both(lambda: sh("cat; echo x", stdin=subprocess.DEVNULL))
 
 
@@ -175,9 +197,9 @@ def test_preexec_fn() -> None:
     def bad() -> None:
         raise ValueError("no")
 
-    result = both(lambda: sh("true", preexec_fn=bad))
+    result = both(lambda: sh("true", preexec_fn=bad), started=False)
     assert result[0] == "SubprocessError"
-    both(lambda: sh("echo $$ >/dev/null", preexec_fn=os.getpid))
+    both(lambda: sh("echo $$ >/dev/null", preexec_fn=os.getpid), started=False)
 
 
 def test_asyncio() -> None:
@@ -219,7 +241,7 @@ def test_no_fd_leak() -> None:
         return set(os.listdir("/proc/self/fd"))
 
     before = fds()
-    with compat.installed():
+    with compat.installed(), runner_starts() as ran:
         for _ in range(20):
             sh("true")
             outcome(lambda: sh("true", cwd="/nonexistent-dir"))
@@ -227,6 +249,7 @@ def test_no_fd_leak() -> None:
             outcome(lambda: subprocess.run(["no-such-program-on-path"], cwd="/"))
             outcome(lambda: sh("true", pass_fds=(250,)))
     assert fds() - before == set()
+    assert len(ran) == 5 * 20, ran
 
 
 def test_stdio_given_as_itself_and_swapped() -> None:
@@ -306,7 +329,7 @@ def test_executable_list_errno_remembered(tmp_path: Path) -> None:
     # file it failed on became executable.
     dirs = _program_dirs(tmp_path)
     env = {"PATH": f"{dirs['noexec']}:{dirs['empty']}"}
-    with compat.installed():
+    with compat.installed(), runner_starts() as ran:
         for _ in range(3):
             assert outcome(lambda: subprocess.run(["prog"], env=env, cwd="/"))[:2] == (
                 "PermissionError",
@@ -315,6 +338,7 @@ def test_executable_list_errno_remembered(tmp_path: Path) -> None:
         os.chmod(os.path.join(dirs["noexec"], "prog"), 0o755)
         done = subprocess.run(["prog"], env=env, cwd="/", capture_output=True)
         assert done.stdout.startswith(b"ran ")
+    assert len(ran) == 4, ran
 
 
 def test_plan_remembered_and_given_back() -> None:
@@ -387,8 +411,9 @@ def test_env_none_is_the_c_librarys_environ(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_remembered_plan_not_used_by_a_forked_child() -> None:
-    with compat.installed():
+    with compat.installed(), runner_starts() as ran:
         sh("true")
+        assert ran
         key = compat.request_key(_captured_arguments(lambda: sh("true")))
         r, w = os.pipe()
         with warnings.catch_warnings():
@@ -450,7 +475,7 @@ def test_bad_arguments_through_popen(kwargs: dict[str, Any]) -> None:
     kwargs = dict(kwargs)
     args = kwargs.pop("args", ["/bin/true"])
     kwargs.setdefault("cwd", "/")
-    result = both(lambda: subprocess.run(args, **kwargs))
+    result = both(lambda: subprocess.run(args, **kwargs), started=False)
     assert result[0] in ("ValueError", "OverflowError", "TypeError", "KeyError")
 
 
@@ -526,12 +551,15 @@ def test_bad_arguments_to_fork_exec() -> None:
     assert native[0] == "ValueError"
 
 
-def test_pass_fds_not_open_and_closed_stdio() -> None:
+def test_pass_fds_not_open_and_stdio_inherited() -> None:
     # A pass_fds entry that is not open fails in the child (EBADF, before
-    # exec); a program started with its stdout closed.
+    # exec); a program with only its stderr a pipe, the rest inherited
+    # (capture_output=False: subprocess.run refuses it beside stderr
+    # before any start).
     both(lambda: sh("true", pass_fds=(250,)))
     both(lambda: sh("true", cwd=None, pass_fds=(250,)))
-    both(lambda: sh("echo x >&2", stdout=None, stderr=subprocess.PIPE, close_fds=False))
+    out = both(lambda: sh("echo x >&2", capture_output=False, stderr=subprocess.PIPE))
+    assert out == ("ok", (0, None, b"x\n"))
 
 
 def test_failed_child_reaped_by_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -582,7 +610,9 @@ def test_child_error_with_a_bad_errpipe() -> None:
     try:
         assert compat.NATIVE is not None
         for start in (compat.NATIVE, compat.fork_exec):
-            pid = start(*arguments)
+            with runner_starts() as ran:
+                pid = start(*arguments)
+            assert bool(ran) == (start is compat.fork_exec), ran
             _, status = os.waitpid(pid, 0)
             assert os.WIFEXITED(status) and os.WEXITSTATUS(status) in (253, 255)
     finally:
@@ -592,13 +622,19 @@ def test_child_error_with_a_bad_errpipe() -> None:
 MULTIPROCESSING = """
 import _posixsubprocess, multiprocessing, sys
 sys.path.insert(0, sys.argv[1])
-from pysyscall import compat
+from pysyscall import compat, runners
 
 def double(x):
     return 2 * x
 
 if __name__ == "__main__":
     calls = []
+    started = []  # starts through pysyscall's runners
+    for module in runners.RUNNERS:
+        def spy(*arguments, real=module.fork_and_exec_in_child):
+            started.append(1)
+            return real(*arguments)
+        module.fork_and_exec_in_child = spy
     with compat.installed():
         installed = _posixsubprocess.fork_exec
 
@@ -612,7 +648,7 @@ if __name__ == "__main__":
                 assert pool.map(double, range(4)) == [0, 2, 4, 6]
         finally:
             _posixsubprocess.fork_exec = installed
-    print(installed is compat.fork_exec, len(calls) >= 1)
+    print(installed is compat.fork_exec, len(calls) >= 1, len(started) >= 1)
 """
 
 
@@ -629,7 +665,8 @@ def test_multiprocessing_spawn(tmp_path: Path) -> None:
         [sys.executable, str(script), package_parent], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(sys.version_info < (3, 11)), "True"]
+    through_compat = str(sys.version_info < (3, 11))
+    assert done.stdout.split() == [through_compat, "True", through_compat]
 
 
 def test_cli_via_subprocess() -> None:
@@ -644,3 +681,7 @@ def test_cli_via_subprocess() -> None:
     assert cli("--dir", "/nonexistent-dir", "--", "true")[0] == 126
     assert cli("--", "no-such-program-anywhere")[0] == 127
     assert cli("--", SH, "-c", "kill -9 $$")[0] == 128 + signal.SIGKILL
+    # In this process, to see that the start went through pysyscall's runners.
+    with runner_starts() as ran:
+        assert cli_main(["run", "--via-subprocess", "--", SH, "-c", "exit 3"]) == 3
+    assert len(ran) == 1, ran

@@ -84,7 +84,7 @@ def test_fd_passes_use_dup2_then_fcntl() -> None:
     assert p.first_free_fd == 9
 
 
-def test_fewer_than_three_files() -> None:
+def test_fewer_than_three_files_planned_closes() -> None:
     p = plan([5])
     assert [c for c in calls(p) if c[0] in ("dup2", "close")] == [
         ("dup2", (5, 0)),

@@ -1,7 +1,8 @@
-"""Behaviour of fork_exec seen from the child; ports of Go's exec tests.
+"""fork_exec's API around the child: bad input, the runner's choice, fork
+failures, WaitStatus, the fork lock.
 
-Each test names the Go test it ports, where there is one
-(src/syscall/exec_unix_test.go, src/os/exec/exec_test.go).
+What a child gets (argv, env, dir, files, signals, errors from the child's
+steps) is tests/test_runners.py's, run over every runner.
 """
 
 from __future__ import annotations
@@ -16,77 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_children, output_of, signal_set, skip_if_declined
+from conftest import assert_no_children, skip_if_declined
 
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr
-
-
-def test_zero_sys_proc_attr(child_view: Any, no_leaks: None) -> None:
-    """Port of TestZeroSysProcAttr: a new pid, in the parent's process group."""
-    view = child_view()
-    assert view["pid"] == view["started_pid"] != os.getpid()
-    assert view["ppid"] == os.getpid()
-    assert view["pgid"] == os.getpgid(0)
-    assert view["sid"] == os.getsid(0)
-
-
-def test_setpgid(child_view: Any, no_leaks: None) -> None:
-    """Port of TestSetpgid: the child leads a new process group."""
-    view = child_view(ProcAttr(sys=SysProcAttr(setpgid=True)))
-    assert view["pgid"] == view["pid"] != os.getpgid(0)
-
-
-def test_pgid(child_view: Any, no_leaks: None) -> None:
-    """Port of TestPgid: a second child joins the first child's group."""
-    r, w = os.pipe()
-    leader = pysyscall.fork_exec(
-        "/bin/cat", ["cat"], ProcAttr(files=[r, 1, 2], sys=SysProcAttr(setpgid=True))
-    )
-    os.close(r)
-    try:
-        view = child_view(ProcAttr(sys=SysProcAttr(setpgid=True, pgid=leader)))
-        assert view["pgid"] == leader != view["pid"]
-    finally:
-        os.close(w)
-        _, status = pysyscall.wait4(leader)
-    assert status.exit_status() == 0
-
-
-def test_setsid(child_view: Any, no_leaks: None) -> None:
-    view = child_view(ProcAttr(sys=SysProcAttr(setsid=True)))
-    assert view["sid"] == view["pid"] == view["pgid"]
-
-
-def test_dir(child_view: Any, tmp_path: Path, no_leaks: None) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    view = child_view(ProcAttr(dir=work))
-    assert view["cwd"] == str(work)
-
-
-def environment_of(**attr: Any) -> list[bytes]:
-    # /usr/bin/env, not Python: the interpreter adds LC_CTYPE itself (PEP 538).
-    return output_of(["/usr/bin/env", "-0"], **attr).split(b"\0")[:-1]
-
-
-def test_env_is_exactly_what_was_given(no_leaks: None) -> None:
-    env = {"A": "1", "B": "two words", "EMPTY": "", "ODD": "=x\t"}
-    assert environment_of(env=env) == [b"A=1", b"B=two words", b"EMPTY=", b"ODD==x\t"]
-    assert environment_of(env=["K=v", b"L=w"]) == [b"K=v", b"L=w"]
-    assert environment_of(env={}) == []
-
-
-def test_env_none_inherits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYSYSCALL_TEST_VAR", "inherited")
-    monkeypatch.delenv("PYSYSCALL_TEST_GONE", raising=False)
-    environ = environment_of()
-    assert b"PYSYSCALL_TEST_VAR=inherited" in environ
-    # The C library's environ, in its order, as a native child gets it
-    # (readline, for one, sets LINES and COLUMNS there and not in os.environ).
-    native = subprocess.run(["/usr/bin/env", "-0"], capture_output=True, check=True).stdout
-    assert environ == native.split(b"\0")[:-1]
-
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -120,220 +54,10 @@ def test_env_none_where_the_program_has_its_own_environ() -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
 
 
-def test_files_default_is_0_1_2(child_view: Any, no_leaks: None) -> None:
-    fds = child_view()["fds"]
-    assert sorted(fds, key=int) == ["0", "1", "2"]
-    for fd in ("0", "1", "2"):
-        assert fds[fd]["target"] == os.readlink(f"/proc/self/fd/{fd}")
-
-
-def test_extra_files(child_view: Any, tmp_path: Path, no_leaks: None) -> None:
-    """Port of TestExtraFiles: the file at fd 3, and nothing else above 2.
-
-    Inheritable fds not listed would leak into the child, as in Go: this test
-    opens only close-on-exec ones (every fd Python makes).
-    """
-    path = tmp_path / "extra"
-    path.write_text("x")
-    extra = os.open(path, os.O_RDONLY)
-    others = [os.open(path, os.O_RDONLY) for _ in range(3)]
-    try:
-        fds = child_view(ProcAttr(files=[0, 1, 2, extra]))["fds"]
-    finally:
-        for fd in [extra, *others]:
-            os.close(fd)
-    assert sorted(fds, key=int) == ["0", "1", "2", "3"]
-    assert fds["3"]["target"] == str(path)
-    assert fds["3"]["inheritable"]
-
-
-def test_fd_shuffle(child_view: Any, tmp_path: Path, no_leaks: None) -> None:
-    """Go's two passes: files[i] < i, files[i] == i, duplicates and holes."""
-    paths = [tmp_path / f"f{i}" for i in range(3)]
-    opened = []
-    for path in paths:
-        path.touch()
-        opened.append(os.open(path, os.O_RDONLY))
-    a, b, c = opened
-    # child fd: 0 1 2 3 4 5 6 7
-    files = [0, 1, 2, c, b, -1, a, 4 if b != 4 else a]
-    expect = {"3": paths[2], "4": paths[1], "6": paths[0], "7": paths[1] if b == 4 else paths[0]}
-    if files[7] == 4:
-        expect["7"] = Path(os.readlink(f"/proc/self/fd/{4}"))
-    try:
-        fds = child_view(ProcAttr(files=files))["fds"]
-    finally:
-        for fd in opened:
-            os.close(fd)
-    assert "5" not in fds
-    assert sorted(fds, key=int) == ["0", "1", "2", "3", "4", "6", "7"]
-    for fd, path in expect.items():
-        assert fds[fd]["target"] == str(path)
-
-
-def test_fd_moved_down(child_view: Any, tmp_path: Path, no_leaks: None) -> None:
-    """files[i] < i: pass 1 must save fd files[i] before pass 2 overwrites it."""
-    path = tmp_path / "f"
-    path.touch()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        # child 3 and 4 both get what is now the parent's fd 1 and fd 3 swapped
-        fds = child_view(ProcAttr(files=[0, fd, 2, 1, fd]))["fds"]
-    finally:
-        os.close(fd)
-    assert fds["1"]["target"] == fds["4"]["target"] == str(path)
-    assert fds["3"]["target"] == os.readlink("/proc/self/fd/1")
-
-
-def test_fewer_than_three_files_closes_the_rest(no_leaks: None) -> None:
-    """Go closes child fds len(files)..2: here stdout is fd 0, 1 and 2 closed."""
-    r, w = os.pipe()
-    script = (
-        "import os\n"
-        "for fd in (1, 2):\n"
-        "    try: os.fstat(fd); os.write(0, b'open')\n"
-        "    except OSError: os.write(0, b'closed')\n"
-    )
-    argv = [sys.executable, "-I", "-S", "-c", script]
-    try:
-        pid = pysyscall.fork_exec(sys.executable, argv, ProcAttr(files=[w]))
-    finally:
-        os.close(w)
-    with os.fdopen(r, "rb") as f:
-        assert f.read() == b"closedclosed"
-    assert pysyscall.wait4(pid)[1].exit_status() == 0
-
-
-def test_status_pipe_and_cloexec_fds_not_inherited(child_view: Any, tmp_path: Path) -> None:
-    """The child sees no fd it was not given: not the status pipe, not Python's fds."""
-    held = os.open(tmp_path, os.O_RDONLY)
-    try:
-        fds = child_view()["fds"]
-    finally:
-        os.close(held)
-    assert sorted(fds, key=int) == ["0", "1", "2"]
-
-
-def test_status_pipe_moved_above_high_fds(child_view: Any, tmp_path: Path, no_leaks: None) -> None:
-    """A file at a high fd number: the status pipe must stay clear of the shuffle."""
-    high = os.dup2(1, 60, inheritable=False)
-    try:
-        view = child_view(ProcAttr(files=[0, 1, 2, -1, -1, high]))
-    finally:
-        os.close(high)
-    assert sorted(view["fds"], key=int) == ["0", "1", "2", "5"]
-
-
-def status_of(**attr: Any) -> dict[str, str]:
-    text = output_of(["/bin/cat", "/proc/self/status"], **attr).decode()
-    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-
-
-def test_signal_mask_is_the_parents(no_leaks: None) -> None:
-    """The child starts with the forking thread's mask (Go restores it before exec)."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGWINCH})
-    try:
-        status = status_of()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    assert signal_set(status, "SigBlk") == {signal.SIGUSR2, signal.SIGWINCH}
-
-
-def test_signal_mask_empty_when_parent_blocks_none(no_leaks: None) -> None:
-    """All signals are blocked across the fork; none stays blocked in the child."""
-    assert signal_set(status_of(), "SigBlk") == set()
-
-
-def test_signal_handlers(no_leaks: None) -> None:
-    """Caught signals are reset to default; ignored ones stay ignored, but for
-    SIGPIPE and SIGXFSZ, which Python itself ignores (subprocess's
-    restore_signals, and Go's child, give them back at default)."""
-    previous = {
-        signal.SIGUSR1: signal.signal(signal.SIGUSR1, signal.SIG_IGN),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *a: None),
-    }
-    try:
-        assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN
-        status = status_of()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    assert signal_set(status, "SigIgn") == {signal.SIGUSR1}
-    assert signal_set(status, "SigCgt") == set()
-
-
-def test_spawn_from_threads(no_leaks: None) -> None:
-    results: list[int] = []
-
-    def spawn() -> None:
-        for _ in range(10):
-            pid = pysyscall.fork_exec("/bin/true", ["true"])
-            results.append(pysyscall.wait4(pid)[1].exit_status())
-
-    threads = [threading.Thread(target=spawn) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == [0] * 40
-
-
 def test_start_process_handle(no_leaks: None) -> None:
     pid, handle = pysyscall.start_process("/bin/true", ["true"])
     assert handle == -1
     assert pysyscall.wait4(pid)[1].exit_status() == 0
-
-
-# Errors: each the right OSError subclass, naming the step and the path, and
-# leaving no fd and no child behind.
-
-
-def test_missing_program(no_leaks: None) -> None:
-    with pytest.raises(FileNotFoundError) as info:
-        pysyscall.fork_exec("/nonexistent/program", ["program"])
-    assert info.value.errno == errno.ENOENT
-    assert info.value.filename == "/nonexistent/program"
-    assert info.value.step == "execve"  # type: ignore[attr-defined]
-    assert "execve" in str(info.value)
-
-
-def test_not_executable(tmp_path: Path, no_leaks: None) -> None:
-    path = tmp_path / "data"
-    path.write_text("just data\n")
-    with pytest.raises(PermissionError) as info:
-        pysyscall.fork_exec(str(path), ["data"])
-    assert info.value.errno == errno.EACCES
-    assert info.value.filename == str(path)
-
-
-def test_not_a_binary_and_no_shebang(tmp_path: Path, no_leaks: None) -> None:
-    path = tmp_path / "garbage"
-    path.write_bytes(b"\x00\x01\x02\x03 not an executable format")
-    path.chmod(0o755)
-    with pytest.raises(OSError) as info:
-        pysyscall.fork_exec(str(path), ["garbage"])
-    assert info.value.errno == errno.ENOEXEC
-    assert info.value.step == "execve"  # type: ignore[attr-defined]
-
-
-def test_missing_dir(no_leaks: None) -> None:
-    with pytest.raises(FileNotFoundError) as info:
-        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir="/nonexistent/dir"))
-    assert info.value.filename == "/nonexistent/dir"
-    assert info.value.step == "chdir"  # type: ignore[attr-defined]
-    assert "chdir" in str(info.value)
-
-
-def test_dir_not_a_directory(no_leaks: None) -> None:
-    with pytest.raises(NotADirectoryError):
-        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir="/etc/passwd"))
-
-
-def test_setpgid_failure_names_the_step(no_leaks: None) -> None:
-    # pid 1's group is in another session: setpgid refuses with EPERM.
-    with pytest.raises(PermissionError) as info:
-        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setpgid=True, pgid=1)))
-    assert info.value.step == "setpgid"  # type: ignore[attr-defined]
 
 
 # Bad input: a clear error before any fork.
@@ -411,11 +135,6 @@ def test_fd_not_open(no_leaks: None) -> None:
         pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(files=[0, 1, 2, 250]))
     assert info.value.errno == errno.EBADF
     assert "files[3] is fd 250" in str(info.value)
-
-
-def test_none_in_files_closes(child_view: Any, no_leaks: None) -> None:
-    fds = child_view(ProcAttr(files=[0, 1, 2, None, 1]))["fds"]
-    assert sorted(fds, key=int) == ["0", "1", "2", "4"]
 
 
 @pytest.mark.parametrize(
@@ -571,19 +290,6 @@ def test_wait4_nohang() -> None:
 def test_wait4_no_child() -> None:
     with pytest.raises(ChildProcessError):
         pysyscall.wait4(-1)
-
-
-def test_inheritable_fd_not_in_files_is_not_inherited(child_view: Any, tmp_path: Path) -> None:
-    """Unlike Go, and like subprocess's close_fds=True: only the files listed."""
-    fd = os.open(tmp_path, os.O_RDONLY)
-    os.set_inheritable(fd, True)
-    high = os.dup2(fd, 100)  # inheritable too
-    try:
-        fds = child_view(ProcAttr(files=[0, 1, 2, fd]))["fds"]
-    finally:
-        os.close(fd)
-        os.close(high)
-    assert sorted(fds, key=int) == ["0", "1", "2", "3"]
 
 
 def test_failure_reported_when_parent_has_1_and_2_closed(tmp_path: Path) -> None:

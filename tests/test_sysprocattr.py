@@ -8,6 +8,9 @@ directory only root can read. Helpers that must not be this process (a
 session leader with a pty, an unprivileged starter, a parent that gets
 killed) are Python subprocesses importing pysyscall; every wait has a
 timeout, and children report through pipes rather than sleeps.
+
+Tests that take the ``runner`` fixture (conftest.py) run once per runner,
+as tests/test_runners.py's do; the rest run on the runner auto picks.
 """
 
 from __future__ import annotations
@@ -23,17 +26,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_children, open_fds
+from conftest import TRAP, Runner, assert_no_children, kill_and_reap, open_fds, read_all, reap
 
 import pysyscall
-from pysyscall import Credential, ProcAttr, SysProcAttr, WaitStatus
+from pysyscall import Credential, ProcAttr, SysProcAttr
 from pysyscall.exec_unix import child_program
 from pysyscall.linux import SysProcIDMap
 from pysyscall.zerrors_linux import (
@@ -64,48 +66,6 @@ _libc = ctypes.CDLL(None, use_errno=True)
 def _as_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root: sets ids, makes namespaces and cgroups only root may")
-
-
-# Waiting, reading and reaping, each with a deadline.
-
-
-def read_all(fd: int, timeout: float = TIMEOUT) -> bytes:
-    """Read ``fd`` to EOF; fail if that takes longer than ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(left * 1000):
-            pytest.fail(f"no EOF on fd {fd} within {timeout} s; got {b''.join(chunks)!r}")
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-def kill_and_reap(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        pysyscall.wait4(pid)
-
-
-def reap(pid: int, timeout: float = TIMEOUT) -> WaitStatus:
-    """wait4 for our child ``pid``; kill it and fail if it runs past ``timeout``."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        if not poller.poll(timeout * 1000):
-            kill_and_reap(pid)
-            pytest.fail(f"child {pid} still running after {timeout} s")
-    finally:
-        os.close(pidfd)
-    wpid, status = pysyscall.wait4(pid)
-    assert wpid == pid
-    return status
 
 
 def output(
@@ -349,12 +309,16 @@ def parent_groups() -> Iterator[list[int]]:
         os.setgroups(saved)
 
 
-def test_credential_ids(no_leaks: None) -> None:
-    """Real, effective, saved and fs ids all change; groups are exactly the given ones."""
-    status = status_of(SysProcAttr(credential=Credential(1234, 2345, [3, 30, 300])))
+def test_credential_ids(runner: Runner, no_leaks: None) -> None:
+    """Real, effective, saved and fs ids all change; groups are exactly the given
+    ones; on every runner, and only in the child."""
+    attr = SysProcAttr(credential=Credential(1234, 2345, [3, 30, 300]))
+    runner.runs("/bin/cat", ["cat"], ProcAttr(sys=attr))
+    status = status_of(attr)
     assert ids(status["Uid"]) == [1234] * 4
     assert ids(status["Gid"]) == [2345] * 4
     assert ids(status["Groups"]) == [3, 30, 300]
+    assert os.getresuid() == (0, 0, 0) and os.getresgid() == (0, 0, 0)
 
 
 def test_credential_group_cleanup(parent_groups: list[int], no_leaks: None) -> None:
@@ -449,8 +413,13 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_chroot(tree: Path, no_leaks: None) -> None:
-    """The child's / is the tree, its cwd Dir inside it (Go: chdir after chroot)."""
+def test_chroot(runner: Runner, tree: Path, no_leaks: None) -> None:
+    """The child's / is the tree, its cwd Dir inside it (Go: chdir after chroot);
+    a program outside the tree is not found. On every runner."""
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(chroot=str(tree))))
+    with pytest.raises(FileNotFoundError) as info:
+        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(chroot=str(tree))))
+    assert info.value.step == "execve"  # type: ignore[attr-defined]  # no /bin/true inside
     script = 'pwd; echo /*; read line < /marker; echo "$line"; cd /..; pwd; echo /*'
     out = output(["/only-in-tree/sh", "-c", script], SysProcAttr(chroot=str(tree)), dir="/inside")
     lines = out.splitlines()
@@ -475,8 +444,10 @@ def test_chroot_dir_resolved_inside(tree: Path, tmp_path: Path, no_leaks: None) 
     assert info.value.filename == str(outside)
 
 
-def test_chroot_missing(tmp_path: Path, no_leaks: None) -> None:
+def test_chroot_missing(runner: Runner, tmp_path: Path, no_leaks: None) -> None:
+    """The chroot step's error names the directory. On every runner."""
     missing = str(tmp_path / "missing")
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(chroot=missing)))
     with pytest.raises(FileNotFoundError) as info:
         pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(chroot=missing)))
     assert info.value.errno == errno.ENOENT
@@ -503,9 +474,11 @@ def pty() -> Iterator[tuple[int, int]]:
         os.close(slave)
 
 
-def test_setsid_setctty(pty: tuple[int, int], no_leaks: None) -> None:
-    """setsid + setctty: the pty is the child's controlling terminal, its group in front."""
+def test_setsid_setctty(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
+    """setsid + setctty: the pty is the child's controlling terminal, its group
+    in front. On every runner."""
     _, slave = pty
+    runner.runs("/bin/cat", ["cat"], ProcAttr(sys=SysProcAttr(setsid=True, setctty=True, ctty=0)))
     stat = stat_of(
         output(
             ["/bin/cat", "/proc/self/stat"],
@@ -518,9 +491,12 @@ def test_setsid_setctty(pty: tuple[int, int], no_leaks: None) -> None:
     assert stat["tpgid"] == stat["pid"]
 
 
-def test_setctty_ctty_is_a_child_fd(pty: tuple[int, int], no_leaks: None) -> None:
-    """go.dev/issue/29458: ctty names the child's fd (3 here), not the parent's."""
+def test_setctty_ctty_is_a_child_fd(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
+    """go.dev/issue/29458: ctty names the child's fd (3 here), not the parent's.
+    On every runner."""
     _, slave = pty
+    attr = SysProcAttr(setsid=True, setctty=True, ctty=3)
+    runner.runs("/bin/cat", ["cat"], ProcAttr(files=[0, 1, 2, slave], sys=attr))
     null = os.open(os.devnull, os.O_RDONLY)
     high = fcntl.fcntl(slave, fcntl.F_DUPFD_CLOEXEC, 40)
     try:
@@ -539,9 +515,10 @@ def test_setsid_alone_has_no_terminal(pty: tuple[int, int], no_leaks: None) -> N
     assert stat_of(out)["tty_nr"] == 0
 
 
-def test_setctty_without_setsid_fails(pty: tuple[int, int], no_leaks: None) -> None:
-    """TIOCSCTTY needs a session leader: EPERM, reported at the ioctl step."""
+def test_setctty_without_setsid_fails(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
+    """TIOCSCTTY needs a session leader: EPERM, reported at the ioctl step. On every runner."""
     _, slave = pty
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setctty=True, ctty=0)))
     with pytest.raises(PermissionError) as info:
         pysyscall.fork_exec(
             "/bin/true",
@@ -552,8 +529,10 @@ def test_setctty_without_setsid_fails(pty: tuple[int, int], no_leaks: None) -> N
     assert info.value.step == "ioctl"  # type: ignore[attr-defined]
 
 
-def test_noctty_not_a_terminal(no_leaks: None) -> None:
-    """noctty detaches fd 0 from its terminal: ENOTTY where fd 0 is not one (as in Go)."""
+def test_noctty_not_a_terminal(runner: Runner, no_leaks: None) -> None:
+    """noctty detaches fd 0 from its terminal: ENOTTY where fd 0 is not one (as
+    in Go). On every runner."""
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(noctty=True)))
     null = os.open(os.devnull, os.O_RDONLY)
     try:
         with pytest.raises(OSError) as info:
@@ -706,17 +685,6 @@ def test_invalid_exec(
 
 # Pdeathsig: the signal comes when the thread that started the child exits.
 
-# sh that traps SIGNUM: says "ready" on fd 3 once the trap is set, then
-# reports on fd 4 whether the signal came before a 60 s sleep ran out.
-TRAP = (
-    "trap 'echo got >&4; kill $! 2>/dev/null; exit 0' {signum}\n"
-    "sleep 60 3>&- 4>&- &\n"
-    "echo ready >&3\n"
-    "exec 3>&-\n"
-    "wait\n"
-    "echo none >&4\n"
-)
-
 INTERMEDIATE = """
 import os, sys
 import pysyscall
@@ -787,55 +755,6 @@ def test_pdeathsig_parent_killed(uid: int, cloneflags: int, no_leaks: None) -> N
             os.close(grandchild)
 
 
-@pytest.mark.parametrize(
-    "signum",
-    [
-        signal.SIGUSR1,
-        # Python has no Signals member for it: it used to be refused.
-        signal.SIGRTMIN + 1,
-    ],
-    ids=["SIGUSR1", "SIGRTMIN+1"],
-)
-def test_pdeathsig_thread_exits(signum: int, no_leaks: None) -> None:
-    """The death signal follows the starting *thread* (go.dev/issue/27505).
-
-    A thread starts the child, waits until its trap is set, and exits; this
-    process lives on, yet the child gets the signal.
-    """
-    ready_r, ready_w = os.pipe()
-    report_r, report_w = os.pipe()
-    started: list[int] = []
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            attr = ProcAttr(files=[0, 1, 2, ready_w, report_w], sys=SysProcAttr(pdeathsig=signum))
-            started.append(
-                pysyscall.fork_exec("/bin/sh", ["sh", "-c", TRAP.format(signum=signum)], attr)
-            )
-        except BaseException as e:
-            errors.append(e)
-        finally:
-            os.close(ready_w)
-            os.close(report_w)
-        if started:
-            started.append(len(read_all(ready_r)))
-
-    thread = threading.Thread(target=start)
-    try:
-        thread.start()
-        thread.join(TIMEOUT)
-        assert not thread.is_alive()
-        if errors:
-            raise errors[0]
-        assert started[1] == len(b"ready\n")
-        assert read_all(report_r) == b"got\n"
-        assert reap(started[0]).exit_status() == 0
-    finally:
-        os.close(ready_r)
-        os.close(report_r)
-
-
 PARENT_GONE = """
 import os, signal, sys
 import pysyscall
@@ -885,8 +804,10 @@ def test_ptrace_stops_at_exec(no_leaks: None) -> None:
 # Cloneflags: namespaces made at the fork.
 
 
-def test_clone_newpid(child_view: Any, no_leaks: None) -> None:
-    """CLONE_NEWPID: the child is pid 1 of its namespace, with no parent there."""
+def test_clone_newpid(runner: Runner, child_view: Any, no_leaks: None) -> None:
+    """CLONE_NEWPID: the child is pid 1 of its namespace, with no parent there.
+    On every runner."""
+    runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(cloneflags=CLONE_NEWPID)))
     view = child_view(ProcAttr(sys=SysProcAttr(cloneflags=CLONE_NEWPID)))
     assert view["pid"] == 1 and view["ppid"] == 0
     assert view["started_pid"] != 1
@@ -1314,26 +1235,6 @@ def test_pidfd_send_signal(cloneflags: int, no_leaks: None) -> None:
     assert status.signaled() and status.signal() == signal.SIGINT
 
 
-def test_pidfd_readable_at_exit(no_leaks: None) -> None:
-    """The pidfd polls readable once the child exits; waitid(P_PIDFD) reaps it."""
-    r, w = os.pipe()
-    try:
-        pid, pidfd = pysyscall.start_process(
-            "/bin/cat", ["cat"], ProcAttr(files=[r, 1, 2], sys=SysProcAttr(pidfd=True))
-        )
-    finally:
-        os.close(r)
-    try:
-        assert not readable(pidfd, 0)
-        os.close(w)
-        assert readable(pidfd, TIMEOUT)
-        result = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-    finally:
-        os.close(pidfd)
-    assert result is not None
-    assert (result.si_pid, result.si_code, result.si_status) == (pid, os.CLD_EXITED, 0)
-
-
 def test_pidfd_not_inherited(child_view: Any, no_leaks: None) -> None:
     """The pidfd is close-on-exec: a later child does not get it."""
     r, w = os.pipe()
@@ -1354,17 +1255,17 @@ def test_pidfd_not_inherited(child_view: Any, no_leaks: None) -> None:
 @pytest.mark.parametrize(
     ("argv0", "attr"),
     [
-        ("/nonexistent/program", SysProcAttr(pidfd=True)),
         ("/nonexistent/program", SysProcAttr(pidfd=True, cloneflags=CLONE_NEWTIME)),
         (
             "/bin/true",
             SysProcAttr(pidfd=True, credential=Credential(0, 0), cloneflags=CLONE_NEWUSER),
         ),
     ],
-    ids=["missing-program", "missing-program-clone3", "setgroups-fails"],
+    ids=["missing-program-clone3", "setgroups-fails"],
 )
 def test_pidfd_closed_on_failed_start(argv0: str, attr: SysProcAttr, no_leaks: None) -> None:
-    """go.dev/issue/69284: a start that fails leaves no pidfd open."""
+    """go.dev/issue/69284: a start that fails leaves no pidfd open (a plain
+    start's failure: tests/test_runners.py, on every runner)."""
     with pytest.raises(OSError) as info:
         pysyscall.start_process(argv0, ["program"], ProcAttr(sys=attr))
     if argv0 == "/bin/true":

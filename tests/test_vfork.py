@@ -1,10 +1,14 @@
 """The vfork runner (runner_vfork.py): the plan run by a machine-code routine.
 
-Every behaviour test runs with PYSYSCALL_RUNNER=vfork (the ``vfork``
-fixture) and checks that the vfork runner was the one selected; the strace
-tests prove it from the kernel's side (a clone with CLONE_VM|CLONE_VFORK,
-where the fork runner's has no CLONE_VM) and show that the child makes
-exactly the planned calls, with no Python in it.
+What a child gets is the same on every runner: tests/test_runners.py checks
+it on this one too. Here, the routine's own parts: its table, edited plans
+it must run (a failing step at every position, Go's getppid alternative),
+its clone3 entry, its fallbacks, its stacks and threads. Tests that start
+a child force PYSYSCALL_RUNNER=vfork (the ``vfork`` fixture) and check that
+the vfork runner was the one selected; the strace tests prove it from the
+kernel's side (a clone with CLONE_VM|CLONE_VFORK, where the fork runner's
+has no CLONE_VM) and show that the child makes exactly the planned calls,
+with no Python in it.
 
 The routines' bytes (asm_linux_amd64.py, asm_linux_arm64.py) are checked
 against their listings (the .s beside each) by re-assembling them with
@@ -31,7 +35,6 @@ import mmap
 import os
 import platform
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -49,7 +52,6 @@ from conftest import (
     kernel_has,
     open_fds,
     output_of,
-    signal_set,
     without_fallback,
 )
 
@@ -269,92 +271,13 @@ def test_table_applies_the_signal_rule() -> None:
     )
 
 
-# --- The child's view, under PYSYSCALL_RUNNER=vfork ---------------------------------
-
-
-def test_zero_attr(vfork: None, child_view: Any, no_leaks: None) -> None:
-    view = child_view()
-    assert view["pid"] == view["started_pid"] != os.getpid()
-    assert view["ppid"] == os.getpid()
-    assert view["pgid"] == os.getpgid(0) and view["sid"] == os.getsid(0)
-    assert sorted(view["fds"], key=int) == ["0", "1", "2"]
-
-
-def test_session_and_group(vfork: None, child_view: Any, no_leaks: None) -> None:
-    view = child_view(ProcAttr(sys=SysProcAttr(setsid=True)))
-    assert view["sid"] == view["pid"] == view["pgid"]
-    view = child_view(ProcAttr(sys=SysProcAttr(setpgid=True)))
-    assert view["pgid"] == view["pid"] != os.getpgid(0)
-
-
-def test_dir_and_env(vfork: None, child_view: Any, tmp_path: Path, no_leaks: None) -> None:
-    view = child_view(ProcAttr(dir=tmp_path, env={"A": "1", "B": "two words"}))
-    assert view["cwd"] == str(tmp_path)
-    assert {k: v for k, v in view["environ"].items() if k != "LC_CTYPE"} == {
-        "A": "1",
-        "B": "two words",
-    }
-    env = output_of(["/usr/bin/env", "-0"], env=["K=v", b"L=w"]).split(b"\0")[:-1]
-    assert env == [b"K=v", b"L=w"]
-
-
-def test_fd_shuffle(vfork: None, child_view: Any, tmp_path: Path, no_leaks: None) -> None:
-    """Go's two fd passes: files[i] < i, holes, duplicates; nothing else inherited."""
-    paths = [tmp_path / f"f{i}" for i in range(3)]
-    opened = []
-    for path in paths:
-        path.touch()
-        opened.append(os.open(path, os.O_RDONLY))
-    a, b, c = opened
-    inheritable = os.open(tmp_path, os.O_RDONLY)
-    os.set_inheritable(inheritable, True)
-    try:
-        fds = child_view(ProcAttr(files=[0, 1, 2, c, b, -1, a, 1, None, 3]))["fds"]
-    finally:
-        for fd in [*opened, inheritable]:
-            os.close(fd)
-    assert sorted(fds, key=int) == ["0", "1", "2", "3", "4", "6", "7", "9"]
-    assert fds["3"]["target"] == str(paths[2])
-    assert fds["4"]["target"] == str(paths[1])
-    assert fds["6"]["target"] == str(paths[0])
-    assert fds["7"]["target"] == os.readlink("/proc/self/fd/1")
-    assert fds["9"]["target"] == os.readlink("/proc/self/fd/3")
-
-
-def test_signal_mask_and_handlers(vfork: None, no_leaks: None) -> None:
-    """The parent's mask restored, caught handlers reset, ignored ones kept."""
-    previous = {
-        signal.SIGUSR1: signal.signal(signal.SIGUSR1, signal.SIG_IGN),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *a: None),
-    }
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGWINCH})
-    try:
-        status = proc_status()
-        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == {signal.SIGUSR2, signal.SIGWINCH}
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    assert signal_set(status, "SigBlk") == {signal.SIGUSR2, signal.SIGWINCH}
-    assert signal_set(status, "SigIgn") == {signal.SIGUSR1}
-    assert signal_set(status, "SigCgt") == set()
-    assert signal_set(proc_status(), "SigBlk") == set()
+# --- Edited plans and the clone3 entry, under PYSYSCALL_RUNNER=vfork -----------------
 
 
 @pytest.fixture
 def root() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root: sets credentials, chroots or makes namespaces only root may")
-
-
-def test_credential(vfork: None, root: None, no_leaks: None) -> None:
-    """Raw setgroups/setgid/setuid: every id changes, groups are exactly the given."""
-    status = proc_status(sys=SysProcAttr(credential=Credential(1234, 2345, [3, 30, 300])))
-    assert ids(status["Uid"]) == [1234] * 4
-    assert ids(status["Gid"]) == [2345] * 4
-    assert ids(status["Groups"]) == [3, 30, 300]
-    # The parent kept its ids: the raw system calls changed only the child.
-    assert os.getresuid() == (0, 0, 0) and os.getresgid() == (0, 0, 0)
 
 
 def test_credential_failure(vfork: None, root: None, no_leaks: None) -> None:
@@ -372,44 +295,6 @@ def test_credential_failure(vfork: None, root: None, no_leaks: None) -> None:
     assert f"child step {at + 1}," in str(info.value)
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small root: /bin/cat with the libraries ldd names, and a marker file."""
-    top = tmp_path_factory.mktemp("root")
-    cat = os.path.realpath("/bin/cat")
-    ldd = subprocess.run(["ldd", cat], capture_output=True, text=True, timeout=TIMEOUT, check=True)
-    for path in [word for word in ldd.stdout.split() if word.startswith("/")] + ["/bin/cat"]:
-        target = top / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(cat if path == "/bin/cat" else path, target)
-    (top / "marker").write_text("inside the tree\n")
-    return top
-
-
-def test_chroot(vfork: None, root: None, tree: Path, no_leaks: None) -> None:
-    out = output_of(["/bin/cat", "marker"], dir="/", sys=SysProcAttr(chroot=str(tree)))
-    assert out == b"inside the tree\n"
-    with pytest.raises(FileNotFoundError) as info:
-        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(chroot=str(tree))))
-    assert info.value.step == "execve"  # type: ignore[attr-defined]  # no /bin/true inside
-
-
-def test_pdeathsig_thread_exits(vfork: None, no_leaks: None) -> None:
-    """The death signal follows the starting thread: the one that called clone."""
-    started: list[int] = []
-
-    def start() -> None:
-        attr = ProcAttr(sys=SysProcAttr(pdeathsig=signal.SIGUSR1))
-        started.append(pysyscall.fork_exec("/bin/sleep", ["sleep", "30"], attr))
-
-    thread = threading.Thread(target=start)
-    thread.start()
-    thread.join(TIMEOUT)
-    assert started
-    _, status = pysyscall.wait4(started[0])
-    assert status.signaled() and status.signal() == signal.SIGUSR1
-
-
 def test_pdeathsig_otherwise_runs_when_parent_differs(vfork: None, no_leaks: None) -> None:
     """Go's getppid check: the alternative entry (kill) runs when the result differs."""
     plan = exec_unix.child_program(
@@ -422,26 +307,6 @@ def test_pdeathsig_otherwise_runs_when_parent_differs(vfork: None, no_leaks: Non
     assert status.signaled() and status.signal() == signal.SIGUSR2
 
 
-def test_pidfd(vfork: None, no_leaks: None) -> None:
-    kernel_has("pidfd")
-    pid, pidfd = pysyscall.start_process(
-        "/bin/sleep", ["sleep", "30"], ProcAttr(sys=SysProcAttr(pidfd=True))
-    )
-    try:
-        assert pidfd >= 0
-        fdinfo = Path(f"/proc/self/fdinfo/{pidfd}").read_text()
-        assert f"Pid:\t{pid}\n" in fdinfo
-        assert not os.get_inheritable(pidfd)
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        assert not poller.poll(0)  # running
-        os.kill(pid, signal.SIGKILL)  # (PyPy has no signal.pidfd_send_signal)
-        assert poller.poll(TIMEOUT * 1000)  # readable once it has exited
-    finally:
-        os.close(pidfd)
-    assert pysyscall.wait4(pid)[1].signal() == signal.SIGKILL
-
-
 def test_clone3_new_time_namespace(vfork: None, root: None, no_leaks: None) -> None:
     """CLONE_NEWTIME needs clone3: the routine's clone3_vfork entry makes it."""
     kernel_has("clone3")
@@ -451,27 +316,6 @@ def test_clone3_new_time_namespace(vfork: None, root: None, no_leaks: None) -> N
     assert plan.fork.name == "clone3" and runner_vfork.unavailable(plan) is None
     out = output_of(["/bin/readlink", "/proc/self/ns/time"], sys=attr)
     assert out.decode().strip() != os.readlink("/proc/self/ns/time")
-
-
-def test_errors(vfork: None, tmp_path: Path, no_leaks: None) -> None:
-    missing = str(tmp_path / "missing")
-    with pytest.raises(FileNotFoundError) as info:
-        pysyscall.fork_exec(missing + "/program", ["program"])
-    assert info.value.errno == errno.ENOENT and info.value.filename == missing + "/program"
-    assert info.value.step == "execve"  # type: ignore[attr-defined]
-    with pytest.raises(FileNotFoundError) as info:
-        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir=missing))
-    assert info.value.filename == missing
-    assert info.value.step == "chdir"  # type: ignore[attr-defined]
-    with pytest.raises(PermissionError) as info:  # pid 1's group: another session
-        pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setpgid=True, pgid=1)))
-    assert info.value.step == "setpgid"  # type: ignore[attr-defined]
-
-
-def test_pidfd_closed_on_failure(vfork: None, no_leaks: None) -> None:
-    kernel_has("pidfd")
-    with pytest.raises(FileNotFoundError):
-        pysyscall.start_process("/nonexistent/x", ["x"], ProcAttr(sys=SysProcAttr(pidfd=True)))
 
 
 # --- A failing step at every position ----------------------------------------------
