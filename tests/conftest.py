@@ -209,8 +209,25 @@ def kill_and_reap(pid: int) -> None:
 
 
 def reap(pid: int, timeout: float = TIMEOUT) -> pysyscall.WaitStatus:
-    """wait4 for our child ``pid``; kill it and fail if it runs past ``timeout``."""
-    pidfd = os.pidfd_open(pid)
+    """wait4 for our child ``pid``; kill it and fail if it runs past ``timeout``.
+
+    Waits on a pidfd where the kernel has pidfd_open (5.3+), else polls
+    waitpid(WNOHANG): the runner tests also run under old kernels' seccomp
+    profiles (.ci/run).
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError as error:
+        if error.errno != errno.ENOSYS:
+            raise
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            wpid, status = os.waitpid(pid, os.WNOHANG)
+            if wpid == pid:
+                return pysyscall.WaitStatus(status)
+            time.sleep(0.01)
+        kill_and_reap(pid)
+        pytest.fail(f"child {pid} still running after {timeout} s")
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
