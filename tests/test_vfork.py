@@ -31,7 +31,6 @@ import errno
 import importlib
 import importlib.util
 import json
-import mmap
 import os
 import platform
 import re
@@ -170,22 +169,6 @@ def test_layout_matches_python() -> None:
     assert asm.ENTRY_SIZE == 11 * 8
     assert asm.E_ARGS + 6 * 8 == asm.E_FLAGS
     assert asm.F_LOAD0 << 5 < asm.F_FAIL  # the six load bits sit below the judging flags
-
-
-def test_constants_match_python() -> None:
-    assert zerrors_linux.SIGCHLD == signal.SIGCHLD
-    assert zerrors_linux.PROT_READ == mmap.PROT_READ
-    assert zerrors_linux.PROT_WRITE == mmap.PROT_WRITE
-    assert zerrors_linux.PROT_EXEC == mmap.PROT_EXEC
-    assert zerrors_linux.MAP_PRIVATE == mmap.MAP_PRIVATE
-    assert zerrors_linux.MAP_ANONYMOUS == mmap.MAP_ANONYMOUS
-    assert zerrors_linux.MFD_CLOEXEC == os.MFD_CLOEXEC
-    for name in ("CLONE_VM", "CLONE_VFORK", "CLONE_NEWUSER"):
-        if hasattr(os, name):  # Python 3.12+
-            assert getattr(zerrors_linux, name) == getattr(os, name), name
-    for name in ("MAP_STACK", "MAP_NORESERVE"):
-        if hasattr(mmap, name):
-            assert getattr(zerrors_linux, name) == getattr(mmap, name), name
 
 
 def test_table_layout() -> None:
