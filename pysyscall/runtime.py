@@ -41,6 +41,10 @@ IGNORED_BY_PYTHON = (signal.SIGPIPE, signal.SIGXFSZ)
 
 _sigmask = libc.child("pthread_sigmask")
 _Calls = tuple[Callable[[], Any], ...]
+_call = operator.methodcaller("__call__")
+# One C call that makes a chain of C calls: no interrupt point between them.
+_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_GC_RESUME = {True: gc.enable, False: int}  # int(): a call that does nothing
 
 
 def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
@@ -54,12 +58,27 @@ def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
     process-directed signal still trips the main thread's handler, which a
     start from that handler would then see as the mask to give its child),
     and not between the fork and the pid's recording (plan.Start).
+
+    Whether the GC ran is read in the chain, right before the pause, as
+    _posixsubprocess's PyGC_Disable returns it: read earlier, another
+    thread's start could pause it in between (its clone or its wait for the
+    exec releases the GIL) and resume it before this pause, and the GC
+    would be left off for good (CI's emulated aarch64 machine saw it).
     """
     block = functools.partial(
         _sigmask, zerrors.SIG_BLOCK, ctypes.addressof(ALL_SIGNALS), ctypes.addressof(saved_mask)
     )
     restore = functools.partial(_sigmask, zerrors.SIG_SETMASK, ctypes.addressof(saved_mask), None)
-    return (gc.disable, block), (restore, gc.enable if gc.isenabled() else int)
+    gc_ran = ctypes.c_bool()
+    # Read and paused by two C calls in a row, which no other thread can
+    # come between (the GIL is released only by a call that says so).
+    remember = functools.partial(
+        _run, map(setattr, (gc_ran,), ("value",), map(_call, (gc.isenabled,)))
+    )
+    resume = functools.partial(
+        _run, map(_call, map(_GC_RESUME.get, map(getattr, (gc_ran,), ("value",))))
+    )
+    return (remember, gc.disable, block), (restore, resume)
 
 
 def signals_to_reset() -> list[int]:
@@ -123,9 +142,6 @@ ASKABLE_MASK = sum(1 << (s - 1) for s in ASKABLE)
 IGNORED_BY_PYTHON_MASK = sum(1 << (s - 1) for s in IGNORED_BY_PYTHON)
 
 
-_call = operator.methodcaller("__call__")
-# One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _STATUS_SIZE = 8192
 _open_status = functools.partial(
     libc.parent("open"),

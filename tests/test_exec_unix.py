@@ -8,6 +8,7 @@ steps) is tests/test_runners.py's, run over every runner.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import subprocess
@@ -203,6 +204,32 @@ def test_failure_just_before_the_fork_leaks_nothing(
         pysyscall.fork_exec("/bin/true", ["true"], attr)
     monkeypatch.setattr(runtime, "fork_calls", real)
     assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
+
+
+@pytest.mark.parametrize("runner", ["vfork", "fork"])
+def test_gc_resumed_by_another_start_in_between(
+    runner: str, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    """Another thread's start pauses the GC, this start's calls are made, the
+    other start resumes the GC, then this start forks: the GC runs afterwards
+    (the pause must read whether the GC ran when it pauses, not before)."""
+    from pysyscall import runtime
+
+    monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
+    real = runtime.fork_calls
+
+    def other_start_ends_its_pause(mask: Any) -> Any:
+        calls = real(mask)
+        gc.enable()  # the other start, done with its fork
+        return calls
+
+    monkeypatch.setattr(runtime, "fork_calls", other_start_ends_its_pause)
+    gc.disable()  # the other start, in its fork
+    try:
+        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_runner_choice(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
