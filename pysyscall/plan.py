@@ -209,6 +209,17 @@ ALL_SIGNALS = ctypes.create_string_buffer(zerrors.SIGSET_SIZE)
 libc.call("sigfillset", ctypes.addressof(ALL_SIGNALS))
 
 
+def mask_calls(sigmask: Any, saved: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """Two calls for a C chain: block every signal, saving the thread's mask
+    into ``saved`` (a sigset_t buffer); restore that mask. ``sigmask`` is the
+    C library's pthread_sigmask through the handle the caller needs."""
+    block = functools.partial(
+        sigmask, zerrors.SIG_BLOCK, ctypes.addressof(ALL_SIGNALS), ctypes.addressof(saved)
+    )
+    restore = functools.partial(sigmask, zerrors.SIG_SETMASK, ctypes.addressof(saved), None)
+    return block, restore
+
+
 class Start:
     """What one start has made, where an exception path finds it (exec_unix._guarded).
 
@@ -245,11 +256,7 @@ class Start:
         kill = functools.partial(libc.parent("kill"), self.pid, signal.SIGKILL)
         wait = functools.partial(libc.parent("wait4"), self.pid, None, 0, None)
         self.mask = ctypes.create_string_buffer(zerrors.SIGSET_SIZE)
-        sigmask = libc.parent("pthread_sigmask")
-        block = functools.partial(
-            sigmask, signal.SIG_BLOCK, ctypes.addressof(ALL_SIGNALS), ctypes.addressof(self.mask)
-        )
-        restore = functools.partial(sigmask, signal.SIG_SETMASK, ctypes.addressof(self.mask), None)
+        block, restore = mask_calls(libc.parent("pthread_sigmask"), self.mask)
 
         def waits() -> Iterable[Any]:
             # Signals blocked, wait4 until it succeeds (REAP_TRIES at most),

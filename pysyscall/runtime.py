@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from . import libc
 from ._platform import GOOS, zerrors
-from .plan import ALL_SIGNALS
+from .plan import mask_calls
 from .rwmutex import Hold, RWMutex
 
 # Python itself ignores these at start-up; a child of Go (which catches
@@ -65,10 +65,7 @@ def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
     exec releases the GIL) and resume it before this pause, and the GC
     would be left off for good (CI's emulated aarch64 machine saw it).
     """
-    block = functools.partial(
-        _sigmask, zerrors.SIG_BLOCK, ctypes.addressof(ALL_SIGNALS), ctypes.addressof(saved_mask)
-    )
-    restore = functools.partial(_sigmask, zerrors.SIG_SETMASK, ctypes.addressof(saved_mask), None)
+    block, restore = mask_calls(_sigmask, saved_mask)
     gc_ran = ctypes.c_bool()
     # Read and paused by two C calls in a row, which no other thread can
     # come between (the GIL is released only by a call that says so).
