@@ -278,7 +278,7 @@ def _fork_exec(
     ``pidfd``: whether the caller can take one (fork_exec cannot: closed here).
     """
     try:
-        if remembered.start(record, argv0, argv, attr):  # planned before: no plan to make
+        if _start_remembered(record, argv0, argv, attr):  # planned before: no plan to make
             return -1
         plan = child_program(argv0, argv, attr)
         try:
@@ -294,6 +294,38 @@ def _fork_exec(
         _close(fd)
         return -1
     return fd
+
+
+def _start_remembered(
+    record: Start, argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
+) -> bool:
+    """Start a request that can be remembered (the pid into ``record``); False: plan it.
+
+    Plans and remembers the request the first time (remembered.py, the plan
+    cache); later starts take a plan from its pool. Raises what fork_exec
+    raises (bad arguments, a closed fd, the child's error).
+    """
+    key = remembered.request_key(argv0, argv, attr, ProcAttr)
+    if key is None:
+        return False
+    entry = remembered.lookup(key)
+    if entry is not None and remembered.files_changed(entry):
+        # An fd that is not open (POLLNVAL), or one poll has news of: the
+        # check a new plan makes raises, or passes.
+        _files(None if attr is None else attr.files)
+    if entry is None:
+        plan = child_program(argv0, argv, attr)
+        entry = remembered.keep(key, plan, files=key[-2])
+    else:
+        plan = remembered.take(entry)
+        if plan is None:
+            plan = child_program(argv0, argv, attr)
+            remembered.prepare(entry.runner, plan)
+    try:
+        _start(record, plan, runner=entry.runner)
+        return True
+    finally:
+        entry.give_back(plan)  # one C call: an interrupt cannot lose it
 
 
 def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
