@@ -535,7 +535,7 @@ def test_bad_arguments_to_fork_exec() -> None:
         if name == "pgid_to_set" and native[0] == "ok":
             # 3.12's converter truncates a pid_t to 32 bits (setpgid(0, 0)
             # here), and so does compat there: both start the program.
-            assert compat._native_truncates_pgid()
+            assert compat.arguments._native_truncates_pgid()
             assert ours[0] == "ok"
             for pid in (native[1], ours[1]):
                 assert os.waitpid(pid, 0)[1] == 0
