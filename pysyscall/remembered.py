@@ -37,8 +37,9 @@ small pool: a start takes a plan from it, or plans a new one when all are
 in use (several threads starting the same command), and gives it back.
 
 The cache sits below the API that plans and starts: exec_unix (its
-``_start_remembered``) keeps its plans here, and this module does not
-import it.
+``_start_remembered``) and compat.fork_exec keep their plans here, in one
+table of SIZE requests (compat's keys begin with "compat"), and this module
+imports neither.
 """
 
 from __future__ import annotations

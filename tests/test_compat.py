@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pytest
 from conftest import runner_starts
 
-from pysyscall import compat
+from pysyscall import compat, remembered
 from pysyscall.cli import main as cli_main
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="compat plans Linux children")
@@ -341,18 +341,23 @@ def test_executable_list_errno_remembered(tmp_path: Path) -> None:
     assert len(ran) == 4, ran
 
 
+def compat_entries() -> list[remembered.Entry]:
+    """The requests compat keeps plans for, in the plan cache it shares with exec_unix."""
+    return [entry for key, entry in remembered._entries.items() if key[0] == "compat"]
+
+
 def test_plan_remembered_and_given_back() -> None:
     compat.forget()
     with compat.installed():
         sh("true")
-        assert len(compat._pools) == 1
-        (pool,) = compat._pools.values()
-        assert len(pool) == 1
-        first = pool[0]
+        assert len(compat_entries()) == 1
+        (entry,) = compat_entries()
+        assert len(entry.plans) == 1
+        first = entry.plans[0]
         sh("true")
-        assert pool == [first]  # taken, used again, given back
+        assert entry.plans == [first]  # taken, used again, given back
         sh("true", cwd="/tmp")  # another request: another plan
-        assert len(compat._pools) == 2
+        assert len(compat_entries()) == 2
 
 
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGRTMIN + 3])
@@ -403,7 +408,7 @@ def test_env_none_is_the_c_librarys_environ(monkeypatch: pytest.MonkeyPatch) -> 
             os.putenv("PYSYSCALL_COMPAT_B", value)
             os.unsetenv("PYSYSCALL_COMPAT_C")
             assert both(script) == ("ok", (0, f"x{value} y\n".encode(), b""))
-        assert len(compat._pools) == 1  # the second start was the kept plan's
+        assert len(compat_entries()) == 1  # the second start was the kept plan's
         assert "PYSYSCALL_COMPAT_B" not in os.environ and "PYSYSCALL_COMPAT_C" in os.environ
     finally:
         os.unsetenv("PYSYSCALL_COMPAT_B")

@@ -14,7 +14,8 @@ to Popen through its own error pipe, as _posixsubprocess's does
 Remembered plans: planning costs more than the rest of a start in Python,
 so a request whose arguments are plain values (str, bytes, int, bool, None,
 and lists and tuples of them) keeps its plans in the plan cache
-(remembered.py), up to ``POOL`` per request and ``REMEMBERED`` requests. A
+(remembered.py, beside exec_unix's: ``remembered.POOL`` per request,
+``remembered.SIZE`` requests in all; ``forget`` empties it). A
 plan is never run by two starts at once (a start takes one from the pool
 and gives it back); the key includes this process's pid, the signal
 dispositions the plan depends on (SigIgn and SigCgt from
@@ -58,8 +59,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .. import exec_unix, libc, runners
+from .. import exec_unix, libc, remembered, runners
 from ..plan import Start
+from ..remembered import forget
 from .arguments import INDEX, NATIVE, PARAMETERS, Request, count_error, native, parameters
 from .errpipe import (
     CHDIR_TAGGED,
@@ -104,9 +106,6 @@ __all__ = [
 _PREEXEC = INDEX["preexec_fn"]
 _close = libc.parent("close")
 
-POOL = 4  # plans kept per request, for threads starting it at once
-REMEMBERED = 64  # requests whose plans are kept; past that the oldest goes
-
 
 # --- remembered plans ----------------------------------------------------------------
 
@@ -127,8 +126,6 @@ _X = INDEX["executable_list"]
 _K = INDEX["fds_to_keep"]
 _E = INDEX["env_list"]
 _G = INDEX["extra_groups"]
-
-_pools: dict[tuple[Any, ...], list[Prepared]] = {}
 
 
 def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -169,6 +166,7 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     executables = tuple(executables)
     thread = errno_location() if len(executables) > 1 else None
     return (
+        "compat",  # in the plan cache beside exec_unix's keys
         os.getpid(),
         signal_state(),
         thread,
@@ -180,26 +178,6 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
         scalars,
         runners.requested(),
     )
-
-
-def _keep(key: tuple[Any, ...], prepared: Prepared) -> None:
-    """Give a plan back to its request's pool (made on first use).
-
-    No lock: each dict operation is atomic, and a start from a signal
-    handler may come here while this thread is in the middle of it.
-    """
-    pool = _pools.get(key)
-    if pool is None:
-        while len(_pools) >= REMEMBERED:
-            _pools.pop(next(iter(_pools), key), None)  # the oldest request
-        pool = _pools.setdefault(key, [])
-    if len(pool) < POOL:
-        pool.append(prepared)
-
-
-def forget() -> None:
-    """Drop every remembered plan (tests; a changed runner setup)."""
-    _pools.clear()
 
 
 # --- fork_exec -----------------------------------------------------------------------
@@ -220,44 +198,41 @@ def fork_exec(*arguments: Any) -> int:
 
 def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
     key = request_key(arguments)
-    prepared = None
-    pool = None if key is None else _pools.get(key)
-    if pool:
-        with contextlib.suppress(IndexError):
-            prepared = pool.pop()  # atomic: two threads never share a plan
-        environ = None if prepared is None else prepared.plan.environ
-        if environ is not None and not environ.take():
-            prepared = None  # environ outgrew the plan's copy: plan again
+    entry = None if key is None else remembered.lookup(key)
+    prepared = None if entry is None else remembered.take(entry)
     if prepared is None:
         request = Request(arguments)
         if len(request.executables) > MAX_EXECUTABLES:
             record.pid.value = native(arguments)
             return -1
-        state, errno_address = (None, None) if key is None else (key[1], key[2])
+        state, errno_address = (None, None) if key is None else (key[2], key[3])
         prepared = child_program(request, state, errno_address)
-        if key is not None:
-            # Chosen once for a remembered plan (the key holds the runner asked for).
-            prepared.runner = runners.select(prepared.plan)
-    _start(record, prepared, arguments[INDEX["errpipe_write"]])
-    if pool is not None:
-        if len(pool) < POOL:
-            pool.append(prepared)
-    elif key is not None:
-        _keep(key, prepared)
+        if entry is not None:
+            remembered.prepare(entry.runner, prepared.plan)
+        elif key is not None:
+            # Its runner chosen once (the key holds the runner asked for, and
+            # the signal state: no signal list to compare at later starts).
+            entry = remembered.keep(key, prepared.plan, files=(), signals=False)
+    _start(record, prepared, arguments[INDEX["errpipe_write"]], entry)
+    if entry is not None:
+        entry.give_back(prepared)  # one C call
     return -1
 
 
-def _start(record: Start, prepared: Prepared, errpipe_write: int) -> None:
+def _start(
+    record: Start, prepared: Prepared, errpipe_write: int, entry: remembered.Entry | None
+) -> None:
     """Start ``prepared`` (the pid into ``record``); on the child's failure, write
-    its message for Popen."""
+    its message for Popen. ``entry``: the remembered request's, with its runner."""
     plan = prepared.plan
     fds = record.fds
     try:
         if prepared.errno_fd is not None:
             errno_pipe(fds, plan.first_free_fd)
             prepared.errno_fd.value = fds[4]
-        # The runner a remembered plan was given (None: exec_unix chooses).
-        exec_unix._start(record, plan, reap_failed=False, runner=prepared.runner)
+        # The runner a remembered request was given (none: exec_unix chooses).
+        runner = None if entry is None else entry.runner
+        exec_unix._start(record, plan, reap_failed=False, runner=runner)
     except OSError as error:
         step = getattr(error, "step", None)
         if step is None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-from types import ModuleType
 from typing import Any
 
 from .. import env_unix, libc, runtime
@@ -83,15 +82,16 @@ def signals_to_reset(state: Any, restore_signals: bool) -> list[int]:
 
 class Prepared:
     """A planned request: the plan, the cell that carries the errno pipe's fd,
-    and the runner chosen for it (None: exec_unix chooses at each start)."""
+    and the number of executables; ``environ`` is the plan's (the plan
+    cache takes it again before a kept plan starts: remembered.take)."""
 
-    __slots__ = ("errno_fd", "executables", "plan", "runner")
+    __slots__ = ("environ", "errno_fd", "executables", "plan")
 
     def __init__(self, plan: Plan, errno_fd: Cell | None, executables: int) -> None:
         self.plan = plan
         self.errno_fd = errno_fd
         self.executables = executables
-        self.runner: ModuleType | None = None
+        self.environ = plan.environ
 
 
 def child_program(
