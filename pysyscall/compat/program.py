@@ -11,19 +11,23 @@ setsid, setpgid, setgroups, setregid, setreuid, close_fds (close_range
 marking everything but fds_to_keep close-on-exec), then execve of each
 executable in turn. The parent plans every step; the child runs no Python
 between fork and execve.
+
+The steps linux.py's program has too are made by the same code: the
+Builder's clear_cloexec, chdir, reset_signals, session and execve, and
+linux.py's credential_steps (raw setgroups, setregid, setreuid) and
+mark_cloexec. What is CPython's own (the stdio dance, the parent's pipe
+ends, umask, the errno pipe's writes) is written here.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import signal
 from typing import Any
 
 from .. import env_unix, libc, runtime
 from .._platform import system as _system
 from .._platform import zerrors, zsysnum
-from ..plan import Builder, Cell, Envv, Plan, environment_text
+from ..plan import Builder, Cell, Envv, Plan, SysProcAttrBase
 from .arguments import ID_NONE, Request
 from .errpipe import ERRNO_SIZE
 
@@ -105,6 +109,8 @@ def child_program(
     ``environ``, as execv gives it natively (env_unix.Environ).
     """
     assert zsysnum is not None  # planned only where the numbers are known (PLANNED)
+    from .. import linux  # planned on Linux only
+
     if not request.executables:
         raise ValueError("executable_list must not be empty")
     if state is None:
@@ -127,9 +133,7 @@ def child_program(
     # and written by this parent instead).
     for fd in request.fds_to_keep:
         if fd != request.errpipe_write:
-            b.call(
-                "fcntl", fd, zerrors.F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)", name="inheritable"
-            )
+            b.clear_cloexec(fd)
     # The parent's ends of the pipes.
     for fd in request.parent_ends:
         if fd != -1:
@@ -157,9 +161,7 @@ def child_program(
         if isinstance(source, int) and source == -1:
             continue
         if isinstance(source, int) and source == i:
-            b.call(
-                "fcntl", i, zerrors.F_SETFD, 0, text=f"fcntl({i}, F_SETFD, 0)", name="inheritable"
-            )
+            b.clear_cloexec(i)
         else:
             shown = source if isinstance(source, int) else f"fd{i}"
             b.call("dup2", source, i, text=f"dup2({shown}, {i})")
@@ -180,43 +182,20 @@ def child_program(
         zerrors.SIG_SETMASK,
         zerrors.SIGSET_SIZE,
     )
-    if request.call_setsid:
-        b.call("setsid", text="setsid()")
-    if request.pgid_to_set >= 0:
-        b.call("setpgid", 0, request.pgid_to_set, text=f"setpgid(0, {request.pgid_to_set})")
-    if request.extra_groups is not None:
-        groups = request.extra_groups
-        array = (ctypes.c_uint32 * max(len(groups), 1))(*groups)
-        b.keep.append(array)
-        b.call(
-            "syscall",
-            zsysnum.SYS_SETGROUPS,
-            len(groups),
-            ctypes.addressof(array),
-            text=f"syscall(SYS_setgroups, {groups})",
-            name="setgroups",
-        )
-    if request.gid != ID_NONE:
-        b.call(
-            "syscall",
-            zsysnum.SYS_SETREGID,
-            request.gid,
-            request.gid,
-            text=f"syscall(SYS_setregid, {request.gid}, {request.gid})",
-            name="setregid",
-        )
-    if request.uid != ID_NONE:
-        b.call(
-            "syscall",
-            zsysnum.SYS_SETREUID,
-            request.uid,
-            request.uid,
-            text=f"syscall(SYS_setreuid, {request.uid}, {request.uid})",
-            name="setreuid",
-        )
+    session = SysProcAttrBase(
+        setsid=request.call_setsid,
+        setpgid=request.pgid_to_set >= 0,
+        pgid=max(request.pgid_to_set, 0),
+    )
+    b.session(session, zerrors.TIOCSPGRP)
+    linux.credential_steps(
+        b,
+        request.extra_groups,
+        None if request.gid == ID_NONE else request.gid,
+        None if request.uid == ID_NONE else request.uid,
+        real=True,
+    )
     if request.close_fds:
-        from .. import linux  # planned on Linux only (PLANNED)
-
         # Every fd from 3 up but fds_to_keep: close-on-exec.
         low = 3
         for fd in [*request.fds_to_keep, 0x100000000]:
@@ -227,27 +206,16 @@ def child_program(
     # Every executable in turn, sharing one argv and one envp. After each
     # failure but the last, the child writes its errno into the errno pipe
     # (errno_fd, set for each start); the parent picks the one to report.
-    argv_address = b.c_string_array(request.args)
-    envp_address = b.environment(envv)
     count = len(request.executables)
     errno_fd = None
     if count > 1:
         errno_fd = b.cell(-1)
         if errno_address is None:
             errno_address = errno_location()
+    arrays = None
     for index, executable in enumerate(request.executables):
         last = index == count - 1
-        program = os.fsdecode(executable)
-        args_text = [os.fsdecode(arg) for arg in request.args] if last else "argv"
-        b.call(
-            "execve",
-            b.c_string(executable),
-            argv_address,
-            envp_address,
-            text=f"execve({program!r}, {args_text!r}, {environment_text(envv)})",
-            checked=last,
-            path=program if last else None,
-        )
+        arrays = b.execve(executable, request.args, envv, arrays, checked=last)
         if not last:
             b.call(
                 "write",
