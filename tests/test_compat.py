@@ -12,6 +12,7 @@ import asyncio
 import errno
 import functools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -690,3 +691,16 @@ def test_cli_via_subprocess() -> None:
     with runner_starts() as ran:
         assert cli_main(["run", "--via-subprocess", "--", SH, "-c", "exit 3"]) == 3
     assert len(ran) == 1, ran
+
+
+def test_credential_steps_written_once() -> None:
+    # compat's child and linux.py's change their ids through one function,
+    # linux.credential_steps: no other module names the system calls.
+    package = Path(compat.__file__).resolve().parent.parent
+    writers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if re.search(r"SYS_SET(GROUPS|GID|UID|REGID|REUID)\b", path.read_text())
+        and not path.name.startswith("zsysnum_")
+    )
+    assert writers == ["linux.py"]

@@ -186,6 +186,9 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
 def fork_exec(*arguments: Any) -> int:
     """``_posixsubprocess.fork_exec`` of this interpreter, on pysyscall's child program.
 
+    Port of subprocess_fork_exec (_posixsubprocess.c): the arguments
+    checked (arguments.py), the child planned (program.py) and started.
+
     Under exec_unix._guarded: an exception (a Ctrl-C) leaves no child, fd
     or lock behind; a pid returned is the caller's.
     """

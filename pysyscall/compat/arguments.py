@@ -204,7 +204,10 @@ def _id(value: Any, what: str) -> int:
 
 
 def _fds_to_keep(value: Any) -> tuple[int, ...]:
-    """fds_to_keep: a tuple of sorted, distinct fds (else ValueError, as CPython)."""
+    """fds_to_keep: a tuple of sorted, distinct fds, else ValueError.
+
+    Port of _sanity_check_python_fd_sequence (_posixsubprocess.c).
+    """
     if not isinstance(value, tuple):
         raise TypeError(f"fork_exec() argument 4 must be tuple, not {type(value).__name__}")
     previous = -1
@@ -239,7 +242,11 @@ class Request:
     )
 
     def __init__(self, arguments: Sequence[Any]) -> None:
-        """Check ``arguments`` in _posixsubprocess's order; raise as it does."""
+        """Check ``arguments`` in _posixsubprocess's order; raise as it does.
+
+        Port of subprocess_fork_exec's conversions and checks
+        (_posixsubprocess.c, its Argument Clinic parser from 3.12).
+        """
         a = dict(zip(PARAMETERS, arguments))
         self.close_fds = _truth(a["close_fds"])
         fds_to_keep = a["fds_to_keep"]

@@ -68,7 +68,11 @@ CHDIR_TAGGED = _chdir_tagged()
 
 
 def error_message(step: str, code: int) -> bytes:
-    """What _posixsubprocess's child writes to errpipe_write for a failure at ``step``."""
+    """What _posixsubprocess's child writes to errpipe_write for a failure at ``step``.
+
+    Port of child_exec's error tail (_posixsubprocess.c), with the chdir
+    tag 3.13+ subprocess.py's _execute_child reads.
+    """
     if step == "execve":
         return b"OSError:%x:" % code
     if step == "chdir" and CHDIR_TAGGED:
@@ -77,7 +81,11 @@ def error_message(step: str, code: int) -> bytes:
 
 
 def executable_errno(errnos: Sequence[int], last: int) -> int:
-    """The errno of a failed executable list: the first not ENOENT/ENOTDIR, else the last."""
+    """The errno of a failed executable list: the first not ENOENT/ENOTDIR, else the last.
+
+    Port of child_exec's exec loop (_posixsubprocess.c), which follows
+    os.py's _execvpe.
+    """
     for code in (*errnos, last):
         if code not in (errno.ENOENT, errno.ENOTDIR):
             return code

@@ -61,6 +61,9 @@ def signal_state() -> Any:
 def signals_to_reset(state: Any, restore_signals: bool) -> list[int]:
     """The signals the child sets to SIG_DFL: CPython's vfork child's choice.
 
+    Port of reset_signal_handlers and, for restore_signals,
+    _Py_RestoreSignals (_posixsubprocess.c, Python/pylifecycle.c).
+
     Every caught signal (its handler must not run in the child once the
     mask is restored; execve would reset it anyway), and with
     restore_signals SIGPIPE and SIGXFSZ whatever they are. Ignored signals
@@ -101,7 +104,9 @@ class Prepared:
 def child_program(
     request: Request, state: Any = None, errno_address: int | None = None
 ) -> Prepared:
-    """Plan _posixsubprocess's child (child_exec) for ``request`` as pysyscall steps.
+    """Plan _posixsubprocess's child for ``request`` as pysyscall steps.
+
+    Port of child_exec (_posixsubprocess.c), in its order.
 
     ``state``: signal_state() (read now if None); ``errno_address``: the
     calling thread's errno (read now if None), which the child reports after
