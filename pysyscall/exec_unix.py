@@ -343,8 +343,8 @@ def _start(
 ) -> int:
     """Start ``plan``: the child's pid into ``record``; returns its pidfd or -1.
 
-    Run under _guarded (compat.py's too): an exception may leave what it
-    interrupted in ``record``. ``reap_failed=False`` (compat.py): a child
+    Run under _guarded (compat.fork_exec's too): an exception may leave what it
+    interrupted in ``record``. ``reap_failed=False`` (compat.fork_exec): a child
     that failed is left for the caller to reap (its pid in ``record``, and
     on its error as ``.pid``). ``runner``: the one runners.select(plan)
     picked (remembered.py knows it).
