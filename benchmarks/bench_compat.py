@@ -27,6 +27,7 @@ if not os.environ.get("PYTHONPATH"):  # this checkout's pysyscall, not an instal
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pysyscall import compat, runners
+from pysyscall import remembered as plan_cache
 
 COMMAND = ["/bin/true"]
 
@@ -73,9 +74,10 @@ def parts() -> None:
     def remembered() -> None:
         key = compat.request_key(arguments)
         assert key is not None
-        pool = compat._pools.get(key)
-        found = pool.pop() if pool else prepared
-        compat._keep(key, found)
+        entry = plan_cache.lookup(key)
+        if entry is None:
+            entry = plan_cache.keep(key, prepared.plan, files=(), signals=False)
+        entry.give_back(plan_cache.take(entry) or prepared)
 
     timings = [
         ("signal state (/proc/self/status)", compat.signal_state),

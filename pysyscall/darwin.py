@@ -138,10 +138,7 @@ def child_program(
     def dup(old: int, new: int) -> None:
         b.call("dup2", old, new, text=f"dup2({old}, {new})")
 
-    def clear_cloexec(fd: int) -> None:
-        b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)")
-
-    first_free_fd = b.fd_passes(files, dup_cloexec, dup, clear_cloexec)
+    first_free_fd = b.fd_passes(files, dup_cloexec, dup, b.clear_cloexec)
     if sys.noctty:
         b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
     if sys.setctty:

@@ -278,7 +278,7 @@ def _fork_exec(
     ``pidfd``: whether the caller can take one (fork_exec cannot: closed here).
     """
     try:
-        if remembered.start(record, argv0, argv, attr):  # planned before: no plan to make
+        if _start_remembered(record, argv0, argv, attr):  # planned before: no plan to make
             return -1
         plan = child_program(argv0, argv, attr)
         try:
@@ -296,6 +296,38 @@ def _fork_exec(
     return fd
 
 
+def _start_remembered(
+    record: Start, argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
+) -> bool:
+    """Start a request that can be remembered (the pid into ``record``); False: plan it.
+
+    Plans and remembers the request the first time (remembered.py, the plan
+    cache); later starts take a plan from its pool. Raises what fork_exec
+    raises (bad arguments, a closed fd, the child's error).
+    """
+    key = remembered.request_key(argv0, argv, attr, ProcAttr)
+    if key is None:
+        return False
+    entry = remembered.lookup(key)
+    if entry is not None and remembered.files_changed(entry):
+        # An fd that is not open (POLLNVAL), or one poll has news of: the
+        # check a new plan makes raises, or passes.
+        _files(None if attr is None else attr.files)
+    if entry is None:
+        plan = child_program(argv0, argv, attr)
+        entry = remembered.keep(key, plan, files=key[-2])
+    else:
+        plan = remembered.take(entry)
+        if plan is None:
+            plan = child_program(argv0, argv, attr)
+            remembered.prepare(entry.runner, plan)
+    try:
+        _start(record, plan, runner=entry.runner)
+        return True
+    finally:
+        entry.give_back(plan)  # one C call: an interrupt cannot lose it
+
+
 def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
     """Say so when a bare name was not found: execve does no PATH search, nor does fork_exec."""
     if getattr(error, "step", None) == "execve" and b"/" not in os.fsencode(argv0):
@@ -311,8 +343,8 @@ def _start(
 ) -> int:
     """Start ``plan``: the child's pid into ``record``; returns its pidfd or -1.
 
-    Run under _guarded (compat.py's too): an exception may leave what it
-    interrupted in ``record``. ``reap_failed=False`` (compat.py): a child
+    Run under _guarded (compat.fork_exec's too): an exception may leave what it
+    interrupted in ``record``. ``reap_failed=False`` (compat.fork_exec): a child
     that failed is left for the caller to reap (its pid in ``record``, and
     on its error as ``.pid``). ``runner``: the one runners.select(plan)
     picked (remembered.py knows it).

@@ -47,7 +47,6 @@ from .zerrors_linux import (
     CLONE_NEWUSER,
     CLONE_PIDFD,
     CLOSE_RANGE_CLOEXEC,
-    F_SETFD,
     LINUX_CAPABILITY_VERSION_3,
     MFD_CLOEXEC,
     MS_PRIVATE,
@@ -371,6 +370,53 @@ def _ambient_capabilities(sys: SysProcAttr) -> tuple[Any, Any]:
     return header, data
 
 
+def credential_steps(
+    b: Builder, groups: Sequence[int] | None, gid: int | None, uid: int | None, real: bool = False
+) -> None:
+    """The credential change, as raw system calls: setgroups, then the gid, then the uid.
+
+    Go's order and Go's raw calls (forkAndExecInChild1): glibc's wrappers
+    signal every other thread to change its ids too, threads a forked
+    child does not have. None leaves the groups or that id as it is.
+    ``real``: setregid(gid, gid) and setreuid(uid, uid), which CPython's
+    child calls (_posixsubprocess.c's child_exec), instead of setgid and
+    setuid.
+    """
+    if zsysnum is None:
+        raise libc.errno_error(
+            errno.ENOSYS, f"no setgroups, setgid and setuid system call numbers for {MACHINE}"
+        )
+    if groups is not None:
+        groups = list(groups)
+        array = (ctypes.c_uint32 * max(len(groups), 1))(*groups)
+        b.keep.append(array)
+        b.call(
+            "syscall",
+            zsysnum.SYS_SETGROUPS,
+            len(groups),
+            ctypes.addressof(array) if groups else 0,
+            text=f"syscall(SYS_setgroups, {groups})",
+            name="setgroups",
+        )
+    ids = (
+        (
+            gid,
+            "setregid" if real else "setgid",
+            zsysnum.SYS_SETREGID if real else zsysnum.SYS_SETGID,
+        ),
+        (
+            uid,
+            "setreuid" if real else "setuid",
+            zsysnum.SYS_SETREUID if real else zsysnum.SYS_SETUID,
+        ),
+    )
+    for value, name, number in ids:
+        if value is not None:
+            args = (value, value) if real else (value,)
+            shown = ", ".join(map(str, args))
+            b.call("syscall", number, *args, text=f"syscall(SYS_{name}, {shown})", name=name)
+
+
 def child_program(
     argv0: bytes,
     argv: Sequence[bytes],
@@ -432,37 +478,10 @@ def child_program(
         b.chroot(chroot)
     credential = sys.credential
     if credential is not None:
-        if zsysnum is None:  # the child's set*id calls are raw system calls
-            raise libc.errno_error(
-                errno.ENOSYS, f"no setgroups, setgid and setuid system call numbers for {MACHINE}"
-            )
         groups = list(credential.groups)
         setgroups_denied = bool(sys.gid_mappings) and not sys.gid_mappings_enable_setgroups
-        if not credential.no_setgroups and not (setgroups_denied and not groups):
-            array = (ctypes.c_uint32 * max(len(groups), 1))(*groups)
-            b.keep.append(array)
-            b.call(
-                "syscall",
-                zsysnum.SYS_SETGROUPS,
-                len(groups),
-                ctypes.addressof(array) if groups else 0,
-                text=f"syscall(SYS_setgroups, {groups})",
-                name="setgroups",
-            )
-        b.call(
-            "syscall",
-            zsysnum.SYS_SETGID,
-            credential.gid,
-            text=f"syscall(SYS_setgid, {credential.gid})",
-            name="setgid",
-        )
-        b.call(
-            "syscall",
-            zsysnum.SYS_SETUID,
-            credential.uid,
-            text=f"syscall(SYS_setuid, {credential.uid})",
-            name="setuid",
-        )
+        skip_groups = credential.no_setgroups or (setgroups_denied and not groups)
+        credential_steps(b, None if skip_groups else groups, credential.gid, credential.uid)
     if sys.ambient_caps:
         header, data = _ambient_capabilities(sys)
         b.keep += [header, data]
@@ -510,10 +529,7 @@ def child_program(
     def dup(old: int, new: int) -> None:
         b.call("dup3", old, new, 0, text=f"dup3({old}, {new}, 0)")
 
-    def clear_cloexec(fd: int) -> None:
-        b.call("fcntl", fd, F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)")
-
-    first_free_fd = b.fd_passes(files, dup_cloexec, dup, clear_cloexec)
+    first_free_fd = b.fd_passes(files, dup_cloexec, dup, b.clear_cloexec)
     if SWEEP:
         # Go stops here: an inheritable fd not in files leaks into the child.
         # Python's subprocess (close_fds=True) closes them, and fds a Python

@@ -438,18 +438,37 @@ class Builder:
         path = os.fsdecode(dir)
         self.call("chdir", self.c_string(dir), text=f"chdir({path!r})", path=path)
 
-    def execve(self, argv0: bytes, argv: Sequence[bytes], envv: Envv) -> None:
-        """Append execve, the last step: it returns only when it fails."""
+    def execve(
+        self,
+        argv0: bytes,
+        argv: Sequence[bytes],
+        envv: Envv,
+        arrays: tuple[int, int] | None = None,
+        checked: bool = True,
+    ) -> tuple[int, int]:
+        """Append execve: it returns only when it fails, which ends the program if ``checked``.
+
+        Returns the addresses of the argv and envp arrays it passes; a later
+        execve of the same argv and envv passes them as ``arrays`` (compat
+        tries each executable of a PATH search in turn, unchecked but the last).
+        """
+        if arrays is None:
+            arrays = self.c_string_array(argv), self.environment(envv)
         program = os.fsdecode(argv0)
         shown = [os.fsdecode(a) for a in argv]
         self.call(
             "execve",
             self.c_string(argv0),
-            self.c_string_array(argv),
-            self.environment(envv),
+            *arrays,
             text=f"execve({program!r}, {shown!r}, {environment_text(envv)})",
+            checked=checked,
             path=program,
         )
+        return arrays
+
+    def clear_cloexec(self, fd: int) -> None:
+        """Append fcntl(fd, F_SETFD, 0): ``fd`` survives execve."""
+        self.call("fcntl", fd, zerrors.F_SETFD, 0, text=f"fcntl({fd}, F_SETFD, 0)")
 
     def reset_signals(
         self,

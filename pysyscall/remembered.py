@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
-"""Remembered starts: a request planned before starts again from its plan.
+"""Remembered starts: the plan cache, where a request planned before finds its plan.
 
 Planning (exec_unix.child_program: every argument checked and encoded, the
 steps built) is most of pysyscall's own work per start, about 80 µs, and
@@ -35,6 +35,11 @@ Threads: a plan is never run by two starts at once (the mask saved in it,
 the record a vfork child writes, the Cells a child fills). Each key keeps a
 small pool: a start takes a plan from it, or plans a new one when all are
 in use (several threads starting the same command), and gives it back.
+
+The cache sits below the API that plans and starts: exec_unix (its
+``_start_remembered``) and compat.fork_exec keep their plans here, in one
+table of SIZE requests (compat's keys begin with "compat"), and this module
+imports neither.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from typing import Any
 
 from . import libc, runners, runtime
 from ._platform import system
-from .plan import MISSING, Credential, OtherFields, Plan, Start
+from .plan import MISSING, Credential, OtherFields, Plan
 
 SIZE = 64  # requests remembered; past that, the oldest is forgotten
 POOL = 4  # plans kept per request, for threads starting it at once
@@ -68,81 +73,85 @@ _PLAIN = frozenset({int, bool, str, bytes, type(None)})
 _FILE_TYPES = frozenset({int, type(None)})
 
 
-class _Entry:
-    """A remembered request: its runner, its signal list, its pool of plans."""
+class Entry:
+    """A remembered request: its runner, its signal list, its pool of plans.
 
-    __slots__ = ("nfds", "plans", "pollfds", "runner", "signals")
+    ``plans`` holds Plans, or what a caller keeps a Plan in (compat's
+    Prepared), each with the ``environ`` of its plan. ``give_back`` returns
+    one in a single C call (list.append), so an interrupt cannot lose it
+    half-way; ``take`` cuts the pool back to POOL.
+    """
+
+    __slots__ = ("give_back", "nfds", "plans", "pollfds", "runner", "signals")
 
     def __init__(self, runner: ModuleType, signals: Any, files: Any) -> None:
         self.runner = runner
-        self.signals = signals  # the plan's signal list, or None: not in the plan
-        self.plans: list[Plan] = []
+        self.signals = signals  # the plan's signal list, or None: not compared
+        self.plans: list[Any] = []
+        self.give_back = self.plans.append
         self.pollfds = _pollfds(files)
         self.nfds = len(self.pollfds) // 2
 
 
-_entries: dict[tuple[Any, ...], _Entry] = {}
+_entries: dict[tuple[Any, ...], Entry] = {}
 
 
-def start(record: Start, argv0: Any, argv: Any, attr: Any) -> bool:
-    """Start a request that can be remembered (the pid into ``record``); False: plan it.
+def lookup(key: tuple[Any, ...]) -> Entry | None:
+    """The entry remembered for ``key``; None: plan it (new, or its handlers changed)."""
+    entry = _entries.get(key)
+    if entry is None or entry.signals is None:
+        return entry
+    if tuple(runtime.signals_to_reset()) != entry.signals:
+        return None  # the handlers changed: plan again
+    return entry
 
-    Called by exec_unix._fork_exec before it plans, under exec_unix._guarded.
-    Plans and remembers the request the first time. Raises what fork_exec
-    raises (bad arguments, a closed fd, the child's error).
+
+def files_changed(entry: Entry) -> bool:
+    """Whether an fd of the request's files is not open, or has news (one poll).
+
+    False: every fd is open, as when the plan was made; True: the caller
+    checks them again as a new plan would (and raises, or passes).
     """
-    exec_unix = _exec_unix()
-    key = request_key(argv0, argv, attr, exec_unix.ProcAttr)
-    if key is None:
-        return False
-    entry = _entries.get(key, MISSING)
-    if entry is not MISSING:
-        if entry.signals is not None and tuple(runtime.signals_to_reset()) != entry.signals:
-            entry = MISSING  # the handlers changed: plan again
-        elif _poll(entry.pollfds, entry.nfds, 0) != 0:
-            # An fd that is not open (POLLNVAL), or one poll has news of: the
-            # check a new plan makes raises, or passes.
-            exec_unix._files(None if attr is None else attr.files)
-    if entry is MISSING:
-        plan = exec_unix.child_program(argv0, argv, attr)
-        try:
-            runner = runners.select(plan)
-        except BaseException:
-            plan.close()
-            raise
-        _prepare(runner, plan)
-        # What a later start compares with: the signals this plan resets,
-        # read from its own steps.
-        signals = _planned_signals(plan) if runner.signals_in_plan(plan) else None
-        entry = _Entry(runner, signals, key[-2])
-        _remember(key, entry)
-    else:
-        plan = _kept(entry)
-        if plan is None:
-            plan = exec_unix.child_program(argv0, argv, attr)
-            _prepare(entry.runner, plan)
+    return bool(_poll(entry.pollfds, entry.nfds, 0) != 0)
+
+
+def keep(key: tuple[Any, ...], plan: Plan, files: Any = None, signals: bool = True) -> Entry:
+    """Remember the request ``key`` with its first plan; the entry its starts use.
+
+    Chooses the runner (runners.select: the plan is closed if none can run
+    it) and lets it make what it keeps of the plan. ``files``: the fds each
+    later start checks are open (None: 0, 1 and 2). ``signals``: later
+    starts compare the signals the plan resets with runtime.signals_to_reset,
+    where the runner's child resets the plan's list; False where the key
+    already holds the signal state (compat).
+    """
     try:
-        exec_unix._start(record, plan, runner=entry.runner)
-        return True
-    finally:
-        # Given back in one call (an interrupt cannot lose it), then the
-        # pool cut back to its size (no call).
-        entry.plans.append(plan)
-        del entry.plans[POOL:]
+        runner = runners.select(plan)
+    except BaseException:
+        plan.close()
+        raise
+    prepare(runner, plan)
+    # What a later start compares with: the signals this plan resets,
+    # read from its own steps.
+    planned = _planned_signals(plan) if signals and runner.signals_in_plan(plan) else None
+    entry = Entry(runner, planned, files)
+    _remember(key, entry)
+    return entry
 
 
-def _kept(entry: _Entry) -> Plan | None:
+def take(entry: Entry) -> Any:
     """A plan from ``entry``'s pool, ready to start; None: plan one."""
+    del entry.plans[POOL:]
     try:
-        plan = entry.plans.pop()  # atomic: two threads never get one plan
+        kept = entry.plans.pop()  # atomic: two threads never get one plan
     except IndexError:
         return None  # all in use (threads starting the request at once)
-    if plan.environ is not None and not plan.environ.take():
+    if kept.environ is not None and not kept.environ.take():
         return None  # environ outgrew the plan's copy (dropped: it has no fds)
-    return plan
+    return kept
 
 
-def _prepare(runner: ModuleType, plan: Plan) -> None:
+def prepare(runner: ModuleType, plan: Plan) -> None:
     """Let ``runner`` make what it keeps of ``plan`` hold for later starts."""
     remember = getattr(runner, "remember", None)
     if remember is not None:
@@ -157,7 +166,7 @@ def _planned_signals(plan: Plan) -> tuple[int, ...]:
     return tuple(int(step.args[0]) for step in plan.steps[first : first + count])
 
 
-def _remember(key: tuple[Any, ...], entry: _Entry) -> None:
+def _remember(key: tuple[Any, ...], entry: Entry) -> None:
     # No lock: each dict operation is atomic, and a start from a signal
     # handler may come here while this thread is in the middle of it (a lock
     # would then wait on its own thread). Two threads remembering at once
@@ -176,7 +185,7 @@ def forget() -> None:
 def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, ...] | None:
     """The key a start is remembered by, or None if it cannot be keyed exactly.
 
-    ``procattr`` is exec_unix.ProcAttr (which imports this module). The key
+    ``procattr`` is exec_unix.ProcAttr (exec_unix is above this module). The key
     ends with the files (for the fd check) and the SysProcAttr's key.
     """
     if type(argv0) not in _STRINGS or type(argv) not in (list, tuple):
@@ -253,13 +262,3 @@ def _pollfds(files: tuple[int | None, ...] | None) -> Any:
 
 
 _poll = libc.parent("poll")
-_imported: list[Any] = []
-
-
-def _exec_unix() -> Any:
-    """exec_unix, which imports this module (so not at its top)."""
-    if not _imported:
-        from . import exec_unix
-
-        _imported.append(exec_unix)
-    return _imported[0]

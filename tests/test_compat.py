@@ -12,6 +12,7 @@ import asyncio
 import errno
 import functools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from typing import Any, Callable
 import pytest
 from conftest import runner_starts
 
-from pysyscall import compat
+from pysyscall import compat, remembered
 from pysyscall.cli import main as cli_main
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="compat plans Linux children")
@@ -341,18 +342,23 @@ def test_executable_list_errno_remembered(tmp_path: Path) -> None:
     assert len(ran) == 4, ran
 
 
+def compat_entries() -> list[remembered.Entry]:
+    """The requests compat keeps plans for, in the plan cache it shares with exec_unix."""
+    return [entry for key, entry in remembered._entries.items() if key[0] == "compat"]
+
+
 def test_plan_remembered_and_given_back() -> None:
     compat.forget()
     with compat.installed():
         sh("true")
-        assert len(compat._pools) == 1
-        (pool,) = compat._pools.values()
-        assert len(pool) == 1
-        first = pool[0]
+        assert len(compat_entries()) == 1
+        (entry,) = compat_entries()
+        assert len(entry.plans) == 1
+        first = entry.plans[0]
         sh("true")
-        assert pool == [first]  # taken, used again, given back
+        assert entry.plans == [first]  # taken, used again, given back
         sh("true", cwd="/tmp")  # another request: another plan
-        assert len(compat._pools) == 2
+        assert len(compat_entries()) == 2
 
 
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGRTMIN + 3])
@@ -403,7 +409,7 @@ def test_env_none_is_the_c_librarys_environ(monkeypatch: pytest.MonkeyPatch) -> 
             os.putenv("PYSYSCALL_COMPAT_B", value)
             os.unsetenv("PYSYSCALL_COMPAT_C")
             assert both(script) == ("ok", (0, f"x{value} y\n".encode(), b""))
-        assert len(compat._pools) == 1  # the second start was the kept plan's
+        assert len(compat_entries()) == 1  # the second start was the kept plan's
         assert "PYSYSCALL_COMPAT_B" not in os.environ and "PYSYSCALL_COMPAT_C" in os.environ
     finally:
         os.unsetenv("PYSYSCALL_COMPAT_B")
@@ -535,7 +541,7 @@ def test_bad_arguments_to_fork_exec() -> None:
         if name == "pgid_to_set" and native[0] == "ok":
             # 3.12's converter truncates a pid_t to 32 bits (setpgid(0, 0)
             # here), and so does compat there: both start the program.
-            assert compat._native_truncates_pgid()
+            assert compat.arguments._native_truncates_pgid()
             assert ours[0] == "ok"
             for pid in (native[1], ours[1]):
                 assert os.waitpid(pid, 0)[1] == 0
@@ -687,3 +693,16 @@ def test_cli_via_subprocess() -> None:
     with runner_starts() as ran:
         assert cli_main(["run", "--via-subprocess", "--dir", "/", "--", SH, "-c", "exit 3"]) == 3
     assert len(ran) == 1, ran
+
+
+def test_credential_steps_written_once() -> None:
+    # compat's child and linux.py's change their ids through one function,
+    # linux.credential_steps: no other module names the system calls.
+    package = Path(compat.__file__).resolve().parent.parent
+    writers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if re.search(r"SYS_SET(GROUPS|GID|UID|REGID|REUID)\b", path.read_text())
+        and not path.name.startswith("zsysnum_")
+    )
+    assert writers == ["linux.py"]

@@ -193,7 +193,7 @@ def test_constants_have_one_home_chosen_by_platform() -> None:
         chosen = sys.platform == "linux" and _platform.MACHINE in machine.MACHINES
         assert (_platform.zsysnum is machine) == chosen, machine
     # The shared code reads its numbers as _platform.zerrors.NAME: both OSes have them.
-    source = "".join(path.read_text() for path in PACKAGE.glob("*.py"))
+    source = "".join(path.read_text() for path in PACKAGE.rglob("*.py"))
     shared = set(re.findall(r"\bzerrors\.([A-Z][A-Z_0-9]*)", source))
     assert shared and not shared - set(vars(zerrors_darwin)) - {"CLOSE_RANGE_CLOEXEC"}
     assert not shared - set(vars(zerrors_linux))
@@ -210,7 +210,7 @@ def test_constants_have_one_home_chosen_by_platform() -> None:
         }
 
     homes: dict[str, list[str]] = {}
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for name in defined(path):
             homes.setdefault(name, []).append(path.stem)
     zmodules = ("zerrors_linux", "zerrors_darwin", "zsysnum_linux", "zsysnum_linux_amd64")
@@ -230,7 +230,7 @@ def test_platform_is_read_only_in_platform_module() -> None:
     sys.platform only to stay lazy (it loads no submodule) and for mypy."""
     readers = sorted(
         path.name
-        for path in PACKAGE.glob("*.py")
+        for path in PACKAGE.rglob("*.py")
         if re.search(r"sys\.platform|platform\.machine|uname\(\)\.machine", path.read_text())
     )
     assert readers == ["__init__.py", "_platform.py"]
@@ -245,7 +245,7 @@ def test_unsupported_platform_is_an_import_error() -> None:
 
 def test_relative_imports_only() -> None:
     """Vendorable: no module imports pysyscall by its absolute name."""
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         if path.name == "lab.py":
             continue  # its scenario scripts run in fresh interpreters; it refuses when renamed
         text = path.read_text()

@@ -7,6 +7,7 @@ the plan is reused exactly when nothing it depends on changed.
 
 from __future__ import annotations
 
+import ast
 import errno
 import os
 import signal
@@ -254,3 +255,16 @@ def test_after_os_fork_the_child_plans_again(planned: list[Any], request: Any) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "2"]
+
+
+def test_the_plan_cache_is_below_the_api() -> None:
+    # One-way: exec_unix and compat keep their plans in remembered.py, which
+    # imports neither (at its top or inside a function).
+    source = Path(remembered.__file__).read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            imported |= {node.module or "", *(alias.name for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+    assert not {"exec_unix", "compat", "pysyscall.exec_unix", "pysyscall.compat"} & imported

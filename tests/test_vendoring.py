@@ -281,7 +281,11 @@ def test_every_file_carries_its_license() -> None:
     license and credit the Go authors; py.typed is an empty marker.
     """
     package = Path(pysyscall.__file__).resolve().parent
-    files = sorted(p for p in package.iterdir() if p.is_file() and p.suffix != ".pyc")
+    files = sorted(
+        p
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts
+    )
     assert {"__init__.py", "asm_linux_amd64.s", "asm_linux_arm64.s", "py.typed"} <= {
         p.name for p in files
     }
