@@ -55,11 +55,21 @@ def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
     start from that handler would then see as the mask to give its child),
     and not between the fork and the pid's recording (plan.Start).
     """
+    (before, after), after_gc_off = mask_calls(saved_mask)
+    return before, after if gc.isenabled() else after_gc_off
+
+
+def mask_calls(saved_mask: Any) -> tuple[tuple[_Calls, _Calls], _Calls]:
+    """fork_calls' calls for ``saved_mask``, made once for a plan that keeps them.
+
+    ((before, after), after_gc_off): ``after`` resumes the GC, for a start
+    made with it on; ``after_gc_off`` leaves it off.
+    """
     block = functools.partial(
         _sigmask, zerrors.SIG_BLOCK, ctypes.addressof(ALL_SIGNALS), ctypes.addressof(saved_mask)
     )
     restore = functools.partial(_sigmask, zerrors.SIG_SETMASK, ctypes.addressof(saved_mask), None)
-    return (gc.disable, block), (restore, gc.enable if gc.isenabled() else int)
+    return ((gc.disable, block), (restore, gc.enable)), (restore, int)
 
 
 def signals_to_reset() -> list[int]:
