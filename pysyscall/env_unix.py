@@ -35,6 +35,7 @@ import itertools
 import operator
 import os
 import sys
+from typing import Any
 
 from . import libc
 
@@ -113,20 +114,39 @@ class Environ:
         self.array[count] = None if self.strings else 0
 
     def take(self) -> bool:
-        """Copy ``environ`` as it is now; False (nothing copied) if it does not fit."""
-        entries = _read(self.strings)
-        if len(entries) > self.capacity:
+        """Copy ``environ`` as it is now; False (nothing copied) if it does not fit.
+
+        Every start of a kept plan makes this copy before its fork: _read and
+        _fill spelled out here, two Python calls fewer on that path.
+        """
+        try:
+            if self.strings:
+                entries: list[Any] = list(
+                    itertools.takewhile(_not_none, map(_strings.__getitem__, _indexes()))
+                )
+            else:
+                entries = list(itertools.takewhile(bool, map(_pointers.__getitem__, _indexes())))
+        except ValueError:  # as _read: clearenv() leaves environ NULL
+            entries = []
+        count = len(entries)
+        if count > self.capacity:
             return False
-        self._fill(entries)
+        self.array[:count] = entries
+        self.array[count] = None if self.strings else 0
         return True
 
 
-def getenv(name: str) -> str | None:
-    """os.environ.get(name), in one dict lookup (pysyscall asks on every start)."""
-    # os.environ and os.environb share one dict of bytes (os._Environ._data):
-    # reading it is C-level work.
+_RUNNER = "PYSYSCALL_RUNNER".encode(_ENCODING, "surrogateescape")
+
+
+def getenv_runner() -> str | None:
+    """os.environ.get("PYSYSCALL_RUNNER") in one dict lookup (asked on every start).
+
+    os.environ and os.environb share one dict of bytes (os._Environ._data):
+    reading it is C-level work, the name encoded once.
+    """
     data = getattr(os.environ, "_data", None)
     if type(data) is not dict:
-        return os.environ.get(name)
-    value = data.get(name.encode(_ENCODING, "surrogateescape"))
+        return os.environ.get("PYSYSCALL_RUNNER")
+    value = data.get(_RUNNER)
     return None if value is None else value.decode(_ENCODING, "surrogateescape")

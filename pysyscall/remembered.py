@@ -91,7 +91,7 @@ def start(record: Start, argv0: Any, argv: Any, attr: Any) -> bool:
     Plans and remembers the request the first time. Raises what fork_exec
     raises (bad arguments, a closed fd, the child's error).
     """
-    exec_unix = _exec_unix()
+    exec_unix = _imported[0] if _imported else _exec_unix()
     key = request_key(argv0, argv, attr, exec_unix.ProcAttr)
     if key is None:
         return False
