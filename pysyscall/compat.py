@@ -427,15 +427,18 @@ def signals_to_reset(state: Any, restore_signals: bool) -> list[int]:
 
 class Prepared:
     """A planned request: the plan, the cell that carries the errno pipe's fd,
-    and the runner chosen for it (None: exec_unix chooses at each start)."""
+    the runner chosen for it (None: exec_unix chooses at each start), and
+    the signal_state() its signal steps were read from, where that runner
+    resets the handlers the plan lists (None: it needs no reading)."""
 
-    __slots__ = ("errno_fd", "executables", "plan", "runner")
+    __slots__ = ("errno_fd", "executables", "plan", "runner", "signals")
 
     def __init__(self, plan: Plan, errno_fd: Cell | None, executables: int) -> None:
         self.plan = plan
         self.errno_fd = errno_fd
         self.executables = executables
         self.runner: ModuleType | None = None
+        self.signals: Any = None
 
 
 def child_program(
@@ -606,6 +609,11 @@ def child_program(
     plan = b.plan(
         _system.__name__.rpartition(".")[2], _system.FORK, _system.EXIT, first_free_fd, saved_mask
     )
+    # The rule signals_to_reset followed: every caught signal, and the
+    # ignored ones Python ignores by itself with restore_signals. A runner
+    # that applies it in the child (vfork) needs no new reading of the
+    # handlers for a kept plan.
+    plan.signal_rule = runtime.IGNORED_BY_PYTHON if request.restore_signals else ()
     return Prepared(plan, errno_fd, count)
 
 
@@ -708,9 +716,10 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     checks and the same plan (int and bool, str, bytes, None; args and
     env_list lists or tuples of those, extra_groups a list of ints,
     fds_to_keep a tuple of ints), so a request equal to one planned before
-    passes the same checks. Then this process's pid, the signal state and,
-    for several executables, the thread's errno address (the plan writes it
-    from there).
+    passes the same checks. Then this process's pid and, for several
+    executables, the thread's errno address (the plan writes it from
+    there). Not the signal state: a kept plan is checked against it only
+    where its runner needs that (Prepared.signals).
     """
     scalars = _get_scalars(arguments)
     if not set(map(type, scalars)) <= _SCALARS:
@@ -740,7 +749,6 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     thread = _errno_location() if len(executables) > 1 else None
     return (
         os.getpid(),
-        signal_state(),
         thread,
         env,
         tuple(args),
@@ -840,6 +848,9 @@ def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
     if pool:
         with contextlib.suppress(IndexError):
             prepared = pool.pop()  # atomic: two threads never share a plan
+        signals = None if prepared is None else prepared.signals
+        if signals is not None and signal_state() != signals:
+            prepared = None  # the handlers its list was read from changed
         environ = None if prepared is None else prepared.plan.environ
         if environ is not None and not environ.take():
             prepared = None  # environ outgrew the plan's copy: plan again
@@ -848,11 +859,13 @@ def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
         if len(request.executables) > MAX_EXECUTABLES:
             record.pid.value = _native(arguments)
             return -1
-        state, errno_address = (None, None) if key is None else (key[1], key[2])
-        prepared = child_program(request, state, errno_address)
+        state = signal_state()
+        prepared = child_program(request, state, None if key is None else key[1])
         if key is not None:
             # Chosen once for a remembered plan (the key holds the runner asked for).
-            prepared.runner = runners.select(prepared.plan)
+            prepared.runner = runner = runners.select(prepared.plan)
+            if runner.signals_in_plan(prepared.plan):
+                prepared.signals = state
     _start(record, prepared, arguments[_INDEX["errpipe_write"]])
     if pool is not None:
         if len(pool) < POOL:
