@@ -846,8 +846,10 @@ def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
     prepared = None
     pool = None if key is None else _pools.get(key)
     if pool:
-        with contextlib.suppress(IndexError):
+        try:
             prepared = pool.pop()  # atomic: two threads never share a plan
+        except IndexError:
+            prepared = None
         signals = None if prepared is None else prepared.signals
         if signals is not None and signal_state() != signals:
             prepared = None  # the handlers its list was read from changed
