@@ -902,9 +902,10 @@ def _start(record: Start, prepared: Prepared, errpipe_write: int) -> None:
             record.pid.value = _stand_in()
     finally:
         plan.close()
-        for i in (3, 4):
+        for i in (3, 4):  # the errno pipe, made only for several executables
             fd, fds[i] = fds[i], -1
-            _close(fd)
+            if fd != -1:
+                _close(fd)
 
 
 # --- install -------------------------------------------------------------------------
