@@ -238,10 +238,14 @@ class RWMutex:
         thread's, taken) and returns False; any release wakes it. A string is
         why this thread must not wait (RuntimeError). On an exception, what
         was got is given back and the wait backed out of (``cancel``).
+
+        The first try has no waiter (most takes never wait): a step that
+        would wait then returns False without registering, and the next try
+        has one. Each waiter is made inside the ``try``, so an exception
+        there backs out of a queue the try before joined.
         """
+        waiter = None
         while True:
-            waiter = threading.Lock()
-            waiter.acquire()
             token.waiter = waiter
             try:
                 done = self._locked(step, token)
@@ -249,6 +253,9 @@ class RWMutex:
                     return
                 if done is not False:
                     raise RuntimeError(done)
+                if waiter is not None:
+                    waiter.acquire()  # until a release wakes it
+                waiter = threading.Lock()
                 waiter.acquire()
             except BaseException:
                 try:
@@ -267,14 +274,16 @@ class RWMutex:
         waited = reader.behind
         if waited is not None:
             if waited is turn and (not turn.started or self._writers):
-                self._waiters += [reader.waiter]
+                if reader.waiter is not None:  # else the next try has one
+                    self._waiters += [reader.waiter]
                 return False  # the turn it waits for has not ended
             waited.queued -= 1  # it has: this reader gets in, ahead of the next turn
             reader.behind = None
         elif turn is not None and (not turn.started or self._writers):
             turn.queued += 1
             reader.behind = turn
-            self._waiters += [reader.waiter]
+            if reader.waiter is not None:  # else the next try has one
+                self._waiters += [reader.waiter]
             return False
         if reader.release is None:
             self._readers += 1
@@ -322,12 +331,14 @@ class RWMutex:
                     return True
                 if hold.mine:
                     return HOLDS_WRITE
-                self._waiters += [hold.waiter]
+                if hold.waiter is not None:  # else the next try has one
+                    self._waiters += [hold.waiter]
                 return False
             mine.before = turn  # announce: new readers wait from here on
             self._turn = mine
         if self._readers or self._read_holds or (mine.before is not None and mine.before.queued):
-            self._waiters += [hold.waiter]
+            if hold.waiter is not None:  # else the next try has one
+                self._waiters += [hold.waiter]
             return False  # wait for the readers in (or let in) to leave
         mine.started = True
         mine.before = None
