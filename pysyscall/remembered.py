@@ -71,13 +71,14 @@ _FILE_TYPES = frozenset({int, type(None)})
 class _Entry:
     """A remembered request: its runner, its signal list, its pool of plans."""
 
-    __slots__ = ("nfds", "plans", "pollfds", "runner", "signals")
+    __slots__ = ("nfds", "plans", "pollfds", "pollfds_address", "runner", "signals")
 
     def __init__(self, runner: ModuleType, signals: Any, files: Any) -> None:
         self.runner = runner
         self.signals = signals  # the plan's signal list, or None: not in the plan
         self.plans: list[Plan] = []
         self.pollfds = _pollfds(files)
+        self.pollfds_address = ctypes.addressof(self.pollfds)  # cheaper to pass than the array
         self.nfds = len(self.pollfds) // 2
 
 
@@ -99,7 +100,7 @@ def start(record: Start, argv0: Any, argv: Any, attr: Any) -> bool:
     if entry is not MISSING:
         if entry.signals is not None and tuple(runtime.signals_to_reset()) != entry.signals:
             entry = MISSING  # the handlers changed: plan again
-        elif _poll(entry.pollfds, entry.nfds, 0) != 0:
+        elif _poll(entry.pollfds_address, entry.nfds, 0) != 0:
             # An fd that is not open (POLLNVAL), or one poll has news of: the
             # check a new plan makes raises, or passes.
             exec_unix._files(None if attr is None else attr.files)

@@ -88,8 +88,12 @@ class _Mutex:
         error = libc.parent("pthread_mutex_init")(self.memory, None)
         if error:
             raise libc.errno_error(error, "pthread_mutex_init")
-        self.lock = functools.partial(libc.parent("pthread_mutex_lock"), self.memory)
-        self.unlock = functools.partial(libc.parent("pthread_mutex_unlock"), self.memory)
+        # By address: ctypes converts an int faster than the buffer object
+        # (callgrind: 6,100 instructions a lock and unlock, 7,600), and a
+        # start takes and gives back the mutex twice. self.memory keeps it.
+        address = ctypes.addressof(self.memory)
+        self.lock = functools.partial(libc.parent("pthread_mutex_lock"), address)
+        self.unlock = functools.partial(libc.parent("pthread_mutex_unlock"), address)
 
 
 class _ThreadState(threading.local):
