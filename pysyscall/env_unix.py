@@ -101,7 +101,7 @@ class Environ:
     longer fit (then the plan is made again).
     """
 
-    __slots__ = ("address", "array", "capacity", "strings")
+    __slots__ = ("address", "array", "capacity", "entries", "strings")
 
     def __init__(self) -> None:
         self.strings = not STRINGS_KEPT
@@ -114,15 +114,19 @@ class Environ:
         self._fill(entries)
 
     def _fill(self, entries: list[int] | list[bytes]) -> None:
+        self.entries: list[Any] | None = None  # what the array holds: unknown while it changes
         count = len(entries)
         self.array[:count] = entries  # a c_char_p array keeps the bytes alive
         self.array[count] = None if self.strings else 0
+        self.entries = entries
 
     def take(self) -> bool:
         """Copy ``environ`` as it is now; False (nothing copied) if it does not fit.
 
-        Every start of a kept plan makes this copy before its fork: _read and
-        _fill spelled out here, two Python calls fewer on that path.
+        Every start of a kept plan makes this copy before its fork: _read
+        spelled out here, one Python call fewer on that path; and when
+        environ holds what the array holds already (the usual case: the
+        same pointers, or strings), the array is left as it is.
         """
         try:
             if self.strings:
@@ -135,11 +139,11 @@ class Environ:
                 )
         except ValueError:  # as _read: clearenv() leaves environ NULL
             entries = []
-        count = len(entries)
-        if count > self.capacity:
+        if entries == self.entries:
+            return True
+        if len(entries) > self.capacity:
             return False
-        self.array[:count] = entries
-        self.array[count] = None if self.strings else 0
+        self._fill(entries)
         return True
 
 

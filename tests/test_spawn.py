@@ -374,6 +374,10 @@ def test_environ_copies(monkeypatch: pytest.MonkeyPatch) -> None:
             os.putenv("HOME", os.environ["HOME"])
         assert b"PYSYSCALL_ENV_TEST=2" in taken and not [e for e in taken if e.startswith(b"HOME=")]
         assert len(taken) == len(first) - 1
+        # Changed back, then unchanged: each take holds environ as it is.
+        assert copy.take() and sorted(ctypes_strings(copy.address)) == sorted(first)
+        again = ctypes_strings(copy.address)
+        assert copy.take() and ctypes_strings(copy.address) == again
 
 
 def ctypes_strings(address: int) -> list[bytes]:
