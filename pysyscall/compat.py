@@ -45,10 +45,13 @@ so a request whose arguments are plain values (str, bytes, int, bool, None,
 and lists and tuples of them) keeps its plans, up to ``POOL`` per request
 and ``REMEMBERED`` requests. A plan is never run by two starts at once (a
 start takes one from the pool and gives it back); the key includes this
-process's pid, the signal dispositions the plan depends on (SigIgn and
-SigCgt from /proc/self/status), the runner asked for, and for several
-executables the thread's errno address. With env_list None a kept plan
-takes the C library's ``environ`` again before each start (env_unix).
+process's pid, the runner asked for, and for several executables the
+thread's errno address. The signal dispositions are not in it: a plan
+carries the rule its resets follow (Plan.signal_rule), which the vfork
+child applies to every signal; a plan the fork runner runs keeps the
+SigIgn and SigCgt it was made from (Prepared.signals) and is made again
+when they change. With env_list None a kept plan takes the C library's
+``environ`` again before each start (env_unix).
 
 Runners: these plans run on the vfork runner (auto's choice on x86-64
 and aarch64 Linux) or the fork runner. posix_spawn's file actions cannot express
