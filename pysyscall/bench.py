@@ -395,6 +395,9 @@ def overhead(samples: int = 2000) -> dict[str, float]:
 
     parts: dict[str, Callable[[], Any]] = {
         "environment (env_unix.Environ)": env_unix.Environ,
+        "environment taken again, as a kept plan's start does (Environ.take)": (
+            env_unix.Environ().take
+        ),
         "signals to reset (runtime.signals_to_reset)": runtime.signals_to_reset,
         "whole plan (exec_unix.child_program)": lambda: child_program(PROGRAM, ["true"]),
         f"runner choice (runners.select: {picked.NAME})": select,
