@@ -770,6 +770,9 @@ def _prepare_clone(plan: Plan, status_fd: int, stack: _Stack) -> _Made:
     if flags is None:
         raise RuntimeError(f"vfork: cannot start a child through {plan.fork.text}")
     made = _made(plan, status_fd)
+    # Unusable while its call changes: an exception half-way must not leave
+    # one thread's stack in the call another thread's start would match.
+    made.stack = None
     vfork = CLONE_VM | CLONE_VFORK if made.shared else 0
     words = made.words
     if plan.fork.name == "clone3":
