@@ -80,8 +80,8 @@ def parts() -> None:
         entry.give_back(plan_cache.take(entry) or prepared)
 
     timings = [
-        ("signal state (/proc/self/status)", compat.signal_state),
-        ("request key, signal state included", lambda: compat.request_key(arguments)),
+        ("signal state (/proc/self/status; fork runner, new plan)", compat.signal_state),
+        ("request key", lambda: compat.request_key(arguments)),
         ("remembered plan found and given back", remembered),
         ("arguments checked (Request)", lambda: compat.Request(arguments)),
         ("plan made (child_program)", lambda: compat.child_program(request)),

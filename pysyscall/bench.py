@@ -8,16 +8,22 @@ the methods take turns, in a new random order every round (so that no method
 always follows a fork, and pays for the copy-on-write faults it leaves in the
 parent): pysyscall with each runner (auto, then every runner that can
 run the plan here), os.posix_spawn, subprocess.Popen and os.fork +
-os.execv. The table gives each method's median and min-max time per start
-+ reap, and its ratio to os.posix_spawn's median, at each parent size asked
-for (``--rss``: memory allocated and touched before measuring, so the
-parent's page tables are that big).
+os.execv, and ``Popen(cwd="/")`` natively and through pysyscall's compat
+adapter (the cwd keeps 3.13+ Popen off its posix_spawn path, so both go
+through fork_exec; compat is installed only around its own starts). The
+table gives each method's median and min-max time per start + reap, and
+its ratio to os.posix_spawn's median, at each parent size asked for
+(``--rss``: memory allocated and touched before measuring, so the parent's
+page tables are that big).
 
 Then spawns per second with 1..N threads starting at once: pysyscall auto
 with the counting fork lock (Linux's forkpipe2, forks share the lock), the
 same with the serializing lock forced (forkpipe.acquire_fork_lock, darwin's
 protocol), os.posix_spawn and subprocess.Popen; each figure the median of
-three runs, interleaved. A progress line goes to stderr; the tables
+three runs, interleaved. Last, the headline ratios of the whole run
+(auto against os.posix_spawn at each size, compat's Popen against the
+native one, and ``import pysyscall`` against ``import subprocess`` in fresh
+interpreters, -X importtime). A progress line goes to stderr; the tables
 (Markdown) to stdout.
 
 Speed is only ever measured here, never asserted by the tests.
@@ -38,6 +44,7 @@ import threading
 import time
 import types
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Callable
 
 from . import env_unix, exec_unix, forkpipe, forkpipe2, remembered, runners, runtime
@@ -47,6 +54,8 @@ from .plan import Credential
 
 Start = Callable[[], None]
 PROGRAM = "/bin/true"
+AUTO_GOAL = 0.95  # pysyscall auto / os.posix_spawn
+COMPAT_GOAL = 1.0  # Popen through compat / native Popen
 NOBODY = 65534  # the ids of the credential rows (run as root)
 UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
@@ -154,6 +163,40 @@ def popen_start(program: str = PROGRAM, credential: bool = False) -> Start:
     return start
 
 
+class CompatPopen:
+    """``Popen([program], cwd="/").wait()`` through pysyscall's compat adapter.
+
+    ``enter`` installs compat and ``leave`` takes it out again, around each
+    start but outside its timing (latency), so that every other method
+    runs native subprocess.
+    """
+
+    def __init__(self, program: str = PROGRAM) -> None:
+        self.program = program
+
+    def enter(self) -> None:
+        from . import compat
+
+        compat.install()
+
+    def leave(self) -> None:
+        from . import compat
+
+        compat.uninstall()
+
+    def __call__(self) -> None:
+        subprocess.Popen([self.program], cwd="/").wait()
+
+
+def popen_cwd_start(program: str = PROGRAM) -> Start:
+    """Native ``Popen([program], cwd="/").wait()``: what CompatPopen is compared with."""
+
+    def start() -> None:
+        subprocess.Popen([program], cwd="/").wait()
+
+    return start
+
+
 def fork_execv_start(program: str = PROGRAM) -> Start:
     argv = [os.path.basename(program)]
 
@@ -193,6 +236,8 @@ def methods(program: str = PROGRAM) -> list[tuple[str, Start]]:
         ("subprocess.Popen", popen_start(program)),
         ("os.fork + os.execv", fork_execv_start(program)),
     ]
+    if compat_available():
+        found += [(POPEN_NATIVE, popen_cwd_start(program)), (POPEN_COMPAT, CompatPopen(program))]
     if os.geteuid() == 0:  # changing ids: the vfork routine keeps its cost, Popen forks
         found += [
             (CREDENTIAL_AUTO, pysyscall_start(None, program, credential=True)),
@@ -201,6 +246,15 @@ def methods(program: str = PROGRAM) -> list[tuple[str, Start]]:
     return found
 
 
+def compat_available() -> bool:
+    """Whether compat plans Popen's starts here (else it hands them all to the native one)."""
+    from .compat.program import PLANNED
+
+    return PLANNED
+
+
+POPEN_NATIVE = 'subprocess.Popen(cwd="/")'
+POPEN_COMPAT = 'subprocess.Popen(cwd="/") through compat'
 CREDENTIAL_AUTO = f"pysyscall auto, credential {NOBODY}"
 CREDENTIAL_POPEN = f"subprocess.Popen(user=, group=, extra_groups=) {NOBODY}"
 
@@ -232,7 +286,7 @@ def latency(
     """Seconds per start + reap, ``rounds`` per method, the methods taking turns."""
     for _, start in found:  # warm up: imports, caches, the first page faults
         for _ in range(3):
-            start()
+            _entered(start)
     times: dict[str, list[float]] = {name: [] for name, _ in found}
     clock = time.perf_counter
     order = list(found)
@@ -242,10 +296,29 @@ def latency(
         progress(f"round {r + 1}/{rounds}")
         shuffle(order)  # no method always follows a fork (whose copy-on-write faults it pays)
         for name, start in order:
-            t0 = clock()
-            start()
-            times[name].append(clock() - t0)
+            enter, leave = getattr(start, "enter", None), getattr(start, "leave", None)
+            if enter is not None:
+                enter()
+            try:
+                t0 = clock()
+                start()
+                times[name].append(clock() - t0)
+            finally:
+                if leave is not None:
+                    leave()
     return times
+
+
+def _entered(start: Start) -> None:
+    """``start()``, between its ``enter`` and ``leave`` if it has them."""
+    enter, leave = getattr(start, "enter", None), getattr(start, "leave", None)
+    if enter is not None:
+        enter()
+    try:
+        start()
+    finally:
+        if leave is not None:
+            leave()
 
 
 def rate(start: Start, threads: int, spawns: int) -> float:
@@ -322,6 +395,9 @@ def overhead(samples: int = 2000) -> dict[str, float]:
 
     parts: dict[str, Callable[[], Any]] = {
         "environment (env_unix.Environ)": env_unix.Environ,
+        "environment taken again, as a kept plan's start does (Environ.take)": (
+            env_unix.Environ().take
+        ),
         "signals to reset (runtime.signals_to_reset)": runtime.signals_to_reset,
         "whole plan (exec_unix.child_program)": lambda: child_program(PROGRAM, ["true"]),
         f"runner choice (runners.select: {picked.NAME})": select,
@@ -386,10 +462,11 @@ def goals(
 ) -> list[str]:
     """The project's speed goals, checked against this run's figures.
 
-    Against the standard library: auto within 5 % of os.posix_spawn and no
-    slower than Popen, the fork runner no slower than os.fork + os.execv,
-    threads scaling. The vfork routine, credentials included: its cost
-    whatever the plan asks (ids changed), against Popen that forks then.
+    Against the standard library: auto at most 0.95x os.posix_spawn and no
+    slower than Popen, Popen through compat no slower than native Popen,
+    the fork runner no slower than os.fork + os.execv, threads scaling.
+    The vfork routine, credentials included: its cost whatever the plan
+    asks (ids changed), against Popen that forks then.
 
     ``size``: the memory allocated in the parent. Popen(user=) is only slow
     in a big parent (it forks instead of vfork): that goal is for 2 GiB.
@@ -411,9 +488,11 @@ def goals(
 
     lines = [
         "Against the standard library:",
-        ratio(auto, "os.posix_spawn", 1.05),
+        ratio(auto, "os.posix_spawn", AUTO_GOAL),
         ratio(auto, "subprocess.Popen", 1),
     ]
+    if POPEN_COMPAT in med:
+        lines.append(ratio(POPEN_COMPAT, POPEN_NATIVE, COMPAT_GOAL))
     if "pysyscall fork" in med:
         lines.append(ratio("pysyscall fork", "os.fork + os.execv", 1))
     scaling = reference = None
@@ -446,6 +525,87 @@ def goals(
     return lines
 
 
+def import_time(module: str) -> float | None:
+    """Seconds ``import module`` took in a fresh interpreter (-X importtime, cumulative).
+
+    None when the interpreter had imported it before (no line for it).
+    The child imports the pysyscall this process runs.
+    """
+    here = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=path),
+        check=True,
+    )
+    for line in out.stderr.splitlines():
+        fields = line.split("|")
+        if len(fields) == 3 and fields[2].strip() == module and not fields[2][1:].startswith(" "):
+            return int(fields[1]) / 1e6
+    return None
+
+
+IMPORTED = ("pysyscall", "subprocess", "pysyscall.exec_unix")
+
+
+def import_times(runs: int = 5) -> dict[str, list[float]]:
+    """``import pysyscall`` and ``import subprocess`` (and what fork_exec loads on its
+    first use), ``runs`` times each, taking turns."""
+    times: dict[str, list[float]] = {name: [] for name in IMPORTED}
+    for _ in range(runs):
+        for module, samples in times.items():
+            seconds = import_time(module)
+            if seconds is not None:
+                samples.append(seconds)
+    return times
+
+
+def headline(
+    ratios: list[tuple[str, dict[str, float]]], imports: dict[str, list[float]]
+) -> list[str]:
+    """The run's headline ratios: auto against os.posix_spawn, compat's Popen
+    against the native one, at each parent size; the import against subprocess's."""
+
+    def at_sizes(key: str) -> str:
+        return ", ".join(f"{r[key]:.2f}x ({label})" for label, r in ratios if key in r)
+
+    lines = [
+        f"- pysyscall auto / os.posix_spawn (goal ≤ {AUTO_GOAL:.2f}): {at_sizes('auto')}",
+    ]
+    if any("compat" in r for _, r in ratios):
+        lines.append(
+            f"- Popen through compat / native Popen (goal ≤ {COMPAT_GOAL:.2f}): "
+            f"{at_sizes('compat')}"
+        )
+    ours, theirs = imports["pysyscall"], imports["subprocess"]
+    if ours and theirs:
+        a, b = statistics.median(ours), statistics.median(theirs)
+        lines.append(
+            f"- import pysyscall / import subprocess (goal ≤ 1; -X importtime cumulative, "
+            f"median of {len(ours)} fresh interpreters): {a * 1e3:.1f} / {b * 1e3:.1f} ms "
+            f"= {a / b:.2f}x"
+        )
+    loaded = imports["pysyscall.exec_unix"]
+    if loaded:
+        lines.append(
+            f"  (what fork_exec needs, loaded on its first use: import pysyscall.exec_unix, "
+            f"{statistics.median(loaded) * 1e3:.1f} ms)"
+        )
+    return lines
+
+
+def run_ratios(times: dict[str, list[float]]) -> dict[str, float]:
+    """This size's headline ratios (medians): auto / os.posix_spawn, compat / native Popen."""
+    med = {name: statistics.median(samples) for name, samples in times.items()}
+    auto = next(name for name in med if name.startswith("pysyscall auto ("))
+    result = {"auto": med[auto] / med["os.posix_spawn"]}
+    if POPEN_COMPAT in med:
+        result["compat"] = med[POPEN_COMPAT] / med[POPEN_NATIVE]
+    return result
+
+
 def _prefixed(progress: Progress, label: str) -> Callable[[str], None]:
     return lambda text: progress(f"{label}: {text}")
 
@@ -460,6 +620,7 @@ def main(
         print(f"`{command}`", file=out)
     print(f"\n{machine()}; {PROGRAM}, start + reap, {spawns} rounds\n", file=out)
     keep: list[bytearray] = []
+    ratios: list[tuple[str, dict[str, float]]] = []
     for size in sorted(sizes):
         grow = size - sum(len(b) for b in keep)
         if grow > 0:
@@ -479,11 +640,17 @@ def main(
             print("\n".join(throughput_table(rates)), file=out)
         print("\nGoals:\n\n" + "\n".join(goals(times, rates, size)) + "\n", file=out)
         out.flush()
+        ratios.append((f"{rss() / (1 << 20):,.0f} MiB parent", run_ratios(times)))
     progress(f"pysyscall's own work per start, {2000} samples", force=True)
     costs = overhead()
     progress.done()
     print("pysyscall's own Python work per start (median µs, no process started):\n", file=out)
     for name, micros in costs.items():
         print(f"- {name}: {micros:.1f}", file=out)
+    progress("import pysyscall and import subprocess, in fresh interpreters", force=True)
+    imports = import_times()
+    progress.done()
+    print("\nHeadline ratios of this run (medians):\n", file=out)
+    print("\n".join(headline(ratios, imports)), file=out)
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=out)
     return 0

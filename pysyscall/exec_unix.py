@@ -21,6 +21,7 @@ import errno
 import functools
 import operator
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -233,6 +234,17 @@ def child_program(argv0: StrPath, argv: Sequence[StrPath], attr: ProcAttr | None
     return plan
 
 
+class _Records(threading.local):
+    """Each thread's spare start record (plan.Start), reused by its next start."""
+
+    record: Start | None = None
+
+
+_records = _Records()
+# Never changed: copied into a reused record's fds.
+_NO_FDS: list[ctypes.c_int | int] = [-1] * Start.FDS
+
+
 def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
     """Run ``start(record, *args)`` so that an exception leaves nothing behind.
 
@@ -245,8 +257,20 @@ def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
     back. Each of those is one C call, each in a ``finally`` of the one
     before, so that a second interrupt cannot skip one; after ``start``
     returns nothing here makes a call, so the pid reaches the caller.
+
+    The record is the thread's spare (_records), made by its first start:
+    one that ended whole used none of its prepared calls, and is reset
+    here with no call. One an exception left busy is not used again; a
+    start from a signal handler in the middle of this thread's start finds
+    it busy too, and makes its own.
     """
-    record = Start()
+    record = _records.record
+    if record is None or record.busy:
+        record = _records.record = Start()
+    record.busy = True
+    record.pid.value = 0
+    record.fds[:] = _NO_FDS
+    record.pidfd = record.hold = None
     try:
         pidfd = start(record, *args)
     except BaseException:
@@ -267,7 +291,9 @@ def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
                     if hold is not None and hold.held:
                         hold.release()
         raise
-    return record.pid.value, pidfd
+    pid = record.pid.value
+    record.busy = False
+    return pid, pidfd
 
 
 def _fork_exec(

@@ -245,10 +245,11 @@ class Start:
     path kills a pid already reaped, and wait with every signal blocked.
     """
 
-    __slots__ = ("close", "fds", "hold", "mask", "pid", "pidfd", "reap", "wait")
+    __slots__ = ("busy", "close", "fds", "hold", "mask", "pid", "pidfd", "reap", "wait")
     FDS = 6
 
     def __init__(self) -> None:
+        self.busy = False  # in use by a start (exec_unix._guarded: one spare per thread)
         self.pid = Cell(0)
         self.fds = (ctypes.c_int * self.FDS)(*(-1,) * self.FDS)
         self.pidfd: Cell | None = None

@@ -48,6 +48,7 @@ import ctypes
 import itertools
 import operator
 import os
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -82,14 +83,23 @@ class Entry:
     half-way; ``take`` cuts the pool back to POOL.
     """
 
-    __slots__ = ("give_back", "nfds", "plans", "pollfds", "runner", "signals")
+    __slots__ = (
+        *("give_back", "nfds", "plans", "pollfds", "pollfds_address"),
+        *("read_signals", "runner", "signals"),
+    )
 
-    def __init__(self, runner: ModuleType, signals: Any, files: Any) -> None:
+    def __init__(
+        self, runner: ModuleType, signals: Any, read_signals: Callable[[], Any], files: Any
+    ) -> None:
         self.runner = runner
-        self.signals = signals  # the plan's signal list, or None: not compared
+        # What the plan's signal steps were made from, or None: not compared;
+        # read_signals() reads it again.
+        self.signals = signals
+        self.read_signals = read_signals
         self.plans: list[Any] = []
         self.give_back = self.plans.append
         self.pollfds = _pollfds(files)
+        self.pollfds_address = ctypes.addressof(self.pollfds)  # cheaper to pass than the array
         self.nfds = len(self.pollfds) // 2
 
 
@@ -101,7 +111,7 @@ def lookup(key: tuple[Any, ...]) -> Entry | None:
     entry = _entries.get(key)
     if entry is None or entry.signals is None:
         return entry
-    if tuple(runtime.signals_to_reset()) != entry.signals:
+    if entry.read_signals() != entry.signals:
         return None  # the handlers changed: plan again
     return entry
 
@@ -112,18 +122,24 @@ def files_changed(entry: Entry) -> bool:
     False: every fd is open, as when the plan was made; True: the caller
     checks them again as a new plan would (and raises, or passes).
     """
-    return bool(_poll(entry.pollfds, entry.nfds, 0) != 0)
+    return bool(_poll(entry.pollfds_address, entry.nfds, 0) != 0)
 
 
-def keep(key: tuple[Any, ...], plan: Plan, files: Any = None, signals: bool = True) -> Entry:
+def keep(
+    key: tuple[Any, ...],
+    plan: Plan,
+    files: Any = None,
+    signals: tuple[Callable[[], Any], Any] | None = None,
+) -> Entry:
     """Remember the request ``key`` with its first plan; the entry its starts use.
 
     Chooses the runner (runners.select: the plan is closed if none can run
     it) and lets it make what it keeps of the plan. ``files``: the fds each
-    later start checks are open (None: 0, 1 and 2). ``signals``: later
-    starts compare the signals the plan resets with runtime.signals_to_reset,
-    where the runner's child resets the plan's list; False where the key
-    already holds the signal state (compat).
+    later start checks are open (None: 0, 1 and 2). Where the runner's
+    child resets the plan's own list of signals, a later start reads the
+    handlers again and plans anew if they changed: ``signals`` is (read,
+    value), how to read them and what the plan was made from (compat's);
+    None: runtime.signals_to_reset, and the signals the plan resets.
     """
     try:
         runner = runners.select(plan)
@@ -133,8 +149,12 @@ def keep(key: tuple[Any, ...], plan: Plan, files: Any = None, signals: bool = Tr
     prepare(runner, plan)
     # What a later start compares with: the signals this plan resets,
     # read from its own steps.
-    planned = _planned_signals(plan) if signals and runner.signals_in_plan(plan) else None
-    entry = Entry(runner, planned, files)
+    read, planned = signals if signals is not None else (_signals_to_reset, None)
+    if not runner.signals_in_plan(plan):
+        planned = None
+    elif signals is None:
+        planned = _planned_signals(plan)
+    entry = Entry(runner, planned, read, files)
     _remember(key, entry)
     return entry
 
@@ -156,6 +176,10 @@ def prepare(runner: ModuleType, plan: Plan) -> None:
     remember = getattr(runner, "remember", None)
     if remember is not None:
         remember(plan)
+
+
+def _signals_to_reset() -> tuple[int, ...]:
+    return tuple(runtime.signals_to_reset())
 
 
 def _planned_signals(plan: Plan) -> tuple[int, ...]:

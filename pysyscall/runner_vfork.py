@@ -314,6 +314,9 @@ def status_pipe(plan: Plan) -> bool:
     not wait for the child's close-on-exec (measured: start + reap of
     /bin/true 0.91x of os.posix_spawn's time without the pipe, 1.08x with).
     """
+    made: _Made | None = plan.prepared.get(NAME)
+    if made is not None:
+        return not made.shared  # a plan started before: known
     return not shares_memory(plan)
 
 
@@ -612,6 +615,38 @@ def _signal_rule_entries(
         words += (syscall, number, signum, ignore, 0, KERNEL_SIGSET_SIZE, 0, wide, 0, 0, index)
 
 
+class _Made:
+    """What a start of a plan needs besides the start's own record, made once.
+
+    Kept in ``plan.prepared`` (remembered.py keeps the plan), so that a
+    start of a plan started before makes none of it again: the table, and
+    for the thread whose child stack it names, the clone call itself and
+    the signal-mask calls around it. Everything made before the clone is
+    on the start's critical path (what the parent does after the clone
+    overlaps the child's exec).
+    """
+
+    __slots__ = ("clone3_args", "masks", "shared", "stack", "start",
+                 "status_fd", "words")  # fmt: skip
+
+    def __init__(self, plan: Plan, status_fd: int) -> None:
+        self.status_fd = status_fd
+        self.shared = shares_memory(plan)
+        self.words = _table(plan, status_fd)
+        self.stack: _Stack | None = None  # the stack ``start`` was made for
+        self.start: Any = None
+        self.clone3_args: Any = None
+        self.masks = runtime.signal_mask_calls(plan.saved_mask)
+
+
+def _made(plan: Plan, status_fd: int) -> _Made:
+    """The plan's _Made for ``status_fd``, made if it has none yet."""
+    made: _Made | None = plan.prepared.get(NAME)
+    if made is None or made.status_fd != status_fd:
+        made = plan.prepared[NAME] = _Made(plan, status_fd)
+    return made
+
+
 def table(plan: Plan, status_fd: int) -> Any:
     """The routine's table for ``plan`` (a c_uint64 array; see the module doc).
 
@@ -619,10 +654,11 @@ def table(plan: Plan, status_fd: int) -> Any:
     ``status_fd`` unless it is -1). Made once per plan and status fd: a
     remembered plan (remembered.py) keeps its table in ``plan.prepared``.
     """
+    return _made(plan, status_fd).words
+
+
+def _table(plan: Plan, status_fd: int) -> Any:
     assert asm is not None
-    made = plan.prepared.get(NAME)
-    if made is not None and made[0] == status_fd:
-        return made[1]
     words: list[int] = []
     rule, skip = plan.signal_rule, None
     if rule is not None and plan.signal_steps is not None:
@@ -659,9 +695,7 @@ def table(plan: Plan, status_fd: int) -> Any:
     # array.array converts the words in C; the ctypes view shares its memory
     # (and keeps it alive), so the table costs microseconds, not tens.
     words[:0] = header
-    made = status_fd, (ctypes.c_uint64 * len(words)).from_buffer(array.array("Q", words))
-    plan.prepared[NAME] = made
-    return made[1]
+    return (ctypes.c_uint64 * len(words)).from_buffer(array.array("Q", words))
 
 
 # --- the start ----------------------------------------------------------------------
@@ -696,6 +730,37 @@ def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
 
 
 def _clone(plan: Plan, status_fd: int, record: Start) -> None:
+    made = plan.prepared.get(NAME)
+    stack = _stack()
+    if made is None or made.status_fd != status_fd or made.stack is not stack:
+        made = _prepare_clone(plan, status_fd, stack)
+    # One chain of C calls: signals blocked, clone (the GIL released, CDLL
+    # and CFUNCTYPE: other threads run while this one waits for the child's
+    # execve or exit), its result into record.pid, the mask restored. No
+    # signal handler runs in between (see plan.Start).
+    before, after = runtime.fork_calls(plan.saved_mask, made.masks)
+    _run(
+        itertools.chain(
+            map(_call, before),
+            map(setattr, (record.pid,), ("value",), map(_call, (made.start,))),
+            map(_call, after),
+        )
+    )
+    result = record.pid.value
+    if result <= 0:  # clone: -1 and errno; clone3: -errno
+        record.pid.value = 0
+        clone3 = made.clone3_args is not None
+        code = -result if clone3 else ctypes.get_errno()
+        how = "clone3" if clone3 else "clone"
+        vm = "(CLONE_VM|CLONE_VFORK)" if made.shared else ""
+        raise libc.errno_error(code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}{vm}")
+    # The plan's buffers, the table and the stack were in use until here:
+    # with CLONE_VFORK, clone returns once the child has exec'd or exited.
+    # They stay with the plan (_Made) for its next start.
+
+
+def _prepare_clone(plan: Plan, status_fd: int, stack: _Stack) -> _Made:
+    """The plan's _Made, with its clone call made for this thread's ``stack``."""
     global _clone3
     assert asm is not None
     address = _routine()
@@ -704,10 +769,12 @@ def _clone(plan: Plan, status_fd: int, record: Start) -> None:
     flags, parent_tid = _fork_flags(plan.fork)
     if flags is None:
         raise RuntimeError(f"vfork: cannot start a child through {plan.fork.text}")
-    vfork = CLONE_VM | CLONE_VFORK if shares_memory(plan) else 0
-    words = table(plan, status_fd)
-    stack = _stack()
-    clone3_args = None
+    made = _made(plan, status_fd)
+    # Unusable while its call changes: an exception half-way must not leave
+    # one thread's stack in the call another thread's start would match.
+    made.stack = None
+    vfork = CLONE_VM | CLONE_VFORK if made.shared else 0
+    words = made.words
     if plan.fork.name == "clone3":
         source = (ctypes.c_uint64 * 11).from_address(int(plan.fork.args[1]))
         clone3_args = (ctypes.c_uint64 * 11)(*source)
@@ -718,43 +785,23 @@ def _clone(plan: Plan, status_fd: int, record: Start) -> None:
             prototype = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t,
                                          ctypes.c_void_p)  # fmt: skip
             _clone3 = prototype(address + asm.CLONE3_VFORK)
-    clone = libc.parent("clone")
-    arguments = libc.variadic_arguments(
-        "clone",
-        (address + asm.VFORK_CHILD, stack.start, vfork | SIGCHLD | flags,
-         ctypes.addressof(words), parent_tid, 0, 0),
-    )  # fmt: skip
-    if clone3_args is None:
-        start = functools.partial(clone, *arguments)
-    else:
-        start = functools.partial(
+        made.start = functools.partial(
             _clone3,
             ctypes.addressof(clone3_args),
             ctypes.sizeof(clone3_args),
             ctypes.addressof(words),
         )
-    before_fork, after_fork = runtime.fork_calls(plan.saved_mask)
-    # One chain of C calls: signals blocked, clone (the GIL released, CDLL
-    # and CFUNCTYPE: other threads run while this one waits for the child's
-    # execve or exit), its result into record.pid, the mask restored. No
-    # signal handler runs in between (see plan.Start).
-    _run(
-        itertools.chain(
-            map(_call, before_fork),
-            map(setattr, (record.pid,), ("value",), map(_call, (start,))),
-            map(_call, after_fork),
-        )
-    )
-    result = record.pid.value
-    if result <= 0:  # clone: -1 and errno; clone3: -errno
-        record.pid.value = 0
-        code = ctypes.get_errno() if clone3_args is None else -result
-        how = "clone" if clone3_args is None else "clone3"
-        vm = "(CLONE_VM|CLONE_VFORK)" if vfork else ""
-        raise libc.errno_error(code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}{vm}")
-    # The plan's buffers, the table and the stack were in use until here:
-    # with CLONE_VFORK, clone returns once the child has exec'd or exited.
-    del clone3_args
+        made.clone3_args = clone3_args
+    else:
+        arguments = libc.variadic_arguments(
+            "clone",
+            (address + asm.VFORK_CHILD, stack.start, vfork | SIGCHLD | flags,
+             ctypes.addressof(words), parent_tid, 0, 0),
+        )  # fmt: skip
+        made.start = functools.partial(libc.parent("clone"), *arguments)
+        made.clone3_args = None
+    made.stack = stack  # last: a _Made is used only once its call is whole
+    return made
 
 
 # --- the program, as printed (python -m pysyscall plan) ------------------------------

@@ -30,7 +30,7 @@ override: str | None = None
 
 def requested() -> str:
     """The runner PYSYSCALL_RUNNER names (or ``override``); auto when unset or empty."""
-    return override or env_unix.getenv("PYSYSCALL_RUNNER") or "auto"
+    return override or env_unix.getenv_runner() or "auto"
 
 
 def select(plan: Plan | None = None) -> ModuleType:

@@ -47,7 +47,7 @@ _run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, m
 _GC_RESUME = {True: gc.enable, False: int}  # int(): a call that does nothing
 
 
-def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
+def fork_calls(saved_mask: Any, masks: Any = None) -> tuple[_Calls, _Calls]:
     """Port of syscall_runtime_BeforeFork and AfterFork, as calls for a C chain.
 
     Before: pause the GC, block every signal (the thread's previous mask goes
@@ -64,8 +64,12 @@ def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
     thread's start could pause it in between (its clone or its wait for the
     exec releases the GIL) and resume it before this pause, and the GC
     would be left off for good (CI's emulated aarch64 machine saw it).
+
+    Made for one start: the GC's calls are one-shot iterators. ``masks``:
+    the (block, restore) of signal_mask_calls(saved_mask), for a plan that keeps
+    them.
     """
-    block, restore = mask_calls(_sigmask, saved_mask)
+    block, restore = mask_calls(_sigmask, saved_mask) if masks is None else masks
     gc_ran = ctypes.c_bool()
     # Read and paused by two C calls in a row, which no other thread can
     # come between (the GIL is released only by a call that says so).
@@ -76,6 +80,11 @@ def fork_calls(saved_mask: Any) -> tuple[_Calls, _Calls]:
         _run, map(_call, map(_GC_RESUME.get, map(getattr, (gc_ran,), ("value",))))
     )
     return (remember, gc.disable, block), (restore, resume)
+
+
+def signal_mask_calls(saved_mask: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """fork_calls' signal-mask calls for ``saved_mask``, which a plan can keep."""
+    return mask_calls(_sigmask, saved_mask)
 
 
 def signals_to_reset() -> list[int]:

@@ -247,14 +247,14 @@ def test_plan_prints_the_vfork_table_a_start_walks(monkeypatch: pytest.MonkeyPat
     attr = ProcAttr(dir="/", sys=SysProcAttr(setsid=True, pdeathsig=signal.SIGKILL))
     plan = child_program("/bin/true", ["true"], attr)
     lines = runner_vfork.describe(plan)
-    described = plan.prepared["vfork"][1]
+    described = plan.prepared["vfork"].words
     monkeypatch.setenv("PYSYSCALL_RUNNER", "vfork")
     try:
         pid, _ = exec_unix._guarded(exec_unix._start, plan)
     finally:
         plan.close()
     assert os.waitpid(pid, 0)[1] == 0
-    walked = plan.prepared["vfork"][1]
+    walked = plan.prepared["vfork"].words
     assert walked is described  # the start used the very table plan printed
     words = list(walked)
     width = asm.ENTRY_SIZE // 8

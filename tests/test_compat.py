@@ -361,11 +361,17 @@ def test_plan_remembered_and_given_back() -> None:
         assert len(compat_entries()) == 2
 
 
+@pytest.mark.parametrize("runner_name", ["vfork", "fork"])
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGRTMIN + 3])
-def test_remembered_plan_follows_signal_handlers(signum: int) -> None:
+def test_remembered_plan_follows_signal_handlers(
+    signum: int, runner_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The plan resets caught handlers and leaves ignored ones: a handler
     # changed between two starts of one request must be seen by the second
-    # (a real-time signal too: /proc/self/stat would not show it).
+    # (a real-time signal too: /proc/self/stat would not show it). The vfork
+    # child applies the rule itself; the fork runner's plan is made again.
+    # (posix_spawn cannot run this plan: closing the parent's pipe ends.)
+    monkeypatch.setenv("PYSYSCALL_RUNNER", runner_name)
     script = "grep -E 'Sig(Ign|Cgt)' /proc/self/status"
     previous = signal.getsignal(signum)
     try:
@@ -378,6 +384,35 @@ def test_remembered_plan_follows_signal_handlers(signum: int) -> None:
         assert both(lambda: sh(script)) == caught
     finally:
         signal.signal(signum, previous)
+
+
+@pytest.mark.parametrize("runner_name", ["vfork", "fork"])
+def test_kept_plan_reads_the_handlers_only_where_its_runner_lists_them(
+    runner_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept plan's start reads /proc/self/status only for a runner whose child
+    resets the plan's list (fork), not for the vfork child, which applies the
+    plan's rule to every signal itself."""
+    from pysyscall import runtime
+
+    monkeypatch.setenv("PYSYSCALL_RUNNER", runner_name)
+    reads: list[int] = []
+    real = runtime._proc_signal_masks
+
+    def counted() -> Any:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(runtime, "_proc_signal_masks", counted)
+    compat.forget()
+    with compat.installed():
+        assert sh("true")[0] == 0
+        assert reads  # a new plan reads them
+        reads.clear()
+        assert sh("true")[0] == 0
+    (entry,) = compat_entries()
+    assert len(entry.plans) == 1
+    assert len(reads) == (1 if runner_name == "fork" else 0)
 
 
 def test_restore_signals_with_sigpipe_caught_or_default() -> None:

@@ -194,15 +194,17 @@ def test_failure_just_before_the_fork_leaks_nothing(
         if runner == "vfork"
         else None
     )
-    real = runtime.fork_calls
+    real = runtime.mask_calls
 
-    def refuse(mask: Any) -> Any:
+    def refuse(*args: Any) -> Any:
         raise OSError(errno.EINVAL, "refused by the test")
 
-    monkeypatch.setattr(runtime, "fork_calls", refuse)
+    # The mask calls are made right before the fork: by fork_calls (fork
+    # runner) and by the vfork runner for the plan it keeps them in.
+    monkeypatch.setattr(runtime, "mask_calls", refuse)
     with pytest.raises(OSError, match="refused by the test"):
         pysyscall.fork_exec("/bin/true", ["true"], attr)
-    monkeypatch.setattr(runtime, "fork_calls", real)
+    monkeypatch.setattr(runtime, "mask_calls", real)
     assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
 
 
@@ -218,8 +220,8 @@ def test_gc_resumed_by_another_start_in_between(
     monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
     real = runtime.fork_calls
 
-    def other_start_ends_its_pause(mask: Any) -> Any:
-        calls = real(mask)
+    def other_start_ends_its_pause(*args: Any) -> Any:
+        calls = real(*args)
         gc.enable()  # the other start, done with its fork
         return calls
 
@@ -381,3 +383,26 @@ def test_fork_runner_waits_for_exec_only_where_forks_share_the_lock(
     assert _platform.forkpipe is forkpipe2 and parent_side() == ["close", "poll"]
     monkeypatch.setattr(_platform, "forkpipe", forkpipe)
     assert parent_side() == ["close"]
+
+
+def test_start_record_reused_only_after_a_whole_start(no_leaks: None) -> None:
+    """A thread's starts share one record (plan.Start) while each ends whole; one
+    that raised is never used again (its prepared calls may have run), and a
+    reused record starts clean: no pid, no fds, no lock."""
+    from pysyscall import exec_unix
+
+    pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))
+    record = exec_unix._records.record
+    assert record is not None and not record.busy
+    pid = pysyscall.fork_exec("/bin/true", ["true"])
+    assert exec_unix._records.record is record and not record.busy
+    assert record.pid.value == pid  # left as it was: reset by the next start, not here
+    pysyscall.wait4(pid)
+    with pytest.raises(FileNotFoundError):
+        pysyscall.fork_exec("/nonexistent/program", ["x"])
+    failed = exec_unix._records.record
+    assert failed is record and failed.busy  # the exception path used its wait and close
+    pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))
+    fresh = exec_unix._records.record
+    assert fresh is not failed and not fresh.busy
+    assert list(fresh.fds) == [-1] * fresh.FDS and fresh.hold is not None and not fresh.hold.held

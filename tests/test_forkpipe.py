@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -206,3 +207,40 @@ def test_rlocker_and_context_manager() -> None:
         assert not rw.try_rlock()
     assert rw.try_lock()
     rw.unlock()
+
+
+def test_a_take_that_does_not_wait_makes_no_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A waiter lock is made only once a try finds the lock taken (most never do)."""
+    from pysyscall import rwmutex
+
+    made: list[int] = []
+    real = threading.Lock
+
+    def counted() -> Any:
+        made.append(1)
+        return real()
+
+    rw = RWMutex()
+    monkeypatch.setattr(rwmutex.threading, "Lock", counted)
+    rw.write_hold().release()
+    rw.write_hold(shared=True).release()
+    rw.rlock()
+    rw.runlock()
+    rw.read_hold().release()
+    assert made == []
+    monkeypatch.undo()
+    # A reader that must wait gets one, and gets in once the writer leaves.
+    hold = rw.write_hold()
+    got = threading.Event()
+
+    def reader() -> None:
+        rw.rlock()
+        got.set()
+        rw.runlock()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert not got.wait(0.2)
+    hold.release()
+    assert got.wait(10)
+    thread.join()

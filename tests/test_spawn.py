@@ -374,6 +374,10 @@ def test_environ_copies(monkeypatch: pytest.MonkeyPatch) -> None:
             os.putenv("HOME", os.environ["HOME"])
         assert b"PYSYSCALL_ENV_TEST=2" in taken and not [e for e in taken if e.startswith(b"HOME=")]
         assert len(taken) == len(first) - 1
+        # Changed back, then unchanged: each take holds environ as it is.
+        assert copy.take() and sorted(ctypes_strings(copy.address)) == sorted(first)
+        again = ctypes_strings(copy.address)
+        assert copy.take() and ctypes_strings(copy.address) == again
 
 
 def ctypes_strings(address: int) -> list[bytes]:
@@ -436,6 +440,14 @@ def test_bench_smoke() -> None:
     assert "The vfork routine, credentials included:\n- pysyscall vfork / os.posix_spawn = " in text
     ratio = "subprocess.Popen(user=, group=, extra_groups=) 65534 / pysyscall auto, credential"
     assert (ratio in text) == as_root
+    # compat's Popen against the native one, rows and goal; the run's headline ratios
+    for row in ('subprocess.Popen(cwd="/")', 'subprocess.Popen(cwd="/") through compat'):
+        assert f"| {row} |" in text
+    assert '- subprocess.Popen(cwd="/") through compat / subprocess.Popen(cwd="/") = ' in text
+    headline = text.partition("Headline ratios of this run (medians):\n\n")[2]
+    assert headline.startswith("- pysyscall auto / os.posix_spawn (goal ≤ 0.95): ")
+    assert "MiB parent)\n- Popen through compat / native Popen (goal ≤ 1.00): " in headline
+    assert "\n- import pysyscall / import subprocess (goal ≤ 1; -X importtime" in headline
 
 
 def test_bench_sizes() -> None:

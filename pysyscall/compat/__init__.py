@@ -17,10 +17,12 @@ and lists and tuples of them) keeps its plans in the plan cache
 (remembered.py, beside exec_unix's: ``remembered.POOL`` per request,
 ``remembered.SIZE`` requests in all; ``forget`` empties it). A
 plan is never run by two starts at once (a start takes one from the pool
-and gives it back); the key includes this process's pid, the signal
-dispositions the plan depends on (SigIgn and SigCgt from
-/proc/self/status), the runner asked for, and for several executables the
-thread's errno address. With env_list None a kept plan takes the C
+and gives it back); the key includes this process's pid, the runner asked
+for, and for several executables the thread's errno address. Not the
+signal dispositions: a plan carries the rule its resets follow
+(Plan.signal_rule), which the vfork child applies to every signal; a plan
+the fork runner runs keeps the SigIgn and SigCgt it was made from and is
+made again when they change. With env_list None a kept plan takes the C
 library's ``environ`` again before each start (env_unix).
 
 Runners: these plans run on the vfork runner (auto's choice on x86-64
@@ -135,9 +137,10 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     checks and the same plan (int and bool, str, bytes, None; args and
     env_list lists or tuples of those, extra_groups a list of ints,
     fds_to_keep a tuple of ints), so a request equal to one planned before
-    passes the same checks. Then this process's pid, the signal state and,
-    for several executables, the thread's errno address (the plan writes it
-    from there).
+    passes the same checks. Then this process's pid and, for several
+    executables, the thread's errno address (the plan writes it from
+    there). Not the signal state: a kept plan is checked against it only
+    where its runner needs that (remembered.keep).
     """
     scalars = _get_scalars(arguments)
     if not set(map(type, scalars)) <= _SCALARS:
@@ -168,7 +171,6 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     return (
         "compat",  # in the plan cache beside exec_unix's keys
         os.getpid(),
-        signal_state(),
         thread,
         env,
         tuple(args),
@@ -208,14 +210,13 @@ def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
         if len(request.executables) > MAX_EXECUTABLES:
             record.pid.value = native(arguments)
             return -1
-        state, errno_address = (None, None) if key is None else (key[2], key[3])
-        prepared = child_program(request, state, errno_address)
+        state = signal_state()
+        prepared = child_program(request, state, None if key is None else key[2])
         if entry is not None:
             remembered.prepare(entry.runner, prepared.plan)
         elif key is not None:
-            # Its runner chosen once (the key holds the runner asked for, and
-            # the signal state: no signal list to compare at later starts).
-            entry = remembered.keep(key, prepared.plan, files=(), signals=False)
+            # Its runner chosen once (the key holds the runner asked for).
+            entry = remembered.keep(key, prepared.plan, files=(), signals=(signal_state, state))
     _start(record, prepared, arguments[INDEX["errpipe_write"]], entry)
     if entry is not None:
         entry.give_back(prepared)  # one C call
@@ -250,9 +251,10 @@ def _start(
             record.pid.value = stand_in()
     finally:
         plan.close()
-        for i in (3, 4):
+        for i in (3, 4):  # the errno pipe, made only for several executables
             fd, fds[i] = fds[i], -1
-            _close(fd)
+            if fd != -1:
+                _close(fd)
 
 
 # --- install -------------------------------------------------------------------------

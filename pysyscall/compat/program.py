@@ -235,6 +235,11 @@ def child_program(
     plan = b.plan(
         _system.__name__.rpartition(".")[2], _system.FORK, _system.EXIT, first_free_fd, saved_mask
     )
+    # The rule signals_to_reset followed: every caught signal, and the
+    # ignored ones Python ignores by itself with restore_signals. A runner
+    # that applies it in the child (vfork) needs no new reading of the
+    # handlers for a kept plan.
+    plan.signal_rule = runtime.IGNORED_BY_PYTHON if request.restore_signals else ()
     return Prepared(plan, errno_fd, count)
 
 
