@@ -51,7 +51,7 @@ Env = Union[
     Sequence[Union[str, bytes]],
 ]
 
-fork_lock = RWMutex()
+fork_lock = RWMutex("fork_lock", "a start")
 # The child of os.fork() gets a fresh fork lock, as CPython's own locks are
 # made fresh there: a thread that held it (inside a start) is not copied.
 os.register_at_fork(after_in_child=fork_lock.at_fork_reinit)
