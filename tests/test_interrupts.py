@@ -37,7 +37,16 @@ import pytest
 from conftest import SLOWDOWN, open_fds, skip_if_declined
 
 import pysyscall
-from pysyscall import ProcAttr, SysProcAttr, compat, exec_unix, remembered, runner_spawn, runtime
+from pysyscall import (
+    ProcAttr,
+    SysProcAttr,
+    bench,
+    compat,
+    exec_unix,
+    remembered,
+    runner_spawn,
+    runtime,
+)
 from pysyscall.rwmutex import RWMutex
 
 RUNNERS = ["vfork", "spawn", "fork"]
@@ -623,6 +632,11 @@ def true_by(how: str) -> None:
         with compat.installed():
             subprocess.run(["/bin/true"], check=True)
         return
+    if how == "serializing":  # darwin's fork lock: a start takes all of the write side
+        with bench.serializing_fork_lock():
+            pid = pysyscall.fork_exec("/bin/true", ["true"], None)
+        assert pysyscall.wait4(pid)[1].exit_status() == 0
+        return
     if how == "start_process":
         pid, _ = pysyscall.start_process("/bin/true", ["true"], None)
     else:
@@ -630,7 +644,7 @@ def true_by(how: str) -> None:
     assert pysyscall.wait4(pid)[1].exit_status() == 0
 
 
-STARTS = ["fork_exec", "start_process", "compat"]
+STARTS = ["fork_exec", "start_process", "compat", "serializing"]
 
 
 @pytest.mark.parametrize("how", STARTS)
@@ -672,3 +686,22 @@ def test_start_while_this_thread_holds_the_read_lock(how: str, no_leaks: Any) ->
         assert not fired, "the start waited on its own thread's read lock"
     assert info.value.errno == errno.EDEADLK
     true_by(how)
+
+
+def test_exec_while_this_thread_holds_the_exec_lock_for_reading(no_leaks: Any) -> None:
+    """exec takes no fork lock (nor does Go's Exec), but the exec lock for
+    writing, whose read side a thread start holds: an exec from a handler
+    in the middle of its thread's thread start is refused the same way."""
+    reader = runtime.exec_lock.read_hold()
+    watchdog = threading.Timer(20 * SLOWDOWN, reader.release)  # else it would wait forever
+    watchdog.start()
+    try:
+        with pytest.raises(OSError) as info:
+            pysyscall.exec("/nonexistent/pysyscall-test", ["x"], None)
+    finally:
+        watchdog.cancel()
+        watchdog.join()
+        reader.release()
+    assert info.value.errno == errno.EDEADLK, info.value
+    assert runtime.exec_lock.try_lock()
+    runtime.exec_lock.unlock()
