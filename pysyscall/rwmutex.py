@@ -212,13 +212,13 @@ class RWMutex:
     its write side. Where Go would deadlock, a thread that holds the read
     side (rlock or read_hold) and asks for the write side (lock, write_hold:
     a start, for fork_lock), itself or from a signal handler, gets
-    OSError(EDEADLK) at once when it would have to wait, with nothing taken
-    (see the module doc). Only a wait is refused: a write side that is free
-    is still granted, as in Go.
+    OSError(EDEADLK) at once, with nothing taken (see the module doc). It is
+    checked only where the write side would wait (while this thread reads,
+    it always would), so a take that does not wait pays nothing for it.
     """
 
     def __init__(self, name: str = "the lock", writer: str = "lock()") -> None:
-        self.holds_read = (
+        self._holds_read = (
             f"this thread holds {name} for reading (its code was interrupted by a signal "
             f"handler, or asks this itself): taking it for writing, as {writer} does, "
             "would wait for this thread to leave, that is, wait on itself"
@@ -288,7 +288,7 @@ class RWMutex:
                 done = self._locked(step, token)
                 if done is True:
                     return
-                if done is self.holds_read:
+                if done is self._holds_read:
                     raise OSError(errno.EDEADLK, done)
                 if done is not False:
                     raise RuntimeError(done)
@@ -398,7 +398,7 @@ class RWMutex:
                     return HOLDS_WRITE
                 local = self._local
                 if local.read_holds or (local.reads and local.epoch == self._epoch):
-                    return self.holds_read  # that turn waits for this thread's read
+                    return self._holds_read  # that turn waits for this thread's read
                 if hold.waiter is not None:  # else the next try has one
                     self._waiters += [hold.waiter]
                 return False
@@ -407,7 +407,7 @@ class RWMutex:
         if self._readers or self._read_holds or (mine.before is not None and mine.before.queued):
             local = self._local
             if local.read_holds or (local.reads and local.epoch == self._epoch):
-                return self.holds_read  # the turn is withdrawn by the cancel step
+                return self._holds_read  # the turn is withdrawn by the cancel step
             if hold.waiter is not None:  # else the next try has one
                 self._waiters += [hold.waiter]
             return False  # wait for the readers in (or let in) to leave
