@@ -51,7 +51,7 @@ Env = Union[
     Sequence[Union[str, bytes]],
 ]
 
-fork_lock = RWMutex()
+fork_lock = RWMutex("fork_lock", "a start")
 # The child of os.fork() gets a fresh fork lock, as CPython's own locks are
 # made fresh there: a thread that held it (inside a start) is not copied.
 os.register_at_fork(after_in_child=fork_lock.at_fork_reinit)
@@ -62,7 +62,9 @@ close-on-exec (PEP 446), but where an fd is made in two steps (pipe, then
 fcntl FD_CLOEXEC; darwin has no pipe2) a fork between the two would leak it.
 Code that makes fds that way holds ``fork_lock.rlock()`` around the two
 steps; every fork holds the lock for writing. On Linux forks share the write
-lock and do not wait for each other (forkpipe2.py).
+lock and do not wait for each other (forkpipe2.py). A start in a thread that
+holds the read side (from a signal handler, or where Go would deadlock) would
+wait on itself: it raises OSError(EDEADLK) before any fork.
 """
 
 

@@ -43,7 +43,18 @@ no such point, and neither has a chain of C calls driven by C iterators
 * a thread never waits on itself: a signal handler that takes the lock in
   the middle of this thread's bookkeeping, or asks for the write side this
   thread holds, gets a RuntimeError saying so; a fork's share of a batch
-  this thread already holds a share of is granted at once.
+  this thread already holds a share of is granted at once;
+* a write-side wait by a thread that holds the read side (a handler that
+  starts a process while its thread is between making an fd and marking it
+  close-on-exec under ``fork_lock.rlock()``; or a thread doing that itself,
+  a deadlock in Go) would wait for its own thread to leave: it raises
+  OSError(EDEADLK) instead, with nothing taken. So each thread counts its
+  rlock()s (``_local.reads``) and keeps its read_hold()s. Go lets another
+  thread RUnlock; such a runlock is taken off the caller's count when it
+  has one, else it cannot say whose read it ends, and when some thread's
+  count could be that read, every count is forgotten (``_epoch``): a start
+  may then wait where it could have been refused, but is never refused
+  where another thread will let it in.
 
 After os.fork() the child gets a fresh state (``at_fork_reinit``), as CPython
 gives its own locks: the threads that held the lock do not exist there.
@@ -53,6 +64,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import errno
 import functools
 import itertools
 import operator
@@ -98,9 +110,12 @@ class _Mutex:
 
 class _ThreadState(threading.local):
     inside = False  # this thread holds the internal mutex
+    reads = 0  # this thread's rlock()s not yet runlock()ed, if epoch is the lock's
+    epoch = 0
 
     def __init__(self) -> None:
         self.holds: dict[Hold, None] = {}  # this thread's holds of the write side
+        self.read_holds: dict[_Reader, None] = {}  # and its read_hold()s
 
 
 class _Turn:
@@ -161,7 +176,7 @@ class _Reader:
     rlock's, counted only, has none (Go's RUnlock takes no token).
     """
 
-    __slots__ = ("behind", "held", "release", "waiter")
+    __slots__ = ("behind", "held", "mine", "release", "waiter")
 
     def __init__(self, rw: RWMutex | None = None) -> None:
         self.behind: _Turn | None = None  # the turn it waits for the end of
@@ -169,9 +184,11 @@ class _Reader:
         self.waiter: Any = None
         self.release: Any = None
         if rw is not None:
+            self.mine = rw._local.read_holds
             steps = (
                 rw._mutex.lock,
                 functools.partial(rw._read_holds.pop, self, None),
+                functools.partial(self.mine.pop, self, None),
                 functools.partial(setattr, self, "held", False),
             )
             self.release = functools.partial(
@@ -189,9 +206,23 @@ _Step = Callable[[Any], Union[bool, str]]
 
 
 class RWMutex:
-    """Port of Go's sync.RWMutex. The zero value is unlocked."""
+    """Port of Go's sync.RWMutex. The zero value is unlocked.
 
-    def __init__(self) -> None:
+    ``name``, ``writer``: how the EDEADLK error names the lock and who takes
+    its write side. Where Go would deadlock, a thread that holds the read
+    side (rlock or read_hold) and asks for the write side (lock, write_hold:
+    a start, for fork_lock), itself or from a signal handler, gets
+    OSError(EDEADLK) at once, with nothing taken (see the module doc). It is
+    checked only where the write side would wait (while this thread reads,
+    it always would), so a take that does not wait pays nothing for it.
+    """
+
+    def __init__(self, name: str = "the lock", writer: str = "lock()") -> None:
+        self._holds_read = (
+            f"this thread holds {name} for reading (its code was interrupted by a signal "
+            f"handler, or asks this itself): taking it for writing, as {writer} does, "
+            "would wait for this thread to leave, that is, wait on itself"
+        )
         self.at_fork_reinit()
 
     def at_fork_reinit(self) -> None:
@@ -200,6 +231,8 @@ class RWMutex:
         self._mutex = _Mutex()
         self._local = _ThreadState()
         self._readers = 0  # rlock's readers
+        self._owned = 0  # how many of them a thread's count holds (reads at _epoch)
+        self._epoch = 0
         self._read_holds: dict[_Reader, None] = {}  # read_hold's
         self._writers: dict[Hold, None] = {}  # one writer, or the forks of a batch
         self._turn: _Turn | None = None  # the announced turn, or the last one
@@ -255,6 +288,8 @@ class RWMutex:
                 done = self._locked(step, token)
                 if done is True:
                     return
+                if done is self._holds_read:
+                    raise OSError(errno.EDEADLK, done)
                 if done is not False:
                     raise RuntimeError(done)
                 if waiter is not None:
@@ -291,8 +326,15 @@ class RWMutex:
             return False
         if reader.release is None:
             self._readers += 1
+            local = self._local  # count this thread's read
+            if local.epoch != self._epoch:
+                local.epoch = self._epoch
+                local.reads = 0
+            local.reads += 1
+            self._owned += 1
         else:
             self._read_holds[reader] = None
+            reader.mine[reader] = None
         reader.held = True
         return True
 
@@ -302,6 +344,10 @@ class RWMutex:
             reader.behind = None
         if reader.held and reader.release is None:
             self._readers -= 1
+            local = self._local  # this thread's read, counted unless forgotten since
+            if local.epoch == self._epoch:
+                local.reads -= 1
+                self._owned -= 1
             reader.held = False
         return True
 
@@ -309,6 +355,15 @@ class RWMutex:
         if not self._readers:
             return "sync: RUnlock of unlocked RWMutex"
         self._readers -= 1
+        local = self._local
+        if local.reads and local.epoch == self._epoch:
+            local.reads -= 1
+            self._owned -= 1
+        elif self._owned > self._readers:
+            # Another thread's read ended, and it may be a counted one: whose is
+            # unknown, so no count is trusted any more.
+            self._epoch += 1
+            self._owned = 0
         return True
 
     def _try_read_step(self, reader: _Reader) -> bool | str:
@@ -316,6 +371,12 @@ class RWMutex:
         if turn is not None and (not turn.started or self._writers):
             return False
         self._readers += 1
+        local = self._local  # count this thread's read
+        if local.epoch != self._epoch:
+            local.epoch = self._epoch
+            local.reads = 0
+        local.reads += 1
+        self._owned += 1
         reader.held = True
         return True
 
@@ -335,12 +396,18 @@ class RWMutex:
                     return True
                 if hold.mine:
                     return HOLDS_WRITE
+                local = self._local
+                if local.read_holds or (local.reads and local.epoch == self._epoch):
+                    return self._holds_read  # that turn waits for this thread's read
                 if hold.waiter is not None:  # else the next try has one
                     self._waiters += [hold.waiter]
                 return False
             mine.before = turn  # announce: new readers wait from here on
             self._turn = mine
         if self._readers or self._read_holds or (mine.before is not None and mine.before.queued):
+            local = self._local
+            if local.read_holds or (local.reads and local.epoch == self._epoch):
+                return self._holds_read  # the turn is withdrawn by the cancel step
             if hold.waiter is not None:  # else the next try has one
                 self._waiters += [hold.waiter]
             return False  # wait for the readers in (or let in) to leave

@@ -7,6 +7,7 @@ darwin protocol (pipe + fcntl, serialized forks) runs on Linux too.
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import os
 import threading
@@ -244,3 +245,83 @@ def test_a_take_that_does_not_wait_makes_no_waiter(monkeypatch: pytest.MonkeyPat
     hold.release()
     assert got.wait(10)
     thread.join()
+
+
+# A write-side wait by a thread that holds the read side waits on itself.
+
+
+@pytest.mark.parametrize("module", [forkpipe, forkpipe2])
+def test_fork_lock_refused_to_a_reader(module: ModuleType) -> None:
+    """A thread holding rlock asks for the fork lock (Go: a deadlock): EDEADLK
+    at once, the turn it announced withdrawn, its read lock still held."""
+    rw = RWMutex("fork_lock", "a start")
+    rw.rlock()
+    with pytest.raises(OSError) as info:
+        module.acquire_fork_lock(rw)
+    assert info.value.errno == errno.EDEADLK
+    assert str(info.value).startswith(
+        f"[Errno {errno.EDEADLK}] this thread holds fork_lock for reading"
+    )
+    assert rw._turn is None or not rw._writers, "the refused take holds the lock"
+    assert rw.try_rlock(), "the refused take left its turn announced: readers wait for it"
+    rw.runlock()
+    assert not rw.try_lock()
+    rw.runlock()
+    module.release_fork_lock(rw, module.acquire_fork_lock(rw))
+
+
+def test_lock_refused_to_a_read_hold() -> None:
+    rw = RWMutex()
+    reader = rw.read_hold()
+    with pytest.raises(OSError) as info:
+        rw.lock()
+    assert info.value.errno == errno.EDEADLK
+    reader.release()
+    rw.lock()
+    rw.unlock()
+
+
+def test_refused_while_another_writer_waits_for_this_reader() -> None:
+    """Another thread's writer has announced its turn and waits for this
+    thread's read: a start here would queue behind it, so wait on itself."""
+    rw = RWMutex()
+    rw.rlock()
+    t = threading.Thread(target=lambda: (rw.lock(), rw.unlock()))
+    t.start()
+    wait_until(lambda: rw._turn is not None)
+    with pytest.raises(OSError) as info:
+        forkpipe2.acquire_fork_lock(rw)
+    assert info.value.errno == errno.EDEADLK
+    rw.runlock()
+    t.join(5)
+    assert not t.is_alive()
+    assert rw.try_lock()
+    rw.unlock()
+
+
+def test_a_read_ended_by_another_thread_is_not_held_against_its_taker() -> None:
+    """Go lets any thread RUnlock. This thread's read, ended by another
+    thread, must not make its later wait for a third thread's read refused."""
+    rw = RWMutex()
+    rw.rlock()
+    ender = threading.Thread(target=rw.runlock)
+    ender.start()
+    ender.join()
+    reading, writer_waits, done = threading.Event(), threading.Event(), threading.Event()
+
+    def reader() -> None:
+        rw.rlock()
+        reading.set()
+        writer_waits.wait(5)
+        wait_until(lambda: rw._turn is not None)
+        rw.runlock()
+        done.set()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    assert reading.wait(5)
+    writer_waits.set()
+    rw.lock()  # waits for the reader's runlock, not refused
+    assert done.is_set()
+    rw.unlock()
+    t.join()

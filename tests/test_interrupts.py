@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import gc
 import os
 import signal
 import subprocess
 import sys
+import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +37,16 @@ import pytest
 from conftest import SLOWDOWN, open_fds, skip_if_declined
 
 import pysyscall
-from pysyscall import ProcAttr, SysProcAttr, compat, exec_unix, remembered, runner_spawn, runtime
+from pysyscall import (
+    ProcAttr,
+    SysProcAttr,
+    bench,
+    compat,
+    exec_unix,
+    remembered,
+    runner_spawn,
+    runtime,
+)
 from pysyscall.rwmutex import RWMutex
 
 RUNNERS = ["vfork", "spawn", "fork"]
@@ -587,3 +598,110 @@ def test_where_signal_handlers_run() -> None:
     inside, finally_ran = run_python(WHERE_HANDLERS_RUN).split()
     expected = {(3, 9): ("True", "False"), (3, 10): ("False", "False")}
     assert (inside, finally_ran) == expected.get(sys.version_info[:2], ("False", "True"))
+
+
+@contextlib.contextmanager
+def rlock_with_watchdog() -> Any:
+    """Hold fork_lock.rlock() in this thread; yield a list the watchdog marks.
+
+    If a start waits on this thread's read lock (the deadlock under test),
+    the watchdog, after a bound, releases it from another thread (Go allows
+    that): the start then goes on and the test fails instead of hanging.
+    """
+    fired: list[bool] = []
+    exec_unix.fork_lock.rlock()
+
+    def release() -> None:
+        fired.append(True)
+        exec_unix.fork_lock.runlock()
+
+    watchdog = threading.Timer(20 * SLOWDOWN, release)
+    watchdog.start()
+    try:
+        yield fired
+    finally:
+        watchdog.cancel()
+        watchdog.join()
+        if not fired:
+            exec_unix.fork_lock.runlock()
+
+
+def true_by(how: str) -> None:
+    """Start /bin/true the way ``how`` names, and reap it."""
+    if how == "compat":
+        with compat.installed():
+            subprocess.run(["/bin/true"], check=True)
+        return
+    if how == "serializing":  # darwin's fork lock: a start takes all of the write side
+        with bench.serializing_fork_lock():
+            pid = pysyscall.fork_exec("/bin/true", ["true"], None)
+        assert pysyscall.wait4(pid)[1].exit_status() == 0
+        return
+    if how == "start_process":
+        pid, _ = pysyscall.start_process("/bin/true", ["true"], None)
+    else:
+        pid = pysyscall.fork_exec("/bin/true", ["true"], None)
+    assert pysyscall.wait4(pid)[1].exit_status() == 0
+
+
+STARTS = ["fork_exec", "start_process", "compat", "serializing"]
+
+
+@pytest.mark.parametrize("how", STARTS)
+def test_start_from_a_handler_while_its_thread_holds_the_read_lock(how: str, no_leaks: Any) -> None:
+    """A handler interrupts code holding fork_lock.rlock() (an fd made and not
+    yet marked close-on-exec) and starts a process: the start would wait for
+    the readers to leave, its own thread among them. It is refused at once
+    with EDEADLK, before any fork; the reader's runlock then works, and so
+    does the next start."""
+    caught: list[BaseException] = []
+
+    def handler(*_: Any) -> None:
+        try:
+            true_by(how)
+        except OSError as error:
+            caught.append(error)
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with rlock_with_watchdog() as fired:
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # the handler runs on return
+            assert len(caught) == 1 and not fired, "the start waited on its own thread's read lock"
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    error = caught[0]
+    assert error.errno == errno.EDEADLK
+    assert "holds fork_lock for reading" in str(error) and "wait on itself" in str(error)
+    assert exec_unix.fork_lock.try_lock(), "the refused start left the fork lock held"
+    exec_unix.fork_lock.unlock()
+    true_by(how)
+
+
+@pytest.mark.parametrize("how", STARTS)
+def test_start_while_this_thread_holds_the_read_lock(how: str, no_leaks: Any) -> None:
+    """The same without a handler: Go deadlocks there; pysyscall says so."""
+    with rlock_with_watchdog() as fired:
+        with pytest.raises(OSError) as info:
+            true_by(how)
+        assert not fired, "the start waited on its own thread's read lock"
+    assert info.value.errno == errno.EDEADLK
+    true_by(how)
+
+
+def test_exec_while_this_thread_holds_the_exec_lock_for_reading(no_leaks: Any) -> None:
+    """exec takes no fork lock (nor does Go's Exec), but the exec lock for
+    writing, whose read side a thread start holds: an exec from a handler
+    in the middle of its thread's thread start is refused the same way."""
+    reader = runtime.exec_lock.read_hold()
+    watchdog = threading.Timer(20 * SLOWDOWN, reader.release)  # else it would wait forever
+    watchdog.start()
+    try:
+        with pytest.raises(OSError) as info:
+            pysyscall.exec("/nonexistent/pysyscall-test", ["x"], None)
+    finally:
+        watchdog.cancel()
+        watchdog.join()
+        reader.release()
+    assert info.value.errno == errno.EDEADLK, info.value
+    assert runtime.exec_lock.try_lock()
+    runtime.exec_lock.unlock()
