@@ -192,7 +192,7 @@ def _proc_signal_masks() -> tuple[int, int] | None:
         return None
 
 
-exec_lock = RWMutex()
+exec_lock = RWMutex("exec_lock", "exec")
 exec_lock.__doc__ = """Port of the runtime's execLock (proc.go, go.dev/issue/19546).
 
 Linux's execve, racing with clone in another thread, can drop the setuid bit

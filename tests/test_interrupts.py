@@ -703,5 +703,6 @@ def test_exec_while_this_thread_holds_the_exec_lock_for_reading(no_leaks: Any) -
         watchdog.join()
         reader.release()
     assert info.value.errno == errno.EDEADLK, info.value
+    assert "holds exec_lock for reading" in str(info.value), info.value
     assert runtime.exec_lock.try_lock()
     runtime.exec_lock.unlock()
