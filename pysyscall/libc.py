@@ -25,9 +25,13 @@ callers check ``has``); ``lacking()`` is that list for this C library.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import errno
+import functools
+import operator
 import os
+from collections.abc import Iterable
 from ctypes import c_int, c_long, c_size_t, c_ssize_t, c_void_p
 from typing import Any, Callable
 
@@ -291,6 +295,14 @@ def check(result: int, name: str, filename: str | None = None) -> int:
     if result == -1:
         raise errno_error(ctypes.get_errno(), name, filename)
     return result
+
+
+# Chains of C calls. run_chain consumes an iterator of calls (maps over
+# invoke, setattr, operator.setitem...) in one C call, collections.deque's:
+# no bytecode runs between two of them, so no signal handler can (see
+# plan.Start). invoke(f) is f(), made by C.
+run_chain: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+invoke = operator.methodcaller("__call__")
 
 
 def call(name: str, *args: Any) -> int:

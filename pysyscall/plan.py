@@ -19,7 +19,6 @@ the rest.
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import dataclasses
 import errno
@@ -35,6 +34,8 @@ from typing import Any, Callable, Union
 from . import libc
 from ._platform import zerrors
 from .env_unix import Environ
+from .libc import invoke as _call
+from .libc import run_chain as _run
 
 MISSING: Any = dataclasses.MISSING
 
@@ -196,9 +197,6 @@ def _no_failure() -> ChildError:
     return ChildError(magic=CHILD_ERROR_MAGIC, step=-1, errno=0)
 
 
-_call = operator.methodcaller("__call__")
-# One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _EINTR_OR_FAILED = functools.partial(operator.eq, -1)
 REAP_TRIES = 100  # wait4 calls a reap makes while it fails (ECHILD: none to wait for)
 # A reap waits with every signal blocked: a storm of them (a held Ctrl-C)

@@ -43,11 +43,11 @@ from typing import Any, Callable
 
 from . import _platform, libc, runner_vfork, runtime
 from ._platform import system, zerrors
+from .libc import invoke as _call
 from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Start, Step
 
 NAME = "fork"
 
-_call = operator.methodcaller("__call__")
 _not_failed = functools.partial(operator.ne, -1)
 _raise_in_parent = {0: 0}.__getitem__
 

@@ -18,20 +18,19 @@ child never enters, but pausing costs nothing).
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import functools
 import gc
 import itertools
-import operator
 import os
 import signal
 import threading
-from collections.abc import Iterable
 from typing import Any, Callable
 
 from . import libc
 from ._platform import GOOS, zerrors
+from .libc import invoke as _call
+from .libc import run_chain as _run
 from .plan import mask_calls
 from .rwmutex import Hold, RWMutex
 
@@ -41,9 +40,6 @@ IGNORED_BY_PYTHON = (signal.SIGPIPE, signal.SIGXFSZ)
 
 _sigmask = libc.child("pthread_sigmask")
 _Calls = tuple[Callable[[], Any], ...]
-_call = operator.methodcaller("__call__")
-# One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _GC_RESUME = {True: gc.enable, False: int}  # int(): a call that does nothing
 
 

@@ -62,22 +62,19 @@ gives its own locks: the threads that held the lock do not exist there.
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import errno
 import functools
 import itertools
 import operator
 import threading
-from collections.abc import Iterable
 from typing import Any, Callable, Union
 
 from . import libc
+from .libc import invoke as _call
+from .libc import run_chain as _run
 
-_call = operator.methodcaller("__call__")
 _wake = operator.methodcaller("release")
-# One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _MUTEX_SIZE = 64  # at least sizeof(pthread_mutex_t): 40 on x86-64 glibc, 48 on arm64, 64 on darwin
 
 REENTERED = (

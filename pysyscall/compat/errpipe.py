@@ -28,22 +28,20 @@ those and the last execve's. More than MAX_EXECUTABLES would fill it.
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import errno
 import functools
 import operator
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any
 
 from .. import exec_unix, libc
 from .._platform import zerrors
+from ..libc import invoke as _call
+from ..libc import run_chain as _run
 from ..plan import PID_MAX
 
-_call = operator.methodcaller("__call__")
-# One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 ERRNO_SIZE = 4
 MAX_EXECUTABLES = zerrors.PIPE_CAPACITY // ERRNO_SIZE
