@@ -201,9 +201,9 @@ class _Prepared:
         block (runtime.fork_calls) come first in it, their undoing in the
         parent's side: no signal handler runs in between. ``pid`` gets
         fork's result right after the fork, before the mask is restored:
-        no handler can run before the child is recorded (on 3.9 and 3.10 a
-        handler may run between any two bytecodes of the except clause that
-        used to record it).
+        no handler can run before the child is recorded (the except clause
+        that used to record it could be cut: 3.9 runs handlers after most
+        bytecodes, 3.10 at an except clause's entry; docs/interpreters.md).
         """
         size = ctypes.sizeof(ctypes.c_int32)
         memmove = libc.child("memmove")
