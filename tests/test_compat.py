@@ -194,6 +194,19 @@ def test_user_group_extra_groups() -> None:
     both(lambda: sh("id -u", user=65534, cwd="/root"))
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: sets this process's groups")
+def test_empty_extra_groups_drops_every_supplementary_group() -> None:
+    # extra_groups=[] is setgroups(0, NULL), not "leave the groups as they are".
+    previous = os.getgroups()
+    os.setgroups([7, 8])
+    try:
+        result = both(lambda: sh("id -G", group=65534, extra_groups=[]))
+        assert result == ("ok", (0, b"65534\n", b""))
+        assert both(lambda: sh("id -G", group=65534)) == ("ok", (0, b"65534 7 8\n", b""))
+    finally:
+        os.setgroups(previous)
+
+
 def test_preexec_fn() -> None:
     def bad() -> None:
         raise ValueError("no")
