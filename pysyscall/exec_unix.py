@@ -15,20 +15,21 @@ environment, ``files=None`` passes fds 0, 1 and 2.
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import errno
 import functools
 import operator
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, NoReturn, Union
 
 from . import env_unix, libc, remembered, runners, runtime
 from ._platform import forkpipe, system, zerrors
+from .libc import invoke as _call
+from .libc import run_chain as _run
 from .plan import (
     CHILD_ERROR_MAGIC,
     Builder,
@@ -68,9 +69,6 @@ wait on itself: it raises OSError(EDEADLK) before any fork.
 """
 
 
-_call = operator.methodcaller("__call__")
-# One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 
 

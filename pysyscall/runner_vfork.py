@@ -113,22 +113,21 @@ child calls the same bytes through ctypes (routine_function).
 from __future__ import annotations
 
 import array
-import collections
 import ctypes
 import errno
 import functools
 import itertools
-import operator
 import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from . import libc, runtime, zerrors_linux
 from ._platform import GOOS, MACHINE, zsysnum
+from .libc import invoke as _call
+from .libc import run_chain as _run
 from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step, signal_name
 from .zerrors_linux import (
     CLONE_NEWUSER,
@@ -701,9 +700,6 @@ def _table(plan: Plan, status_fd: int) -> Any:
 # --- the start ----------------------------------------------------------------------
 
 _clone3: Any = None
-_call = operator.methodcaller("__call__")
-# One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
 _close = libc.parent("close")
 
 
