@@ -630,7 +630,8 @@ def true_by(how: str) -> None:
     """Start /bin/true the way ``how`` names, and reap it."""
     if how == "compat":
         with compat.installed():
-            subprocess.run(["/bin/true"], check=True)
+            # cwd keeps 3.13+ Popen off its posix_spawn path, which compat is not on.
+            subprocess.run(["/bin/true"], check=True, cwd="/")
         return
     if how == "serializing":  # darwin's fork lock: a start takes all of the write side
         with bench.serializing_fork_lock():
