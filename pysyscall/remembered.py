@@ -147,13 +147,13 @@ def keep(
         plan.close()
         raise
     prepare(runner, plan)
-    # What a later start compares with: the signals this plan resets,
-    # read from its own steps.
-    read, planned = signals if signals is not None else (_signals_to_reset, None)
     if not runner.signals_in_plan(plan):
-        planned = None
+        read, planned = _signals_to_reset, None  # nothing to compare
     elif signals is None:
-        planned = _planned_signals(plan)
+        # The signals this plan resets, read from its own steps.
+        read, planned = _signals_to_reset, _planned_signals(plan)
+    else:
+        read, planned = signals
     entry = Entry(runner, planned, read, files)
     _remember(key, entry)
     return entry

@@ -62,7 +62,7 @@ def fork_calls(saved_mask: Any, masks: Any = None) -> tuple[_Calls, _Calls]:
     would be left off for good (CI's emulated aarch64 machine saw it).
 
     Made for one start: the GC's calls are one-shot iterators. ``masks``:
-    the (block, restore) of signal_mask_calls(saved_mask), for a plan that keeps
+    signal_mask_calls(saved_mask)'s (block, restore), for a plan that keeps
     them.
     """
     block, restore = mask_calls(_sigmask, saved_mask) if masks is None else masks
