@@ -15,14 +15,13 @@ environment, ``files=None`` passes fds 0, 1 and 2.
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import errno
 import functools
 import operator
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, NoReturn, Union
@@ -70,7 +69,7 @@ wait on itself: it raises OSError(EDEADLK) before any fork.
 
 _call = operator.methodcaller("__call__")
 # One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_run = libc.run_chain
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 
 

@@ -113,7 +113,6 @@ child calls the same bytes through ctypes (routine_function).
 from __future__ import annotations
 
 import array
-import collections
 import ctypes
 import errno
 import functools
@@ -123,9 +122,8 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from . import libc, runtime, zerrors_linux
 from ._platform import GOOS, MACHINE, zsysnum
@@ -703,7 +701,7 @@ def _table(plan: Plan, status_fd: int) -> Any:
 _clone3: Any = None
 _call = operator.methodcaller("__call__")
 # One C call that makes a chain of C calls: no interrupt point between them.
-_run: Callable[[Iterable[Any]], object] = functools.partial(collections.deque, maxlen=0)
+_run = libc.run_chain
 _close = libc.parent("close")
 _VALUE = ("value",)
 
