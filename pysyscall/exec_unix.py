@@ -259,8 +259,9 @@ def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
     returns nothing here makes a call, so the pid reaches the caller.
 
     The record is the thread's spare (_records), made by its first start:
-    one that ended whole used none of its prepared calls, and is reset
-    here with no call. One an exception left busy is not used again; a
+    one that ended whole used none of its prepared calls but the fork
+    lock's Hold, which it gave back (the next start takes it again), and is
+    reset here with no call. One an exception left busy is not used again; a
     start from a signal handler in the middle of this thread's start finds
     it busy too, and makes its own.
     """
@@ -270,7 +271,7 @@ def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
     record.busy = True
     record.pid.value = 0
     record.fds[:] = _NO_FDS
-    record.pidfd = record.hold = None
+    record.pidfd = None  # the hold stays: spent, it is taken again (rwmutex.write_hold)
     try:
         pidfd = start(record, *args)
     except BaseException:
@@ -380,7 +381,7 @@ def _start(
     record.pidfd = plan.pidfd
     plan.record.step, plan.record.errno = -1, 0  # a remembered plan's, after an interrupt
     fds = record.fds
-    record.hold = forkpipe.acquire_fork_lock(fork_lock)
+    record.hold = forkpipe.acquire_fork_lock(fork_lock, record.hold)
     if not runner.status_pipe(plan):
         # posix_spawn returns the child's error itself (the child reaped);
         # a vfork child writes its record into plan.record, which it shares

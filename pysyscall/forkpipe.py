@@ -46,12 +46,14 @@ def fork_exec_pipe(p: Any) -> None:
         raise
 
 
-def acquire_fork_lock(fork_lock: RWMutex) -> Hold:
+def acquire_fork_lock(fork_lock: RWMutex, spent: Hold | None = None) -> Hold:
     """Port of acquireForkLock (forkpipe.go): lock fork_lock for writing.
 
     Returns the Hold to give back; on an exception nothing is held.
+    ``spent``: the Hold this thread's start record gave back last time,
+    taken again if it can be.
     """
-    return fork_lock.write_hold()
+    return fork_lock.write_hold(spent=spent)
 
 
 def release_fork_lock(fork_lock: RWMutex, hold: Hold) -> None:

@@ -38,15 +38,16 @@ def fork_exec_pipe(p: Any) -> None:
     libc.call("pipe2", ctypes.addressof(p), zerrors.O_CLOEXEC)
 
 
-def acquire_fork_lock(fork_lock: RWMutex) -> Hold:
+def acquire_fork_lock(fork_lock: RWMutex, spent: Hold | None = None) -> Hold:
     """Port of acquireForkLock (forkpipe2.go): take a share of the write lock.
 
     The first fork in starts the batch's turn (waiting for the readers in);
     the next ones join it, unless a reader waits for the batch to end: then
     they wait for it too, and the readers get in first. Returns the Hold to
-    give back; on an exception nothing is held.
+    give back; on an exception nothing is held. ``spent``: the Hold this
+    thread's start record gave back last time, taken again if it can be.
     """
-    return fork_lock.write_hold(shared=True)
+    return fork_lock.write_hold(shared=True, spent=spent)
 
 
 def release_fork_lock(fork_lock: RWMutex, hold: Hold) -> None:

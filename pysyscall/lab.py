@@ -106,8 +106,8 @@ import pysyscall.exec_unix as eu, pysyscall.runners as runners
 from pysyscall import forkpipe, forkpipe2, fork_exec
 spans, here = [], threading.local()
 def timed(base):   # the lock-held span of every start
-    def acquire(lock):
-        hold = base.acquire_fork_lock(lock); here.t = time.perf_counter()
+    def acquire(lock, spent=None):
+        hold = base.acquire_fork_lock(lock, spent); here.t = time.perf_counter()
         return hold
     def release(lock, hold):
         spans.append((here.t, time.perf_counter())); base.release_fork_lock(lock, hold)

@@ -202,7 +202,7 @@ REAP_TRIES = 100  # wait4 calls a reap makes while it fails (ECHILD: none to wai
 # A reap waits with every signal blocked: a storm of them (a held Ctrl-C)
 # would fail every wait4 with EINTR and leave the child unreaped. The
 # blocked signals stay pending and arrive once the mask is restored.
-# Every signal, the set a fork or a reap blocks (runtime.fork_calls, Start).
+# Every signal, the set a fork or a reap blocks (runtime.ForkCalls, Start).
 ALL_SIGNALS = ctypes.create_string_buffer(zerrors.SIGSET_SIZE)
 libc.call("sigfillset", ctypes.addressof(ALL_SIGNALS))
 
@@ -301,7 +301,7 @@ class Plan:
     exit: str  # the libc symbol the child exits through on failure
     steps: list[Step]
     first_free_fd: int  # the status pipe must sit at or above this fd
-    saved_mask: Any  # filled by runtime.fork_calls' block; restored by a step
+    saved_mask: Any  # filled by runtime.ForkCalls' block; restored by a step
     keep: list[Any] = field(default_factory=list, repr=False)  # C buffers
     after_fork: Callable[[int], OSError | None] | None = None
     parent_fds: list[int] = field(default_factory=list)
@@ -482,7 +482,7 @@ class Builder:
         runtime.signals_to_reset) goes back to SIG_DFL, so no handler of the
         parent's runs in the child after its mask is restored. Then the mask
         the parent had before the fork is restored. Returns the buffer the
-        parent saves that mask into (runtime.fork_calls).
+        parent saves that mask into (runtime.ForkCalls).
         """
         default_action = self.buffer(sigaction_size)  # all zero: SIG_DFL
         self.signal_steps = (len(self.steps), len(signals))

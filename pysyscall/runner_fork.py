@@ -198,7 +198,7 @@ class _Prepared:
 
         ``errno_address``: the starting thread's errno, which is the child's
         (the child is a copy of that thread). The GC pause and the signal
-        block (runtime.fork_calls) come first in it, their undoing in the
+        block (runtime.ForkCalls) come first in it, their undoing in the
         parent's side: no signal handler runs in between. ``pid`` gets
         fork's result right after the fork, before the mask is restored:
         no handler can run before the child is recorded (the except clause
@@ -209,7 +209,7 @@ class _Prepared:
         memmove = libc.child("memmove")
         set_einval = functools.partial(memmove, errno_address, self.einval, size)
         copy_errno = functools.partial(memmove, self.record_errno, errno_address, size)
-        before_fork, after_fork = runtime.fork_calls(plan.saved_mask)
+        fork_calls = runtime.ForkCalls(plan.saved_mask)
         segments: list[Iterator[Any]] = []
         for segment in self.segments:
             kind = segment[0]
@@ -242,11 +242,11 @@ class _Prepared:
                 segments += [map(_call, (mark,)), map(store, stored), passed]
         judged = map(dict.get, self.tables, itertools.chain(*segments), self.defaults)
         parent: Callable[[], Any] = functools.partial(
-            collections.deque, map(_call, self.parent_calls + after_fork), 0
+            collections.deque, itertools.chain(map(_call, self.parent_calls), fork_calls.after()), 0
         )
         forked, again, stored = itertools.tee(map(_call, (self.fork,)), 3)
         return itertools.chain(
-            map(_call, before_fork),
+            fork_calls.before(),
             map(setattr, (pid,), ("value",), stored),
             map(_call, map(_CHILD_GOES_ON.get, forked, (parent,))),
             map(_raise_in_parent, again),

@@ -69,7 +69,7 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   ``syscall(SYS_setgroups/setgid/setuid)`` in linux.py, never glibc's setuid
   family, which would signal the parent's threads;
 * signals: the forking thread blocks them all around clone
-  (runtime.fork_calls); the child resets the handlers and
+  (runtime.ForkCalls); the child resets the handlers and
   restores the mask; the child's handler table is a copy (no
   CLONE_SIGHAND), so resetting it there leaves the parent's alone. For a
   plan that says by what rule its resets were chosen (Plan.signal_rule:
@@ -625,7 +625,7 @@ class _Made:
     overlaps the child's exec).
     """
 
-    __slots__ = ("clone3_args", "masks", "shared", "stack", "start",
+    __slots__ = ("clone3_args", "fork_calls", "shared", "stack", "start",
                  "status_fd", "words")  # fmt: skip
 
     def __init__(self, plan: Plan, status_fd: int) -> None:
@@ -635,7 +635,7 @@ class _Made:
         self.stack: _Stack | None = None  # the stack ``start`` was made for
         self.start: Any = None
         self.clone3_args: Any = None
-        self.masks = runtime.signal_mask_calls(plan.saved_mask)
+        self.fork_calls = runtime.ForkCalls(plan.saved_mask)
 
 
 def _made(plan: Plan, status_fd: int) -> _Made:
@@ -701,6 +701,7 @@ def _table(plan: Plan, status_fd: int) -> Any:
 
 _clone3: Any = None
 _close = libc.parent("close")
+_VALUE = ("value",)
 
 
 def fork_and_exec_in_child(plan: Plan, record: Start) -> None:
@@ -734,12 +735,12 @@ def _clone(plan: Plan, status_fd: int, record: Start) -> None:
     # and CFUNCTYPE: other threads run while this one waits for the child's
     # execve or exit), its result into record.pid, the mask restored. No
     # signal handler runs in between (see plan.Start).
-    before, after = runtime.fork_calls(plan.saved_mask, made.masks)
+    fork_calls = made.fork_calls
     _run(
         itertools.chain(
-            map(_call, before),
-            map(setattr, (record.pid,), ("value",), map(_call, (made.start,))),
-            map(_call, after),
+            fork_calls.before(),
+            map(setattr, (record.pid,), _VALUE, map(_call, (made.start,))),
+            fork_calls.after(),
         )
     )
     result = record.pid.value

@@ -25,6 +25,7 @@ import itertools
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any, Callable
 
 from . import libc
@@ -39,21 +40,25 @@ from .rwmutex import Hold, RWMutex
 IGNORED_BY_PYTHON = (signal.SIGPIPE, signal.SIGXFSZ)
 
 _sigmask = libc.child("pthread_sigmask")
-_Calls = tuple[Callable[[], Any], ...]
 _GC_RESUME = {True: gc.enable, False: int}  # int(): a call that does nothing
 
 
-def fork_calls(saved_mask: Any, masks: Any = None) -> tuple[_Calls, _Calls]:
-    """Port of syscall_runtime_BeforeFork and AfterFork, as calls for a C chain.
+_GC_RAN = ("gc_ran",)
+_GC_IS_ENABLED = (gc.isenabled,)
 
-    Before: pause the GC, block every signal (the thread's previous mask goes
-    into ``saved_mask``, the plan's buffer, which the child restores). After
-    (in the parent only): restore the mask, resume the GC if it ran. A
-    runner makes them in the same chain of C calls as the fork itself, so
-    no signal handler can run in between: not with the mask blocked (a
-    process-directed signal still trips the main thread's handler, which a
-    start from that handler would then see as the mask to give its child),
-    and not between the fork and the pid's recording (plan.Start).
+
+class ForkCalls:
+    """Port of syscall_runtime_BeforeFork and AfterFork, as C calls for a chain.
+
+    Before (``before()``): pause the GC, block every signal (the thread's
+    previous mask goes into ``saved_mask``, the plan's buffer, which the
+    child restores). After (``after()``, in the parent only): restore the
+    mask, resume the GC if it ran. A runner makes them in the same chain of
+    C calls as the fork itself, so no signal handler can run in between:
+    not with the mask blocked (a process-directed signal still trips the
+    main thread's handler, which a start from that handler would then see
+    as the mask to give its child), and not between the fork and the pid's
+    recording (plan.Start).
 
     Whether the GC ran is read in the chain, right before the pause, as
     _posixsubprocess's PyGC_Disable returns it: read earlier, another
@@ -61,26 +66,37 @@ def fork_calls(saved_mask: Any, masks: Any = None) -> tuple[_Calls, _Calls]:
     exec releases the GIL) and resume it before this pause, and the GC
     would be left off for good (CI's emulated aarch64 machine saw it).
 
-    Made for one start: the GC's calls are one-shot iterators. ``masks``:
-    signal_mask_calls(saved_mask)'s (block, restore), for a plan that keeps
-    them.
+    Made once per plan (the vfork runner keeps it with the plan): the calls
+    are kept in tuples, and each start makes only the one-shot iterators
+    over them (the few allocations of ``before()`` and ``after()``). A
+    plan's starts never run at once (remembered.py), so one ``gc_ran``
+    serves them all.
     """
-    block, restore = mask_calls(_sigmask, saved_mask) if masks is None else masks
-    gc_ran = ctypes.c_bool()
-    # Read and paused by two C calls in a row, which no other thread can
-    # come between (the GIL is released only by a call that says so).
-    remember = functools.partial(
-        _run, map(setattr, (gc_ran,), ("value",), map(_call, (gc.isenabled,)))
-    )
-    resume = functools.partial(
-        _run, map(_call, map(_GC_RESUME.get, map(getattr, (gc_ran,), ("value",))))
-    )
-    return (remember, gc.disable, block), (restore, resume)
 
+    __slots__ = ("_block", "_restore", "_self", "gc_ran")
 
-def signal_mask_calls(saved_mask: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    """fork_calls' signal-mask calls for ``saved_mask``, which a plan can keep."""
-    return mask_calls(_sigmask, saved_mask)
+    def __init__(self, saved_mask: Any) -> None:
+        block, restore = mask_calls(_sigmask, saved_mask)
+        self.gc_ran = False
+        self._self = (self,)
+        self._block = (gc.disable, block)
+        self._restore = (restore,)
+
+    def before(self) -> Iterator[Any]:
+        """One start's BeforeFork: whether the GC ran, the pause, the block."""
+        # Read and paused by two C calls in a row, which no other thread can
+        # come between (the GIL is released only by a call that says so).
+        return itertools.chain(
+            map(setattr, self._self, _GC_RAN, map(_call, _GC_IS_ENABLED)),
+            map(_call, self._block),
+        )
+
+    def after(self) -> Iterator[Any]:
+        """One start's AfterFork: the mask restored, the GC resumed if it ran."""
+        return itertools.chain(
+            map(_call, self._restore),
+            map(_call, map(_GC_RESUME.get, map(getattr, self._self, _GC_RAN))),
+        )
 
 
 def signals_to_reset() -> list[int]:

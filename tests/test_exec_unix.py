@@ -199,8 +199,8 @@ def test_failure_just_before_the_fork_leaks_nothing(
     def refuse(*args: Any) -> Any:
         raise OSError(errno.EINVAL, "refused by the test")
 
-    # The mask calls are made right before the fork: by fork_calls (fork
-    # runner) and by the vfork runner for the plan it keeps them in.
+    # The mask calls are made right before the fork: by ForkCalls, which the
+    # fork runner makes per start and the vfork runner keeps with the plan.
     monkeypatch.setattr(runtime, "mask_calls", refuse)
     with pytest.raises(OSError, match="refused by the test"):
         pysyscall.fork_exec("/bin/true", ["true"], attr)
@@ -218,14 +218,14 @@ def test_gc_resumed_by_another_start_in_between(
     from pysyscall import runtime
 
     monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
-    real = runtime.fork_calls
+    real = runtime.ForkCalls.before
 
-    def other_start_ends_its_pause(*args: Any) -> Any:
-        calls = real(*args)
+    def other_start_ends_its_pause(self: runtime.ForkCalls) -> Any:
+        calls = real(self)
         gc.enable()  # the other start, done with its fork
         return calls
 
-    monkeypatch.setattr(runtime, "fork_calls", other_start_ends_its_pause)
+    monkeypatch.setattr(runtime.ForkCalls, "before", other_start_ends_its_pause)
     gc.disable()  # the other start, in its fork
     try:
         assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0

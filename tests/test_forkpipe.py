@@ -130,6 +130,42 @@ def test_forkpipe2_release_without_acquire() -> None:
         forkpipe2.release_fork_lock(lock, hold)
 
 
+@pytest.mark.parametrize("module", VARIANTS, ids=lambda m: m.__name__)
+def test_a_spent_hold_is_taken_again(module: ModuleType) -> None:
+    """A start record's Hold, given back, holds the lock again and lets go again."""
+    lock = RWMutex()
+    hold = module.acquire_fork_lock(lock)
+    module.release_fork_lock(lock, hold)
+    for _ in range(2):
+        again = module.acquire_fork_lock(lock, hold)
+        assert again is hold and again.held
+        assert not lock.try_rlock(), "the Hold taken again holds the write side"
+        module.release_fork_lock(lock, again)
+        assert lock.try_rlock(), "the Hold taken again let go"
+        lock.runlock()
+    other = RWMutex()
+    assert module.acquire_fork_lock(other, hold) is not hold, "another lock's Hold was taken"
+    lock.at_fork_reinit()  # as in the child of os.fork: the Hold names the old state
+    fresh = module.acquire_fork_lock(lock, hold)
+    assert fresh is not hold
+    module.release_fork_lock(lock, fresh)
+    assert lock.try_rlock()
+    lock.runlock()
+
+
+def test_a_spent_hold_of_the_other_kind_is_not_taken() -> None:
+    lock = RWMutex()
+    share = lock.write_hold(shared=True)
+    joined = lock.write_hold(shared=True, spent=share)
+    assert joined is not share, "a held Hold was taken twice"
+    joined.release()
+    share.release()
+    hold = lock.write_hold(spent=share)
+    assert hold is not share
+    hold.release()
+    assert lock.write_hold(shared=True, spent=hold) is not hold
+
+
 # RWMutex: Go's semantics.
 
 
