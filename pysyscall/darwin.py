@@ -29,7 +29,6 @@ from . import libc
 from ._platform import GOOS
 from .plan import (
     Builder,
-    Envv,
     Plan,
     Step,
     SysProcAttrBase,
@@ -47,6 +46,10 @@ from .zerrors_darwin import (
     TIOCSCTTY,
     TIOCSPGRP,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from .plan import Envv
 
 PLATFORMS = ("darwin",)
 

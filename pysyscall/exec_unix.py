@@ -24,7 +24,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, NoReturn, Union
 
 from . import env_unix, libc, remembered, runners, runtime
 from ._platform import forkpipe, system, zerrors
@@ -34,23 +33,27 @@ from .plan import (
     CHILD_ERROR_MAGIC,
     Builder,
     ChildError,
-    Envv,
     Plan,
     Start,
-    StrPath,
     byte_ptr_from_string,
     check_open,
     signal_name,
 )
 from .rwmutex import RWMutex
 
-# What ProcAttr.env and exec's envv take besides None: a mapping of names to
-# values, or "KEY=value" strings; str is encoded as os.environ encodes it.
-Env = Union[
-    Mapping[str, Union[str, bytes]],
-    Mapping[bytes, Union[str, bytes]],
-    Sequence[Union[str, bytes]],
-]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn, Union
+
+    from .plan import Envv, StrPath
+
+    # What ProcAttr.env and exec's envv take besides None: a mapping of names to
+    # values, or "KEY=value" strings; str is encoded as os.environ encodes it.
+    Env = Union[
+        Mapping[str, Union[str, bytes]],
+        Mapping[bytes, Union[str, bytes]],
+        Sequence[Union[str, bytes]],
+    ]
 
 fork_lock = RWMutex("fork_lock", "a start")
 # The child of os.fork() gets a fresh fork lock, as CPython's own locks are

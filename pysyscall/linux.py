@@ -23,14 +23,12 @@ import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import libc
 from ._platform import MACHINE, zsysnum
 from .plan import (
     Builder,
     Cell,
-    Envv,
     Plan,
     Step,
     SysProcAttrBase,
@@ -67,6 +65,12 @@ from .zerrors_linux import (
     TIOCSPGRP,
 )
 from .zsysnum_linux import SYS_CLONE3, SYS_CLOSE_RANGE, SYS_PIDFD_OPEN
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .plan import Envv
 
 PLATFORMS = ("linux",)
 

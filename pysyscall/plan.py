@@ -29,7 +29,6 @@ import os
 import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
 
 from . import libc
 from ._platform import zerrors
@@ -37,15 +36,18 @@ from .env_unix import Environ
 from .libc import invoke as _call
 from .libc import run_chain as _run
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable, Union
+
+    StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+    # A child's environment: "KEY=value" strings, or (env=None) the C library's.
+    Envv = Union[Sequence[bytes], Environ]
+
 MISSING: Any = dataclasses.MISSING
 
 CHILD_EXIT_STATUS = 253  # Go's exit status for a child whose setup failed
 PID_MAX = 0x7FFFFFFF  # pid_t and int are 32-bit signed on Linux and darwin
-
-
-StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
-# A child's environment: "KEY=value" strings, or (env=None) the C library's.
-Envv = Union[Sequence[bytes], Environ]
 
 
 def environment_text(envv: Envv) -> str:

@@ -50,11 +50,14 @@ import operator
 import os
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 from . import libc, runners, runtime
 from ._platform import system
 from .plan import MISSING, Credential, OtherFields, Plan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
 
 SIZE = 64  # requests remembered; past that, the oldest is forgotten
 POOL = 4  # plans kept per request, for threads starting it at once

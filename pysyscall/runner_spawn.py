@@ -72,11 +72,14 @@ import signal
 import stat
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Union
 
 from . import libc, runtime
 from ._platform import GOOS, zerrors, zsysnum
 from .plan import OtherFields, Plan, Start, Step, signal_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Union
 
 NAME = "spawn"
 
@@ -253,7 +256,8 @@ def _no(index: int, step: Step, why: str) -> str:
     return f"step {index} ({step.text}): {why}"
 
 
-Translation = Union[Spawn, str]
+if TYPE_CHECKING:
+    Translation = Union[Spawn, str]
 
 
 def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:

@@ -122,7 +122,6 @@ import signal
 import tempfile
 import threading
 from types import ModuleType
-from typing import Any
 
 from . import libc, runtime, zerrors_linux
 from ._platform import GOOS, MACHINE, zsysnum
@@ -150,6 +149,10 @@ from .zerrors_linux import (
     SIG_IGN,
     SIGCHLD,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME = "vfork"
 
