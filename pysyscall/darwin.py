@@ -23,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from . import libc
 from ._platform import GOOS
@@ -57,7 +56,6 @@ EXIT = "__exit"  # the system call, no atexit handlers (CL 459176)
 ERRNO_LOCATION = "__error"
 
 
-@dataclass
 class SysProcAttr(SysProcAttrBase):
     """Port of Go's SysProcAttr for darwin (syscall_darwin.go, the exec_libc2 set).
 
@@ -66,6 +64,8 @@ class SysProcAttr(SysProcAttrBase):
     noctty, ctty, foreground, pgid. darwin has no pdeathsig, namespaces,
     capabilities, cgroups or pidfds.
     """
+
+    __slots__ = ()
 
 
 def _osinit_hack() -> None:

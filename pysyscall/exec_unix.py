@@ -22,7 +22,6 @@ import operator
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 
 from . import env_unix, libc, remembered, runners, runtime
@@ -34,6 +33,7 @@ from .plan import (
     Builder,
     ChildError,
     Plan,
+    Record,
     Start,
     byte_ptr_from_string,
     check_open,
@@ -75,8 +75,7 @@ wait on itself: it raises OSError(EDEADLK) before any fork.
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 
 
-@dataclass
-class ProcAttr:
+class ProcAttr(Record):
     """Port of Go's ProcAttr: what the child starts with.
 
     ``dir``: the child's working directory (None: the caller's).
@@ -88,10 +87,19 @@ class ProcAttr:
     ``sys``: the platform's SysProcAttr.
     """
 
-    dir: StrPath | None = None
-    env: Env | None = None
-    files: Sequence[int | None] | None = None
-    sys: system.SysProcAttr | None = None
+    __slots__ = ("dir", "env", "files", "sys")
+
+    def __init__(
+        self,
+        dir: StrPath | None = None,
+        env: Env | None = None,
+        files: Sequence[int | None] | None = None,
+        sys: system.SysProcAttr | None = None,
+    ) -> None:
+        self.dir = dir
+        self.env = env
+        self.files = files
+        self.sys = sys
 
 
 def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:

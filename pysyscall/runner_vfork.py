@@ -119,7 +119,6 @@ import functools
 import itertools
 import os
 import signal
-import tempfile
 import threading
 from types import ModuleType
 
@@ -415,6 +414,11 @@ def _memfd(code: bytes) -> int:
 
 
 def _temporary_file(code: bytes) -> int:
+    # Imported here, where memfd_create failed: tempfile (shutil, random)
+    # would cost every first start 3 ms. _routine runs at the runner's
+    # selection, before any start, so no start runs this import.
+    import tempfile
+
     fd, path = tempfile.mkstemp(prefix="pysyscall-vfork-")
     os.unlink(path)
     return _filled(fd, code)
