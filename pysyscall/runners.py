@@ -11,46 +11,18 @@ error says why when it cannot.
 
 from __future__ import annotations
 
-from . import env_unix, runner_vfork
+from types import ModuleType
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
-if TYPE_CHECKING:
-    from types import ModuleType
-
-    from .plan import Plan
+from . import env_unix, runner_fork, runner_spawn, runner_vfork
+from .plan import Plan
 
 # auto's order of preference: the vfork routine (Go's way: every plan, at a
 # flat cost, on x86-64 and aarch64 Linux), then posix_spawn where the plan fits its
-# attributes and file actions (runner_spawn.py), then fork. Each is the
-# module runner_<name>, imported when first asked for: where auto takes the
-# vfork routine, the other two never load (1 ms of a first start's imports).
-NAMES = ("vfork", "spawn", "fork")
-
-# Every runner module, in NAMES' order; reading it imports them all (__getattr__).
-RUNNERS: tuple[ModuleType, ...]
-
-
-def runner(name: str) -> ModuleType:
-    """The runner module called ``name`` (one of NAMES), imported on first use.
-
-    The imports run at the runner's selection, before a start makes
-    anything an interrupt could leave behind.
-    """
-    if name == "spawn":
-        from . import runner_spawn
-
-        return runner_spawn
-    if name == "fork":
-        from . import runner_fork
-
-        return runner_fork
-    return runner_vfork
-
-
-def __getattr__(name: str) -> tuple[ModuleType, ...]:
-    if name == "RUNNERS":
-        return tuple(map(runner, NAMES))
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# attributes and file actions (runner_spawn.py), then fork. All three load
+# with the layer, not when a selection first needs one: a start from a
+# signal handler that interrupted that import would get the half-made
+# module (the thread holds its import lock already).
+RUNNERS: tuple[ModuleType, ...] = (runner_vfork, runner_spawn, runner_fork)
 
 
 # A runner name that takes precedence over PYSYSCALL_RUNNER: the benchmark
@@ -67,15 +39,15 @@ def requested() -> str:
 def select(plan: Plan | None = None) -> ModuleType:
     """The runner for ``plan``: the one PYSYSCALL_RUNNER names, or auto's pick."""
     name = requested()
-    if name != "auto" and name not in NAMES:
-        choices = ", ".join(repr(n) for n in ["auto", *NAMES])
+    names = [runner.NAME for runner in RUNNERS]
+    if name != "auto" and name not in names:
+        choices = ", ".join(repr(n) for n in ["auto", *names])
         raise ValueError(f"PYSYSCALL_RUNNER={name!r}: the runners are {choices}")
     reasons = []
-    for candidate in NAMES:
-        if name in ("auto", candidate):
-            module = runner(candidate)
-            reason = module.unavailable(plan)
+    for runner in RUNNERS:
+        if name in ("auto", runner.NAME):
+            reason = runner.unavailable(plan)
             if reason is None:
-                return module
-            reasons.append(f"{candidate}: {reason}")
+                return runner
+            reasons.append(f"{runner.NAME}: {reason}")
     raise RuntimeError("pysyscall cannot start this process here: " + "; ".join(reasons))

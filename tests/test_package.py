@@ -49,24 +49,16 @@ def test_import_loads_nothing_heavy() -> None:
         "from pysyscall import ProcAttr, fork_exec\n"
         "pysyscall.wait4(fork_exec('/bin/true', ['true'], ProcAttr()))\n"
         "loaded()\n"
-        "print(pysyscall.runners.requested(), pysyscall.runners.select().NAME)\n"
     )
     out = subprocess.run(
         [sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
-    lines = out.stdout.splitlines()
-    package, started = (set(line.split()) for line in lines[:2])
+    package, started = (set(line.split()) for line in out.stdout.splitlines())
     assert package == {"pysyscall", "pysyscall.fork_exec"}, package
     heavy = {"typing", "dataclasses", "inspect", "ctypes", "threading", "signal", "subprocess"}
     assert not heavy & package
-    # The runners auto tried, up to the one it took; a named one alone (and vfork's
-    # module, which runners.py imports).
-    requested, chosen = lines[2].split()
-    names = ["vfork", "spawn", "fork"]
-    tried = names[: names.index(chosen) + 1] if requested == "auto" else ["vfork", chosen]
-    runners = {f"pysyscall.runner_{name}" for name in names}
-    assert {"pysyscall.exec_unix"} <= started, started
-    assert runners & started == {f"pysyscall.runner_{name}" for name in tried}, started
+    runners = {"pysyscall.runner_vfork", "pysyscall.runner_spawn", "pysyscall.runner_fork"}
+    assert {"pysyscall.exec_unix", *runners} <= started, started
     later = {"pysyscall.cli", "pysyscall.bench", "pysyscall.lab", "pysyscall.compat", "argparse"}
     assert not later & started, started
     # What fork_exec's first use costs: no dataclasses (inspect), typing or
