@@ -23,13 +23,11 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from . import libc
 from ._platform import GOOS
 from .plan import (
     Builder,
-    Envv,
     Plan,
     Step,
     SysProcAttrBase,
@@ -48,13 +46,16 @@ from .zerrors_darwin import (
     TIOCSPGRP,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from .plan import Envv
+
 PLATFORMS = ("darwin",)
 
 EXIT = "__exit"  # the system call, no atexit handlers (CL 459176)
 ERRNO_LOCATION = "__error"
 
 
-@dataclass
 class SysProcAttr(SysProcAttrBase):
     """Port of Go's SysProcAttr for darwin (syscall_darwin.go, the exec_libc2 set).
 
@@ -63,6 +64,8 @@ class SysProcAttr(SysProcAttrBase):
     noctty, ctty, foreground, pgid. darwin has no pdeathsig, namespaces,
     capabilities, cgroups or pidfds.
     """
+
+    __slots__ = ()
 
 
 def _osinit_hack() -> None:

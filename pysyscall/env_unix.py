@@ -35,9 +35,12 @@ import itertools
 import operator
 import os
 import sys
-from typing import Any
 
 from . import libc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
 
 _ENCODING = sys.getfilesystemencoding()  # os.environ's, with surrogateescape
 

@@ -22,9 +22,7 @@ import operator
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, NoReturn, Union
 
 from . import env_unix, libc, remembered, runners, runtime
 from ._platform import forkpipe, system, zerrors
@@ -34,23 +32,28 @@ from .plan import (
     CHILD_ERROR_MAGIC,
     Builder,
     ChildError,
-    Envv,
     Plan,
+    Record,
     Start,
-    StrPath,
     byte_ptr_from_string,
     check_open,
     signal_name,
 )
 from .rwmutex import RWMutex
 
-# What ProcAttr.env and exec's envv take besides None: a mapping of names to
-# values, or "KEY=value" strings; str is encoded as os.environ encodes it.
-Env = Union[
-    Mapping[str, Union[str, bytes]],
-    Mapping[bytes, Union[str, bytes]],
-    Sequence[Union[str, bytes]],
-]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn, Union
+
+    from .plan import Envv, StrPath
+
+    # What ProcAttr.env and exec's envv take besides None: a mapping of names to
+    # values, or "KEY=value" strings; str is encoded as os.environ encodes it.
+    Env = Union[
+        Mapping[str, Union[str, bytes]],
+        Mapping[bytes, Union[str, bytes]],
+        Sequence[Union[str, bytes]],
+    ]
 
 fork_lock = RWMutex("fork_lock", "a start")
 # The child of os.fork() gets a fresh fork lock, as CPython's own locks are
@@ -72,8 +75,7 @@ wait on itself: it raises OSError(EDEADLK) before any fork.
 _close, _fcntl = libc.parent("close"), libc.parent("fcntl")
 
 
-@dataclass
-class ProcAttr:
+class ProcAttr(Record):
     """Port of Go's ProcAttr: what the child starts with.
 
     ``dir``: the child's working directory (None: the caller's).
@@ -85,10 +87,19 @@ class ProcAttr:
     ``sys``: the platform's SysProcAttr.
     """
 
-    dir: StrPath | None = None
-    env: Env | None = None
-    files: Sequence[int | None] | None = None
-    sys: system.SysProcAttr | None = None
+    __slots__ = ("dir", "env", "files", "sys")
+
+    def __init__(
+        self,
+        dir: StrPath | None = None,
+        env: Env | None = None,
+        files: Sequence[int | None] | None = None,
+        sys: system.SysProcAttr | None = None,
+    ) -> None:
+        self.dir = dir
+        self.env = env
+        self.files = files
+        self.sys = sys
 
 
 def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:

@@ -17,11 +17,14 @@ on Linux too.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
 
 from . import libc
 from ._platform import zerrors
 from .rwmutex import Hold, RWMutex
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
 
 PLATFORMS = ("darwin",)
 ATOMIC = False  # the pipe is made and marked in two steps

@@ -19,11 +19,14 @@ is one change of its state, which an exception cannot cut in two.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
 
 from . import libc
 from ._platform import zerrors
 from .rwmutex import Hold, RWMutex
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
 
 PLATFORMS = ("linux",)
 ATOMIC = True  # pipe2 marks both ends close-on-exec as it makes them

@@ -32,9 +32,12 @@ import operator
 import os
 from collections.abc import Iterable
 from ctypes import c_int, c_long, c_size_t, c_ssize_t, c_void_p
-from typing import Any, Callable
 
 from ._platform import GOOS, zerrors
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 LIBRARY = "libSystem.B.dylib" if GOOS == "darwin" else "libc.so.6"
 # glibc before 2.34 (Debian 11, Ubuntu 20.04, RHEL 8) has these in

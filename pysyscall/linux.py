@@ -16,22 +16,19 @@ a raw system call ties the child to no glibc version.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import os
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from . import libc
 from ._platform import MACHINE, zsysnum
 from .plan import (
     Builder,
     Cell,
-    Envv,
     Plan,
+    Record,
     Step,
     SysProcAttrBase,
     byte_ptr_from_string,
@@ -68,22 +65,29 @@ from .zerrors_linux import (
 )
 from .zsysnum_linux import SYS_CLONE3, SYS_CLOSE_RANGE, SYS_PIDFD_OPEN
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .plan import Credential, Envv, StrPath
+
 PLATFORMS = ("linux",)
 
 EXIT = "_exit"  # glibc's _exit: exit_group, no atexit handlers
 ERRNO_LOCATION = "__errno_location"
 
 
-@dataclass
-class SysProcIDMap:
+class SysProcIDMap(Record):
     """Port of Go's SysProcIDMap: ``size`` ids from ``host_id`` appear as ``container_id``."""
 
-    container_id: int
-    host_id: int
-    size: int
+    __slots__ = ("container_id", "host_id", "size")
+
+    def __init__(self, container_id: int, host_id: int, size: int) -> None:
+        self.container_id = container_id
+        self.host_id = host_id
+        self.size = size
 
 
-@dataclass
 class SysProcAttr(SysProcAttrBase):
     """Port of Go's SysProcAttr (exec_linux.go). Every field is off by default.
 
@@ -107,16 +111,55 @@ class SysProcAttr(SysProcAttrBase):
     start_process returns as its handle (Go's PidFD).
     """
 
-    pdeathsig: int = 0
-    cloneflags: int = 0
-    unshareflags: int = 0
-    uid_mappings: Sequence[SysProcIDMap] = field(default_factory=list)
-    gid_mappings: Sequence[SysProcIDMap] = field(default_factory=list)
-    gid_mappings_enable_setgroups: bool = False
-    ambient_caps: Sequence[int] = field(default_factory=list)
-    use_cgroup_fd: bool = False
-    cgroup_fd: int = 0
-    pidfd: bool = False
+    __slots__ = (
+        "ambient_caps",
+        "cgroup_fd",
+        "cloneflags",
+        "gid_mappings",
+        "gid_mappings_enable_setgroups",
+        "pdeathsig",
+        "pidfd",
+        "uid_mappings",
+        "unshareflags",
+        "use_cgroup_fd",
+    )
+
+    def __init__(
+        self,
+        chroot: StrPath | None = None,
+        credential: Credential | None = None,
+        ptrace: bool = False,
+        setsid: bool = False,
+        setpgid: bool = False,
+        setctty: bool = False,
+        noctty: bool = False,
+        ctty: int = 0,
+        foreground: bool = False,
+        pgid: int = 0,
+        pdeathsig: int = 0,
+        cloneflags: int = 0,
+        unshareflags: int = 0,
+        uid_mappings: Sequence[SysProcIDMap] | None = None,  # None: a new list
+        gid_mappings: Sequence[SysProcIDMap] | None = None,  # None: a new list
+        gid_mappings_enable_setgroups: bool = False,
+        ambient_caps: Sequence[int] | None = None,  # None: a new list
+        use_cgroup_fd: bool = False,
+        cgroup_fd: int = 0,
+        pidfd: bool = False,
+    ) -> None:
+        super().__init__(
+            chroot, credential, ptrace, setsid, setpgid, setctty, noctty, ctty, foreground, pgid
+        )
+        self.pdeathsig = pdeathsig
+        self.cloneflags = cloneflags
+        self.unshareflags = unshareflags
+        self.uid_mappings: Sequence[SysProcIDMap] = [] if uid_mappings is None else uid_mappings
+        self.gid_mappings: Sequence[SysProcIDMap] = [] if gid_mappings is None else gid_mappings
+        self.gid_mappings_enable_setgroups = gid_mappings_enable_setgroups
+        self.ambient_caps: Sequence[int] = [] if ambient_caps is None else ambient_caps
+        self.use_cgroup_fd = use_cgroup_fd
+        self.cgroup_fd = cgroup_fd
+        self.pidfd = pidfd
 
 
 def _fork_step(sys: SysProcAttr, pidfd: Cell | None, keep: list[Any]) -> Step:
@@ -583,8 +626,10 @@ def _id_map_handshake(sys: SysProcAttr, fds: list[int]) -> Any:
                 if sys.gid_mappings:
                     allow = b"allow" if sys.gid_mappings_enable_setgroups else b"deny"
                     # Kernels before 3.19 have no setgroups file.
-                    with contextlib.suppress(FileNotFoundError):
+                    try:  # noqa: SIM105 (contextlib would be 0.4 ms of a first start)
                         libc.write_file(f"/proc/{pid}/setgroups", allow)
+                    except FileNotFoundError:
+                        pass
                     libc.write_file(f"/proc/{pid}/gid_map", _id_map_text(sys.gid_mappings))
             except OSError as failure:
                 error = failure

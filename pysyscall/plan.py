@@ -20,7 +20,6 @@ the rest.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import errno
 import functools
 import itertools
@@ -28,8 +27,6 @@ import operator
 import os
 import signal
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Callable, Union
 
 from . import libc
 from ._platform import zerrors
@@ -37,15 +34,16 @@ from .env_unix import Environ
 from .libc import invoke as _call
 from .libc import run_chain as _run
 
-MISSING: Any = dataclasses.MISSING
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable, ClassVar, Union
+
+    StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+    # A child's environment: "KEY=value" strings, or (env=None) the C library's.
+    Envv = Union[Sequence[bytes], Environ]
 
 CHILD_EXIT_STATUS = 253  # Go's exit status for a child whose setup failed
 PID_MAX = 0x7FFFFFFF  # pid_t and int are 32-bit signed on Linux and darwin
-
-
-StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
-# A child's environment: "KEY=value" strings, or (env=None) the C library's.
-Envv = Union[Sequence[bytes], Environ]
 
 
 def environment_text(envv: Envv) -> str:
@@ -66,8 +64,38 @@ def byte_ptr_from_string(value: StrPath, what: str) -> bytes:
     return data
 
 
-@dataclass
-class Credential:
+class Record:
+    """A class of named fields, as a dataclass would be, without the dataclasses
+    module: it loads inspect, 5 ms of a first start's imports.
+
+    A subclass's constructor takes every field, by name, and stores each in
+    the attribute of that name (a slot); ``FIELDS`` names them in the
+    constructor's order, repr shows them (but ``HIDDEN``) and == compares them.
+    """
+
+    __slots__ = ()
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    HIDDEN: ClassVar[tuple[str, ...]] = ()  # left out of repr: C buffers, runners' state
+    _values: ClassVar[operator.attrgetter[Any]]  # the fields' values, as a tuple
+
+    def __init_subclass__(cls) -> None:
+        init: Any = cls.__init__
+        cls.FIELDS = init.__code__.co_varnames[1 : init.__code__.co_argcount]
+        cls._values = operator.attrgetter(*cls.FIELDS)
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{name}={getattr(self, name)!r}" for name in self.FIELDS if name not in self.HIDDEN
+        )
+        return f"{type(self).__qualname__}({', '.join(shown)})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return bool(self._values(self) == self._values(other))
+
+
+class Credential(Record):
     """Port of Go's Credential (exec_unix.go): the ids the child runs with.
 
     The child calls setgroups(groups), then setgid(gid), then setuid(uid), as
@@ -77,10 +105,15 @@ class Credential:
     may not call setgroups keep its own).
     """
 
-    uid: int
-    gid: int
-    groups: Sequence[int] = ()
-    no_setgroups: bool = False
+    __slots__ = ("gid", "groups", "no_setgroups", "uid")
+
+    def __init__(
+        self, uid: int, gid: int, groups: Sequence[int] = (), no_setgroups: bool = False
+    ) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.no_setgroups = no_setgroups
 
     def check(self) -> None:
         """Refuse ids the kernel cannot take, before any fork."""
@@ -93,24 +126,49 @@ class Credential:
                 raise ValueError(f"credential {what} is {value}: ids are 0 to 4294967294")
 
 
-@dataclass
-class SysProcAttrBase:
+class SysProcAttrBase(Record):
     """The SysProcAttr fields every platform has (Go's exec_libc2.go set).
 
     linux.SysProcAttr and darwin.SysProcAttr add their own; their docstrings
     say what each field does.
     """
 
-    chroot: StrPath | None = None
-    credential: Credential | None = None
-    ptrace: bool = False
-    setsid: bool = False
-    setpgid: bool = False
-    setctty: bool = False
-    noctty: bool = False
-    ctty: int = 0
-    foreground: bool = False
-    pgid: int = 0
+    __slots__ = (
+        "chroot",
+        "credential",
+        "ctty",
+        "foreground",
+        "noctty",
+        "pgid",
+        "ptrace",
+        "setctty",
+        "setpgid",
+        "setsid",
+    )
+
+    def __init__(
+        self,
+        chroot: StrPath | None = None,
+        credential: Credential | None = None,
+        ptrace: bool = False,
+        setsid: bool = False,
+        setpgid: bool = False,
+        setctty: bool = False,
+        noctty: bool = False,
+        ctty: int = 0,
+        foreground: bool = False,
+        pgid: int = 0,
+    ) -> None:
+        self.chroot = chroot
+        self.credential = credential
+        self.ptrace = ptrace
+        self.setsid = setsid
+        self.setpgid = setpgid
+        self.setctty = setctty
+        self.noctty = noctty
+        self.ctty = ctty
+        self.foreground = foreground
+        self.pgid = pgid
 
 
 def check_common(sys: SysProcAttrBase, files: Sequence[int]) -> None:
@@ -153,8 +211,7 @@ class Cell(ctypes.c_int):
     """
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Record):
     """One C call of the child's program.
 
     ``name`` names the step in errors ("chdir", "setuid"), ``func`` is the
@@ -168,15 +225,29 @@ class Step:
     this step is about.
     """
 
-    name: str
-    func: str
-    args: tuple[Any, ...]
-    text: str
-    checked: bool = True
-    path: str | None = None
-    expect: int | None = None
-    store: Cell | None = None
-    otherwise: Step | None = None
+    __slots__ = ("args", "checked", "expect", "func", "name", "otherwise", "path", "store", "text")
+
+    def __init__(
+        self,
+        name: str,
+        func: str,
+        args: tuple[Any, ...],
+        text: str,
+        checked: bool = True,
+        path: str | None = None,
+        expect: int | None = None,
+        store: Cell | None = None,
+        otherwise: Step | None = None,
+    ) -> None:
+        self.name = name
+        self.func = func
+        self.args = args
+        self.text = text
+        self.checked = checked
+        self.path = path
+        self.expect = expect
+        self.store = store
+        self.otherwise = otherwise
 
 
 class ChildError(ctypes.Structure):
@@ -274,8 +345,7 @@ class Start:
         self.close = functools.partial(_run, map(libc.parent("close"), self.fds))
 
 
-@dataclass
-class Plan:
+class Plan(Record):
     """The child's whole program, planned in the parent.
 
     ``after_fork``, when set, is parent-side work to do right after the fork
@@ -296,25 +366,64 @@ class Plan:
     environment, which a start of a kept plan takes again (Environ.take).
     """
 
-    platform: str
-    fork: Step  # the call that forks, without running any atfork handler
-    exit: str  # the libc symbol the child exits through on failure
-    steps: list[Step]
-    first_free_fd: int  # the status pipe must sit at or above this fd
-    saved_mask: Any  # filled by runtime.ForkCalls' block; restored by a step
-    keep: list[Any] = field(default_factory=list, repr=False)  # C buffers
-    after_fork: Callable[[int], OSError | None] | None = None
-    parent_fds: list[int] = field(default_factory=list)
-    pidfd: Cell | None = None
-    record: ChildError = field(default_factory=_no_failure, repr=False)
-    prepared: dict[str, Any] = field(default_factory=dict, repr=False)
-    signal_steps: tuple[int, int] | None = None  # (first, count): the handler resets
-    signal_rule: tuple[int, ...] | None = None
-    environ: Environ | None = None
-    # Where the status pipe may sit when no fd at or above first_free_fd is
-    # free (RLIMIT_NOFILE): above the fds the passes write, if they write
-    # none above the files (0: nowhere else).
-    pipe_floor: int = 0
+    __slots__ = (
+        "after_fork",
+        "environ",
+        "exit",
+        "first_free_fd",
+        "fork",
+        "keep",
+        "parent_fds",
+        "pidfd",
+        "pipe_floor",
+        "platform",
+        "prepared",
+        "record",
+        "saved_mask",
+        "signal_rule",
+        "signal_steps",
+        "steps",
+    )
+    HIDDEN = ("keep", "record", "prepared")
+
+    def __init__(
+        self,
+        platform: str,
+        fork: Step,  # the call that forks, without running any atfork handler
+        exit: str,  # the libc symbol the child exits through on failure
+        steps: list[Step],
+        first_free_fd: int,  # the status pipe must sit at or above this fd
+        saved_mask: Any,  # filled by runtime.ForkCalls' block; restored by a step
+        keep: list[Any] | None = None,  # C buffers (None: a new list)
+        after_fork: Callable[[int], OSError | None] | None = None,
+        parent_fds: list[int] | None = None,  # None: a new list
+        pidfd: Cell | None = None,
+        record: ChildError | None = None,  # None: a new one, at step -1
+        prepared: dict[str, Any] | None = None,  # None: a new dict
+        signal_steps: tuple[int, int] | None = None,  # (first, count): the handler resets
+        signal_rule: tuple[int, ...] | None = None,
+        environ: Environ | None = None,
+        # Where the status pipe may sit when no fd at or above first_free_fd is
+        # free (RLIMIT_NOFILE): above the fds the passes write, if they write
+        # none above the files (0: nowhere else).
+        pipe_floor: int = 0,
+    ) -> None:
+        self.platform = platform
+        self.fork = fork
+        self.exit = exit
+        self.steps = steps
+        self.first_free_fd = first_free_fd
+        self.saved_mask = saved_mask
+        self.keep = [] if keep is None else keep
+        self.after_fork = after_fork
+        self.parent_fds = [] if parent_fds is None else parent_fds
+        self.pidfd = pidfd
+        self.record = _no_failure() if record is None else record
+        self.prepared = {} if prepared is None else prepared
+        self.signal_steps = signal_steps
+        self.signal_rule = signal_rule
+        self.environ = environ
+        self.pipe_floor = pipe_floor
 
     def __str__(self) -> str:
         lines = [
@@ -570,25 +679,9 @@ class Builder:
         return plan
 
 
-def _defaults(cls: Any, read: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """The names of ``cls``'s other fields, and their defaults (MISSING if required)."""
-    names, values = [], []
-    for f in dataclasses.fields(cls):
-        factory: Any = f.default_factory
-        if f.name in read:
-            continue
-        names.append(f.name)
-        if f.default is not MISSING:
-            values.append(f.default)
-        elif factory is not MISSING:
-            values.append(factory())
-        else:
-            values.append(MISSING)  # required: never at a default
-    return tuple(names), tuple(values)
-
-
 class OtherFields:
-    """Checks that a dataclass's fields other than ``read`` are at their defaults.
+    """Checks that an object's fields other than ``read`` are as in ``prototype``
+    (a new one's values: the defaults).
 
     A runner that translates a plan (runner_spawn.py), or a key that stands
     for a request (remembered.py), reads some fields; any other field not at
@@ -596,17 +689,18 @@ class OtherFields:
     attrgetter call in the common case.
     """
 
-    def __init__(self, cls: Any, read: tuple[str, ...]) -> None:
-        self.names, self.defaults = _defaults(cls, read)
+    def __init__(self, prototype: Record, read: tuple[str, ...]) -> None:
+        self.names = tuple(name for name in prototype.FIELDS if name not in read)
+        self.defaults = tuple(getattr(prototype, name) for name in self.names)
         get = operator.attrgetter(*self.names) if self.names else (lambda obj: ())
         self.get: Any = (lambda obj: (get(obj),)) if len(self.names) == 1 else get
 
     def unknown(self, obj: Any) -> str | None:
         """The first field not at its default, or None."""
-        if self.get(obj) == self.defaults and MISSING not in self.defaults:
+        if self.get(obj) == self.defaults:
             return None
         for name, default in zip(self.names, self.defaults):
             value = getattr(obj, name)
-            if default is MISSING or not (value is default or value == default):
+            if not (value is default or value == default):
                 return name
         return None

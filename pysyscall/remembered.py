@@ -50,11 +50,14 @@ import operator
 import os
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 from . import libc, runners, runtime
 from ._platform import system
-from .plan import MISSING, Credential, OtherFields, Plan
+from .plan import Credential, OtherFields, Plan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
 
 SIZE = 64  # requests remembered; past that, the oldest is forgotten
 POOL = 4  # plans kept per request, for threads starting it at once
@@ -68,7 +71,8 @@ KEYED_FIELDS = (
 )
 _KEYED = tuple(name for name in KEYED_FIELDS if hasattr(system.SysProcAttr(), name))
 _get_keyed = operator.attrgetter(*_KEYED)
-_others = OtherFields(system.SysProcAttr, _KEYED)
+_others = OtherFields(system.SysProcAttr(), _KEYED)
+_UNKEYED: Any = object()  # an env no key stands for
 _STRINGS = frozenset({str, bytes})
 _PLAIN = frozenset({int, bool, str, bytes, type(None)})
 _FILE_TYPES = frozenset({int, type(None)})
@@ -223,7 +227,7 @@ def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, .
     if type(attr) is not procattr:
         return None
     dir, env, files = attr.dir, _env_key(attr.env), attr.files
-    if (dir is not None and type(dir) not in _STRINGS) or env is MISSING:
+    if (dir is not None and type(dir) not in _STRINGS) or env is _UNKEYED:
         return None
     if files is not None:
         if type(files) not in (list, tuple):
@@ -246,7 +250,7 @@ def _env_key(env: Any) -> Any:
             return ("mapping", items)
     elif type(env) in (list, tuple) and set(map(type, env)) <= _STRINGS:
         return ("sequence", tuple(env))
-    return MISSING
+    return _UNKEYED
 
 
 def _sys_key(sys_attr: Any) -> tuple[Any, ...] | None:

@@ -39,12 +39,15 @@ import operator
 import resource
 import sys
 from collections.abc import Iterator
-from typing import Any, Callable
 
 from . import _platform, libc, runner_vfork, runtime
 from ._platform import system, zerrors
 from .libc import invoke as _call
 from .plan import CHILD_EXIT_STATUS, Cell, ChildError, Plan, Start, Step
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 NAME = "fork"
 

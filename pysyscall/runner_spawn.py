@@ -65,18 +65,19 @@ another thread's putenv may reallocate while the GIL-released spawn reads it.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import errno
 import os
 import signal
 import stat
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Union
 
 from . import libc, runtime
 from ._platform import GOOS, zerrors, zsysnum
-from .plan import OtherFields, Plan, Start, Step, signal_name
+from .plan import OtherFields, Plan, Record, Start, Step, signal_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Union
 
 NAME = "spawn"
 
@@ -96,8 +97,7 @@ _CLOSE_RANGE_CLOEXEC = getattr(zerrors, "CLOSE_RANGE_CLOEXEC", None)
 _SYS_CLOSE_RANGE = None if zsysnum is None else zsysnum.SYS_CLOSE_RANGE
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(Record):
     """What this C library's posix_spawn offers, detected once (see detect).
 
     ``missing`` is why posix_spawn cannot be used at all (None: it can).
@@ -109,14 +109,36 @@ class Library:
     (a fork runner's child gets them at default after execve).
     """
 
-    name: str
-    missing: str | None
-    setsid: bool
-    chdir: bool
-    closefrom: bool
-    inherit: str | None
-    cloexec_default: int
-    internal_signals: tuple[int, ...] = ()
+    __slots__ = (
+        "chdir",
+        "cloexec_default",
+        "closefrom",
+        "inherit",
+        "internal_signals",
+        "missing",
+        "name",
+        "setsid",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        missing: str | None,
+        setsid: bool,
+        chdir: bool,
+        closefrom: bool,
+        inherit: str | None,
+        cloexec_default: int,
+        internal_signals: tuple[int, ...] = (),
+    ) -> None:
+        self.name = name
+        self.missing = missing
+        self.setsid = setsid
+        self.chdir = chdir
+        self.closefrom = closefrom
+        self.inherit = inherit
+        self.cloexec_default = cloexec_default
+        self.internal_signals = internal_signals
 
 
 def _glibc_version() -> tuple[int, int] | None:
@@ -187,8 +209,7 @@ _NONE = (False, False, False, None, 0)
 LIBRARY = detect()
 
 
-@dataclass
-class Spawn:
+class Spawn(Record):
     """A plan as posix_spawn's arguments: attributes, file actions, the exec.
 
     ``actions`` are (libc function, arguments after the file-actions object,
@@ -197,15 +218,39 @@ class Spawn:
     errors.
     """
 
-    steps: list[Step]
-    flags: int = 0
-    pgroup: int = 0
-    sigdefault: tuple[int, ...] = ()
-    restore_mask: bool = False
-    actions: list[tuple[str, tuple[int, ...], int]] = field(default_factory=list)
-    exec_args: tuple[int, int, int] = (0, 0, 0)  # path, argv, envp addresses
-    exec_index: int = -1
-    actions_key: tuple[Any, ...] = ()  # what the actions do, for the cache
+    __slots__ = (
+        "actions",
+        "actions_key",
+        "exec_args",
+        "exec_index",
+        "flags",
+        "pgroup",
+        "restore_mask",
+        "sigdefault",
+        "steps",
+    )
+
+    def __init__(
+        self,
+        steps: list[Step],
+        flags: int = 0,
+        pgroup: int = 0,
+        sigdefault: tuple[int, ...] = (),
+        restore_mask: bool = False,
+        actions: list[tuple[str, tuple[int, ...], int]] | None = None,  # None: a new list
+        exec_args: tuple[int, int, int] = (0, 0, 0),  # path, argv, envp addresses
+        exec_index: int = -1,
+        actions_key: tuple[Any, ...] = (),  # what the actions do, for the cache
+    ) -> None:
+        self.steps = steps
+        self.flags = flags
+        self.pgroup = pgroup
+        self.sigdefault = sigdefault
+        self.restore_mask = restore_mask
+        self.actions = [] if actions is None else actions
+        self.exec_args = exec_args
+        self.exec_index = exec_index
+        self.actions_key = actions_key
 
     def __str__(self) -> str:
         return "\n".join(spawn_lines(self))
@@ -220,11 +265,9 @@ _PLAN_READ = (
     # what the signal steps are (the translation reads the steps themselves)
     "environ",  # the envp array execve's step points to, refilled in place
 )
-_MISSING: Any = dataclasses.MISSING
 
-
-_STEP_FIELDS = OtherFields(Step, _STEP_READ)
-_PLAN_FIELDS = OtherFields(Plan, _PLAN_READ)
+_STEP_FIELDS = OtherFields(Step("", "", (), ""), _STEP_READ)
+_PLAN_FIELDS = OtherFields(Plan("", Step("", "", (), ""), "", [], 0, None), _PLAN_READ)
 _INT_TYPES = [(int,) * n for n in range(8)]
 
 
@@ -253,7 +296,8 @@ def _no(index: int, step: Step, why: str) -> str:
     return f"step {index} ({step.text}): {why}"
 
 
-Translation = Union[Spawn, str]
+if TYPE_CHECKING:
+    Translation = Union[Spawn, str]
 
 
 def translate(plan: Plan, lib: Library = LIBRARY) -> Translation:

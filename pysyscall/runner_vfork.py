@@ -119,10 +119,8 @@ import functools
 import itertools
 import os
 import signal
-import tempfile
 import threading
 from types import ModuleType
-from typing import Any
 
 from . import libc, runtime, zerrors_linux
 from ._platform import GOOS, MACHINE, zsysnum
@@ -150,6 +148,10 @@ from .zerrors_linux import (
     SIG_IGN,
     SIGCHLD,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME = "vfork"
 
@@ -412,6 +414,11 @@ def _memfd(code: bytes) -> int:
 
 
 def _temporary_file(code: bytes) -> int:
+    # Imported here, where memfd_create failed: tempfile (shutil, random)
+    # would cost every first start 3 ms. _routine runs at the runner's
+    # selection, before any start, so no start runs this import.
+    import tempfile
+
     fd, path = tempfile.mkstemp(prefix="pysyscall-vfork-")
     os.unlink(path)
     return _filled(fd, code)

@@ -18,7 +18,10 @@ from .plan import Plan
 
 # auto's order of preference: the vfork routine (Go's way: every plan, at a
 # flat cost, on x86-64 and aarch64 Linux), then posix_spawn where the plan fits its
-# attributes and file actions (runner_spawn.py), then fork.
+# attributes and file actions (runner_spawn.py), then fork. All three load
+# with the layer, not when a selection first needs one: a start from a
+# signal handler that interrupted that import would get the half-made
+# module (the thread holds its import lock already).
 RUNNERS: tuple[ModuleType, ...] = (runner_vfork, runner_spawn, runner_fork)
 
 

@@ -26,7 +26,6 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any, Callable
 
 from . import libc
 from ._platform import GOOS, zerrors
@@ -34,6 +33,10 @@ from .libc import invoke as _call
 from .libc import run_chain as _run
 from .plan import mask_calls
 from .rwmutex import Hold, RWMutex
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 # Python itself ignores these at start-up; a child of Go (which catches
 # SIGPIPE) or of subprocess (restore_signals=True) gets them at default.

@@ -68,11 +68,14 @@ import functools
 import itertools
 import operator
 import threading
-from typing import Any, Callable, Union
 
 from . import libc
 from .libc import invoke as _call
 from .libc import run_chain as _run
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
+if TYPE_CHECKING:
+    from typing import Any, Callable, Union
 
 _wake = operator.methodcaller("release")
 _MUTEX_SIZE = 64  # at least sizeof(pthread_mutex_t): 40 on x86-64 glibc, 48 on arm64, 64 on darwin
@@ -206,8 +209,9 @@ class _Reader:
             )
 
 
-_Token = Union[Hold, _Reader]
-_Step = Callable[[Any], Union[bool, str]]
+if TYPE_CHECKING:
+    _Token = Union[Hold, _Reader]
+    _Step = Callable[[Any], Union[bool, str]]
 
 
 class RWMutex:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import json
 import os
@@ -345,3 +346,11 @@ def without_fallback(calls: list[str]) -> list[str]:
         falling_back = call.startswith("close_range(") and "= -1 " in call
         kept.append(call)
     return kept
+
+
+def replaced(record: Any, **changes: Any) -> Any:
+    """A copy of a plan.Record (a Step, a Plan, a Library) with ``changes`` made."""
+    new = copy.copy(record)
+    for name, value in changes.items():
+        setattr(new, name, value)
+    return new

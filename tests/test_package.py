@@ -61,6 +61,9 @@ def test_import_loads_nothing_heavy() -> None:
     assert {"pysyscall.exec_unix", *runners} <= started, started
     later = {"pysyscall.cli", "pysyscall.bench", "pysyscall.lab", "pysyscall.compat", "argparse"}
     assert not later & started, started
+    # What fork_exec's first use costs: no dataclasses (inspect), typing or
+    # tempfile (only where memfd_create fails).
+    assert not {"typing", "dataclasses", "inspect", "tempfile"} & started, started
 
 
 def test_lazy_names_and_submodules() -> None:
@@ -277,3 +280,34 @@ def test_ruff(command: list[str]) -> None:
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_records_are_what_dataclasses_were() -> None:
+    """Every field is a constructor parameter and a slot; repr and == as a dataclass's."""
+    from pysyscall import exec_unix, linux, plan, runner_spawn
+
+    records = [
+        exec_unix.ProcAttr, linux.SysProcAttr, linux.SysProcIDMap, plan.Credential,
+        plan.SysProcAttrBase, plan.Step, plan.Plan, runner_spawn.Library, runner_spawn.Spawn,
+    ]  # fmt: skip
+    for cls in records:
+        slots = [name for c in cls.__mro__ for name in c.__dict__.get("__slots__", ())]
+        assert sorted(slots) == sorted(cls.FIELDS), cls
+        assert not hasattr(cls(*[0] * len(cls.FIELDS)), "__dict__"), cls
+    one = exec_unix.ProcAttr(dir="/", sys=linux.SysProcAttr(credential=plan.Credential(1, 2)))
+    assert repr(one) == (
+        "ProcAttr(dir='/', env=None, files=None, sys=SysProcAttr(chroot=None, "
+        "credential=Credential(uid=1, gid=2, groups=(), no_setgroups=False), ptrace=False, "
+        "setsid=False, setpgid=False, setctty=False, noctty=False, ctty=0, foreground=False, "
+        "pgid=0, pdeathsig=0, cloneflags=0, unshareflags=0, uid_mappings=[], gid_mappings=[], "
+        "gid_mappings_enable_setgroups=False, ambient_caps=[], use_cgroup_fd=False, "
+        "cgroup_fd=0, pidfd=False))"
+    )
+    assert one == exec_unix.ProcAttr(
+        "/", None, None, linux.SysProcAttr(None, plan.Credential(1, 2))
+    )
+    assert one != exec_unix.ProcAttr(dir="/") and one != ("/", None, None, one.sys)
+    assert linux.SysProcAttr().uid_mappings is not linux.SysProcAttr().uid_mappings
+    with pytest.raises(TypeError):
+        hash(one)
+    assert "keep=" not in repr(exec_unix.child_program("/bin/true", ["true"]))

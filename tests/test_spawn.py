@@ -10,7 +10,6 @@ the /proc signal scan, and a smoke run of the bench. No test measures time.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import re
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import runner_declines, skip_if_declined
+from conftest import replaced, runner_declines, skip_if_declined
 
 import pysyscall
 from pysyscall import (
@@ -189,7 +188,7 @@ def test_strace_shows_which_runner_ran(name: str, tmp_path: Path) -> None:
 # library with every file action it may use (glibc 2.34+), whatever this one
 # has; test_what_an_older_library_cannot_do and tests/test_glibc.py check
 # the older ones.
-FULL_GLIBC = dataclasses.replace(runner_spawn.LIBRARY, chdir=True, closefrom=True)
+FULL_GLIBC = replaced(runner_spawn.LIBRARY, chdir=True, closefrom=True)
 
 
 def translated(*args: Any, **kwargs: Any) -> runner_spawn.Spawn:
@@ -243,23 +242,34 @@ def test_unknown_step_fields_and_kinds_are_not_spawnable() -> None:
     plan = exec_unix.child_program("/bin/true", ["true"])
     assert isinstance(runner_spawn.translate(plan, FULL_GLIBC), runner_spawn.Spawn)
     for index, step in enumerate(plan.steps):
-        changed = dataclasses.replace(plan, steps=list(plan.steps))
-        changed.steps[index] = dataclasses.replace(step, expect=0)
+        changed = replaced(plan, steps=list(plan.steps))
+        changed.steps[index] = replaced(step, expect=0)
         assert f"step {index} " in str(runner_spawn.translate(changed, FULL_GLIBC)), step
 
-    @dataclasses.dataclass(frozen=True)
     class FutureStep(Step):
-        uid: int = 0
+        __slots__ = ("uid",)
+
+        def __init__(
+            self,
+            name: str,
+            func: str,
+            args: tuple[Any, ...],
+            text: str,
+            checked: bool,
+            uid: int = 0,
+        ) -> None:
+            super().__init__(name, func, args, text, checked)
+            self.uid = uid
 
     first = plan.steps[0]
     future = FutureStep(first.name, first.func, first.args, first.text, first.checked)
-    changed = dataclasses.replace(plan, steps=[future, *plan.steps[1:]])
+    changed = replaced(plan, steps=[future, *plan.steps[1:]])
     assert "FutureStep, not a Step" in str(runner_spawn.translate(changed, FULL_GLIBC))
-    changed = dataclasses.replace(plan, pidfd=object())
+    changed = replaced(plan, pidfd=object())
     assert "the plan's pidfd" in str(runner_spawn.translate(changed, FULL_GLIBC))
-    changed = dataclasses.replace(plan, fork=Step("clone", "syscall", (56, 0x20000011), "clone"))
+    changed = replaced(plan, fork=Step("clone", "syscall", (56, 0x20000011), "clone"))
     assert "posix_spawn forks only plainly" in str(runner_spawn.translate(changed, FULL_GLIBC))
-    changed = dataclasses.replace(plan, steps=plan.steps[:-1])
+    changed = replaced(plan, steps=plan.steps[:-1])
     assert runner_spawn.translate(changed, FULL_GLIBC) == "the plan has no execve"
 
 
@@ -272,7 +282,7 @@ def test_what_an_older_library_cannot_do() -> None:
         ({"chdir": False}, "has no posix_spawn_file_actions_addchdir_np"),
         ({"missing": "no posix_spawn here"}, "no posix_spawn here"),
     ]:
-        older = dataclasses.replace(lib, **missing)
+        older = replaced(lib, **missing)
         assert reason in str(runner_spawn.translate(plan, older)), missing
 
 

@@ -60,6 +60,14 @@ MYTOOL_MAIN = textwrap.dedent(
         report["cli_true"] = pysyscall_cli(["run", "--", "true"])
         report["cli_false"] = pysyscall_cli(["run", "--", "false"])
         report["cli_exit_3"] = pysyscall_cli(["run", "--", "sh", "-c", "exit 3"])
+        # The spawn and fork runners, imported (relatively) when first named.
+        report["runners"] = {}
+        for name in ("spawn", "fork"):
+            pysyscall.runners.override = name
+            pid = pysyscall.fork_exec("/bin/true", ["true"])
+            report["runners"][name] = pysyscall.wait4(pid)[1].exit_status()
+        pysyscall.runners.override = None
+        report["modules_at_end"] = sorted(m for m in sys.modules if "pysyscall" in m)
         print(json.dumps(report))
         return 0
     '''
@@ -111,7 +119,10 @@ def test_vendored_zipapp(archive: Path, tmp_path: Path) -> None:
     assert report["file"].startswith(str(archive) + "/mytool/_vendor/pysyscall/")
     # Only the vendored copy was imported: no top-level "pysyscall" module.
     assert all(m.startswith("mytool._vendor.pysyscall") for m in report["modules"]), report
-    assert "mytool._vendor.pysyscall.runner_fork" in report["modules"]
+    assert report["runners"] == {"spawn": 0, "fork": 0}
+    assert all(m.startswith("mytool._vendor.pysyscall") for m in report["modules_at_end"])
+    assert "mytool._vendor.pysyscall.runner_fork" in report["modules_at_end"]
+    assert "mytool._vendor.pysyscall.runner_spawn" in report["modules_at_end"]
     assert report["echo_output"] == "vendored\n"
     assert report["echo_exited"] == [True, True, 0]
     assert report["missing_program_step"] == "execve"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import errno
 import importlib
 import importlib.util
@@ -51,6 +50,7 @@ from conftest import (
     kernel_has,
     open_fds,
     output_of,
+    replaced,
     without_fallback,
 )
 
@@ -271,7 +271,7 @@ def test_credential_failure(vfork: None, root: None, no_leaks: None) -> None:
     plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(sys=attr))
     at = next(i for i, s in enumerate(plan.steps) if s.name == "setuid")
     # After setuid(nobody), a second setuid(0) must fail with EPERM.
-    plan.steps.insert(at + 1, dataclasses.replace(plan.steps[at], args=(plan.steps[at].args[0], 0)))
+    plan.steps.insert(at + 1, replaced(plan.steps[at], args=(plan.steps[at].args[0], 0)))
     with pytest.raises(PermissionError) as info:
         run_plan(plan)
     assert info.value.step == "setuid"  # type: ignore[attr-defined]
@@ -284,7 +284,7 @@ def test_pdeathsig_otherwise_runs_when_parent_differs(vfork: None, no_leaks: Non
         "/bin/sleep", ["sleep", "30"], ProcAttr(sys=SysProcAttr(pdeathsig=signal.SIGUSR2))
     )
     at = next(i for i, s in enumerate(plan.steps) if s.otherwise is not None)
-    plan.steps[at] = dataclasses.replace(plan.steps[at], expect=1)  # not our pid
+    plan.steps[at] = replaced(plan.steps[at], expect=1)  # not our pid
     pid, _ = run_plan(plan)
     status = pysyscall.wait4(pid)[1]
     assert status.signaled() and status.signal() == signal.SIGUSR2

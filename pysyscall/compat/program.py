@@ -22,14 +22,17 @@ ends, umask, the errno pipe's writes) is written here.
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import env_unix, libc, runtime
 from .._platform import system as _system
 from .._platform import zerrors, zsysnum
-from ..plan import Builder, Cell, Envv, Plan, SysProcAttrBase
+from ..plan import Builder, Cell, Plan, SysProcAttrBase
 from .arguments import ID_NONE, Request
 from .errpipe import ERRNO_SIZE
+
+if TYPE_CHECKING:
+    from ..plan import Envv
 
 # Planned where the child's raw system calls (zsysnum) are known: Linux on
 # x86-64 and arm64. _posixsubprocess calls the libc wrappers of the set*id
