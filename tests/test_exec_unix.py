@@ -218,20 +218,27 @@ def test_gc_resumed_by_another_start_in_between(
     from pysyscall import runtime
 
     monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
-    real = runtime.ForkCalls.before
+    real, real_around = runtime.ForkCalls.before, runtime.ForkCalls.around
 
     def other_start_ends_its_pause(self: runtime.ForkCalls) -> Any:
         calls = real(self)
         gc.enable()  # the other start, done with its fork
         return calls
 
-    monkeypatch.setattr(runtime.ForkCalls, "before", other_start_ends_its_pause)
-    gc.disable()  # the other start, in its fork
-    try:
-        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
-        assert gc.isenabled()
-    finally:
+    def other_start_ends_its_pause_around(self: runtime.ForkCalls, fork: Any) -> Any:
+        calls = real_around(self, fork)
         gc.enable()
+        return calls
+
+    monkeypatch.setattr(runtime.ForkCalls, "before", other_start_ends_its_pause)
+    monkeypatch.setattr(runtime.ForkCalls, "around", other_start_ends_its_pause_around)
+    for _ in range(2):  # planned, then kept (the vfork runner's one chain)
+        gc.disable()  # the other start, in its fork
+        try:
+            assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
+            assert gc.isenabled()
+        finally:
+            gc.enable()
 
 
 def test_runner_choice(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
