@@ -767,9 +767,11 @@ def start_kept(plan: Plan, record: Start, fork_lock: RWMutex) -> bool:
             made.fork_calls.around(map(setattr, (record.pid,), _VALUE, map(_call, (made.start,))))
         )
     )
-    if record.pid.value == 0:
-        return False  # the lock was not idle
-    _cloned(plan, made, record)
+    pid = record.pid.value
+    if pid <= 0:
+        if pid == 0:
+            return False  # the lock was not idle: nothing was made
+        _cloned(plan, made, record)
     return True
 
 
