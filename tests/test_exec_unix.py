@@ -214,6 +214,8 @@ def test_kept_fork_failure_keeps_its_errno(no_leaks: None) -> None:
     EPERM: CLONE_NEWPID once this process is no longer root), nothing leaks,
     and the lock is free for the next start."""
     skip_if_declined("vfork")
+    if os.geteuid() != 0:
+        pytest.skip("needs root: makes a pid namespace (the kept plan) only root may")
     script = (
         "import os, pysyscall\n"
         "from pysyscall import exec_unix, runner_vfork\n"
