@@ -40,6 +40,10 @@ no such point, and neither has a chain of C calls driven by C iterators
 * a thread that must wait waits on a lock of its own (``_waiters``); every
   release wakes them all and each checks again; a wait cut short by an
   exception is backed out of before the exception leaves;
+* a fork whose own fork runs in a chain of C calls (a kept vfork start)
+  takes its share in that chain, and gives it back there (``Share``):
+  granted by C under the internal mutex only when the lock is idle, else
+  not at all, and then taken the usual way;
 * a thread never waits on itself: a signal handler that takes the lock in
   the middle of this thread's bookkeeping, or asks for the write side this
   thread holds, gets a RuntimeError saying so; a fork's share of a batch
