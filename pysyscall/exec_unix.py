@@ -392,15 +392,22 @@ def _start(
     record.pidfd = plan.pidfd
     plan.record.step, plan.record.errno = -1, 0  # a remembered plan's, after an interrupt
     fds = record.fds
-    record.hold = forkpipe.acquire_fork_lock(fork_lock, record.hold)
-    if not runner.status_pipe(plan):
+    # A plan the vfork runner started before: the fork lock's share, the
+    # fork and the share's return in one chain of C calls, if the lock is
+    # idle (runner_vfork.start_kept). Otherwise, or for another runner:
+    start_kept = getattr(runner, "start_kept", None)
+    kept = start_kept is not None and start_kept(plan, record, fork_lock)
+    if not kept:
+        record.hold = forkpipe.acquire_fork_lock(fork_lock, record.hold)
+    if kept or not runner.status_pipe(plan):
         # posix_spawn returns the child's error itself (the child reaped);
         # a vfork child writes its record into plan.record, which it shares
         # with this process. Neither runs a plan with parent-side work.
-        try:
-            runner.fork_and_exec_in_child(plan, record)
-        finally:
-            forkpipe.release_fork_lock(fork_lock, record.hold)
+        if not kept:
+            try:
+                runner.fork_and_exec_in_child(plan, record)
+            finally:
+                forkpipe.release_fork_lock(fork_lock, record.hold)
         if plan.record.step == -1:
             return -1 if plan.pidfd is None else plan.pidfd.value
         failed = ChildError.from_buffer_copy(plan.record)

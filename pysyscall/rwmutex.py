@@ -40,6 +40,10 @@ no such point, and neither has a chain of C calls driven by C iterators
 * a thread that must wait waits on a lock of its own (``_waiters``); every
   release wakes them all and each checks again; a wait cut short by an
   exception is backed out of before the exception leaves;
+* a fork whose own fork runs in a chain of C calls (a kept vfork start)
+  takes its share in that chain, and gives it back there (``Share``):
+  granted by C under the internal mutex only when the lock is idle, else
+  not at all, and then taken the usual way;
 * a thread never waits on itself: a signal handler that takes the lock in
   the middle of this thread's bookkeeping, or asks for the write side this
   thread holds, gets a RuntimeError saying so; a fork's share of a batch
@@ -75,6 +79,7 @@ from .libc import run_chain as _run
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, Callable, Union
 
 _wake = operator.methodcaller("release")
@@ -209,6 +214,87 @@ class _Reader:
             )
 
 
+class Share:
+    """A fork's share of the write side, taken and given back in the fork's own chain.
+
+    For a start whose fork runs in a chain of C calls (runner_vfork's kept
+    plans): ``around(calls)`` is that chain, the share's take before
+    ``calls`` and its return after, so the share, the fork and the return
+    make one call, with no point between them where a signal handler can
+    run, and no Python frame. The take grants only where a share needs no
+    bookkeeping beyond marking it: the lock idle (no rlock or read_hold, no
+    writer or fork, the last turn over and no reader queued behind it),
+    which C checks under the internal mutex, comparing the state with the
+    idle one and choosing the grant's calls by a dict lookup. Otherwise it
+    grants nothing and ``calls`` are not made (``hold.held`` says which):
+    the caller takes the share the usual way (``write_hold``), which waits,
+    joins a batch in progress or refuses (EDEADLK) as Go's lock would. The
+    counterpart of the fast paths of Go's acquireForkLock and
+    RWMutex.Lock, where the lock is free.
+
+    Made once for a thread's Hold (``hold``: its spent share, taken again),
+    with a turn of its own that each grant starts again: a turn over, with
+    no reader queued behind it, is referred to by nothing but ``_turn``.
+    """
+
+    __slots__ = ("_give", "_grant", "_hold", "_leave", "_lock", "_rw", "_unlock", "_waiters",
+                 "hold", "mutex")  # fmt: skip
+
+    def __init__(self, rw: RWMutex, hold: Hold) -> None:
+        turn = _Turn(True)
+        turn.started = True
+        self.hold = hold
+        self._hold = (hold,)
+        self.mutex = rw._mutex  # a share made before an os.fork() is not used after
+        self._rw = (rw,)
+        grant = (
+            functools.partial(setattr, rw, "_turn", turn),
+            functools.partial(setattr, hold, "turn", turn),
+            functools.partial(rw._writers.__setitem__, hold, None),
+            functools.partial(hold.mine.__setitem__, hold, None),
+            functools.partial(setattr, hold, "held", True),
+        )
+        self._grant = {True: grant, False: ()}
+        self._lock = (rw._mutex.lock,)
+        self._unlock = (rw._mutex.unlock,)
+        self._give = hold.steps  # Hold's own release: the mutex taken, the share taken off
+        self._waiters = rw._waiters
+        self._leave = (rw._waiters.clear, rw._mutex.unlock)
+
+    def usable(self, rw: RWMutex, hold: Any) -> bool:
+        """Whether this share serves ``hold`` of ``rw`` now (its state is the one made for)."""
+        return hold is self.hold and rw._mutex is self.mutex and not rw._local.inside
+
+    def around(self, calls: Iterator[Any]) -> Iterator[Any]:
+        """The share taken if the lock is idle, then, only if it was, ``calls`` and its return."""
+        granted = itertools.chain(
+            calls, map(_call, self._give), map(_wake, self._waiters), map(_call, self._leave)
+        )
+        return itertools.chain(
+            map(_call, self._lock),
+            map(
+                _run,
+                map(_CALLS, map(self._grant.__getitem__, map(_IDLE.__eq__, map(_STATE, self._rw)))),
+            ),
+            map(_call, self._unlock),
+            map(_run, itertools.compress((granted,), map(getattr, self._hold, _HELD))),
+        )
+
+
+def _over() -> _Turn:
+    turn = _Turn(False)
+    turn.started = True
+    return turn
+
+
+# Idle: no rlock, no read_hold, no writer (or fork), the last turn over and
+# no reader queued behind it still to get in. The dicts compare by contents.
+_STATE = operator.attrgetter("_readers", "_read_holds", "_writers", "_turn.started", "_turn.queued")
+_IDLE: tuple[Any, ...] = (0, {}, {}, True, 0)
+_CALLS = functools.partial(map, _call)
+_HELD = ("held",)
+
+
 if TYPE_CHECKING:
     _Token = Union[Hold, _Reader]
     _Step = Callable[[Any], Union[bool, str]]
@@ -244,7 +330,9 @@ class RWMutex:
         self._epoch = 0
         self._read_holds: dict[_Reader, None] = {}  # read_hold's
         self._writers: dict[Hold, None] = {}  # one writer, or the forks of a batch
-        self._turn: _Turn | None = None  # the announced turn, or the last one
+        # The announced turn, or the last one (at first, one over: a Share's
+        # check reads any turn's state, with no branch for none).
+        self._turn = _over()
         self._exclusive: Hold | None = None  # the writer's Hold, for unlock()
         self._waiters: list[Any] = []
         inside = functools.partial(setattr, self._local, "inside", True)
@@ -430,8 +518,9 @@ class RWMutex:
         return True
 
     def _cancel_write_step(self, hold: Hold) -> bool | str:
-        if self._turn is hold.turn and not hold.turn.started:
-            self._turn = hold.turn.before  # withdrawn: readers queued behind it get in
+        before = hold.turn.before
+        if self._turn is hold.turn and not hold.turn.started and before is not None:
+            self._turn = before  # withdrawn: readers queued behind it get in
         return True
 
     def _try_write_step(self, hold: Hold) -> bool | str:
@@ -505,6 +594,20 @@ class RWMutex:
             hold.renew(shared)
         self._acquire(self._write_step, hold, self._cancel_write_step)
         return hold
+
+    def share(self, hold: Hold) -> Share | None:
+        """A Share taking ``hold`` again, or None if ``hold`` cannot be (write_hold's test).
+
+        ``hold``: a fork's share this thread took and gave back (a start record's).
+        """
+        if (
+            hold.held
+            or not hold.turn.shared
+            or hold.rw is not self
+            or hold.mine is not self._local.holds
+        ):
+            return None
+        return Share(self, hold)
 
     def lock(self) -> None:
         """Port of RWMutex.Lock: lock for writing; waits for active readers."""

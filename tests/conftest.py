@@ -99,26 +99,39 @@ def runner_starts() -> Iterator[list[str]]:
     """The runners that started a child while the block ran, one name a start.
 
     The spies: each runner's fork_and_exec_in_child, through which every
-    start of pysyscall's goes (a new plan's, a remembered one's, compat's).
-    A start that leaves no name here did not go through pysyscall: compat
-    handing its request to the native _posixsubprocess.fork_exec would not.
+    start of pysyscall's goes (a new plan's, a remembered one's, compat's),
+    and the vfork runner's start_kept (a kept plan's one chain), when it
+    starts. A start that leaves no name here did not go through pysyscall:
+    compat handing its request to the native _posixsubprocess.fork_exec
+    would not.
     """
     from pysyscall import runners
 
     ran: list[str] = []
-    saved = [(module, module.fork_and_exec_in_child) for module in runners.RUNNERS]
-    for module, real in saved:
+    saved = [
+        (module, attribute, getattr(module, attribute))
+        for module in runners.RUNNERS
+        for attribute in ("fork_and_exec_in_child", "start_kept")
+        if hasattr(module, attribute)
+    ]
+    for module, attribute, real in saved:
 
         def spy(*args: Any, real: Any = real, name: str = module.NAME) -> Any:
             ran.append(name)
             return real(*args)
 
-        module.fork_and_exec_in_child = spy
+        def kept_spy(*args: Any, real: Any = real, name: str = module.NAME) -> Any:
+            started = real(*args)
+            if started:
+                ran.append(name)
+            return started
+
+        setattr(module, attribute, kept_spy if attribute == "start_kept" else spy)
     try:
         yield ran
     finally:
-        for module, real in saved:
-            module.fork_and_exec_in_child = real
+        for module, attribute, real in saved:
+            setattr(module, attribute, real)
 
 
 RUNNER_NAMES = ("vfork", "spawn", "fork")

@@ -208,6 +208,42 @@ def test_failure_just_before_the_fork_leaks_nothing(
     assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"], attr))[1] == 0
 
 
+def test_kept_fork_failure_keeps_its_errno(no_leaks: None) -> None:
+    """A kept plan's clone failing in the vfork runner's one chain: the errno
+    clone left survives the fork lock's release after it in the chain (here
+    EPERM: CLONE_NEWPID once this process is no longer root), nothing leaks,
+    and the lock is free for the next start."""
+    skip_if_declined("vfork")
+    if os.geteuid() != 0:
+        pytest.skip("needs root: makes a pid namespace (the kept plan) only root may")
+    script = (
+        "import os, pysyscall\n"
+        "from pysyscall import exec_unix, runner_vfork\n"
+        "attr = pysyscall.ProcAttr(sys=pysyscall.SysProcAttr(cloneflags=0x20000000))\n"
+        "for _ in range(2):  # planned, then kept\n"
+        "    pysyscall.wait4(pysyscall.fork_exec('/bin/true', ['true'], attr))\n"
+        "import traceback\n"
+        "os.setgid(65534); os.setgroups([]); os.setuid(65534)\n"
+        "fds = os.listdir('/proc/self/fd')\n"
+        "try:\n"
+        "    pysyscall.fork_exec('/bin/true', ['true'], attr)\n"
+        "except PermissionError as e:\n"
+        "    assert os.listdir('/proc/self/fd') == fds\n"
+        "    assert 'start_kept' in [f.name for f in traceback.extract_tb(e.__traceback__)]\n"
+        "    assert not exec_unix.fork_lock._writers\n"
+        "    pysyscall.wait4(pysyscall.fork_exec('/bin/true', ['true']))\n"
+        "    print('EPERM', e)\n"
+    )
+    import subprocess
+
+    package_parent = os.path.dirname(os.path.dirname(pysyscall.__file__))
+    env = dict(os.environ, PYTHONPATH=package_parent, PYSYSCALL_RUNNER="vfork")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("EPERM"), out.stdout
+    assert "as clone(CLONE_VM|CLONE_VFORK)" in out.stdout
+
+
 @pytest.mark.parametrize("runner", ["vfork", "fork"])
 def test_gc_resumed_by_another_start_in_between(
     runner: str, monkeypatch: pytest.MonkeyPatch, no_leaks: None
@@ -218,20 +254,27 @@ def test_gc_resumed_by_another_start_in_between(
     from pysyscall import runtime
 
     monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
-    real = runtime.ForkCalls.before
+    real, real_around = runtime.ForkCalls.before, runtime.ForkCalls.around
 
     def other_start_ends_its_pause(self: runtime.ForkCalls) -> Any:
         calls = real(self)
         gc.enable()  # the other start, done with its fork
         return calls
 
-    monkeypatch.setattr(runtime.ForkCalls, "before", other_start_ends_its_pause)
-    gc.disable()  # the other start, in its fork
-    try:
-        assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
-        assert gc.isenabled()
-    finally:
+    def other_start_ends_its_pause_around(self: runtime.ForkCalls, fork: Any) -> Any:
+        calls = real_around(self, fork)
         gc.enable()
+        return calls
+
+    monkeypatch.setattr(runtime.ForkCalls, "before", other_start_ends_its_pause)
+    monkeypatch.setattr(runtime.ForkCalls, "around", other_start_ends_its_pause_around)
+    for _ in range(2):  # planned, then kept (the vfork runner's one chain)
+        gc.disable()  # the other start, in its fork
+        try:
+            assert pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))[1] == 0
+            assert gc.isenabled()
+        finally:
+            gc.enable()
 
 
 def test_runner_choice(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:

@@ -194,7 +194,7 @@ def test_writer_preference() -> None:
 
     t = threading.Thread(target=writer)
     t.start()
-    wait_until(lambda: rw._turn is not None)  # the writer has announced itself
+    wait_until(lambda: not rw._turn.started)  # the writer has announced itself
     assert not rw.try_rlock(), "a reader got in past a waiting writer"
     assert not writer_in.is_set()
     rw.runlock()
@@ -298,7 +298,7 @@ def test_fork_lock_refused_to_a_reader(module: ModuleType) -> None:
     assert str(info.value).startswith(
         f"[Errno {errno.EDEADLK}] this thread holds fork_lock for reading"
     )
-    assert rw._turn is None or not rw._writers, "the refused take holds the lock"
+    assert not rw._writers, "the refused take holds the lock"
     assert rw.try_rlock(), "the refused take left its turn announced: readers wait for it"
     rw.runlock()
     assert not rw.try_lock()
@@ -324,7 +324,7 @@ def test_refused_while_another_writer_waits_for_this_reader() -> None:
     rw.rlock()
     t = threading.Thread(target=lambda: (rw.lock(), rw.unlock()))
     t.start()
-    wait_until(lambda: rw._turn is not None)
+    wait_until(lambda: not rw._turn.started)
     with pytest.raises(OSError) as info:
         forkpipe2.acquire_fork_lock(rw)
     assert info.value.errno == errno.EDEADLK
@@ -349,7 +349,7 @@ def test_a_read_ended_by_another_thread_is_not_held_against_its_taker() -> None:
         rw.rlock()
         reading.set()
         writer_waits.wait(5)
-        wait_until(lambda: rw._turn is not None)
+        wait_until(lambda: not rw._turn.started)
         rw.runlock()
         done.set()
 
@@ -358,6 +358,119 @@ def test_a_read_ended_by_another_thread_is_not_held_against_its_taker() -> None:
     assert reading.wait(5)
     writer_waits.set()
     rw.lock()  # waits for the reader's runlock, not refused
-    assert done.is_set()
+    assert not rw._readers  # (its thread may not have set done yet)
+    assert done.wait(5)
     rw.unlock()
     t.join()
+
+
+def kept_vfork_start(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A start of /bin/true the vfork runner made before: its one chain (start_kept)."""
+    import pysyscall
+    from pysyscall import runner_vfork
+
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "vfork")
+    calls: list[bool] = []
+    real = runner_vfork.start_kept
+
+    def counted(*args: Any) -> bool:
+        calls.append(real(*args))
+        return calls[-1]
+
+    monkeypatch.setattr(runner_vfork, "start_kept", counted)
+
+    def start() -> int:
+        pid = pysyscall.fork_exec("/bin/true", ["true"])
+        assert pysyscall.wait4(pid)[1] == 0
+        return pid
+
+    for _ in range(2):
+        start()
+    assert calls[-1], "a kept start on an idle lock takes it in its chain"
+    calls.clear()
+    start.calls = calls  # type: ignore[attr-defined]
+    return start
+
+
+def test_a_kept_start_waits_for_a_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork lock held for reading: the one chain takes nothing, and the
+    start waits for the reader the usual way, then starts."""
+    start = kept_vfork_start(monkeypatch)
+    rw = exec_unix.fork_lock
+    reading = threading.Event()
+
+    def reader() -> None:
+        with rw.rlocker():
+            reading.set()
+            wait_until(lambda: not rw._turn.started)  # the start, announced, waits
+        # the read given back: the start goes on
+
+    t = threading.Thread(target=reader)
+    t.start()
+    reading.wait(5)
+    try:
+        start()
+    finally:
+        t.join()
+    assert start.calls == [False]  # type: ignore[attr-defined]
+    assert not rw._writers and not rw._readers
+
+
+def test_a_kept_start_joins_a_batch_of_forks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another fork in progress (its share of the lock held): the one chain
+    takes nothing, and the start joins the batch the usual way (forks share
+    the lock, forkpipe2.py) without waiting for it."""
+    start = kept_vfork_start(monkeypatch)
+    rw = exec_unix.fork_lock
+    holding, release = threading.Event(), threading.Event()
+
+    def other_fork() -> None:
+        hold = forkpipe2.acquire_fork_lock(rw)
+        holding.set()
+        release.wait(10)
+        forkpipe2.release_fork_lock(rw, hold)
+
+    t = threading.Thread(target=other_fork)
+    t.start()
+    holding.wait(5)
+    try:
+        start()
+        assert start.calls == [False]  # type: ignore[attr-defined]
+        assert len(rw._writers) == 1  # the other fork's, still held
+    finally:
+        release.set()
+        t.join()
+    start()
+    assert start.calls == [False, True]  # type: ignore[attr-defined]
+    assert not rw._writers
+
+
+def test_a_kept_start_after_readers_queued_behind_the_last_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader that queued behind the last batch, woken but not yet in: the
+    one chain takes nothing (readers go first), and the start waits for it
+    the usual way."""
+    from pysyscall.rwmutex import _Reader
+
+    start = kept_vfork_start(monkeypatch)
+    rw = exec_unix.fork_lock
+    last = rw._turn
+    reader = _Reader()
+    reader.behind = last  # as _read_step leaves a reader waiting for that batch to end
+    last.queued += 1
+
+    def reader_gets_in() -> None:
+        wait_until(lambda: not rw._turn.started)  # the start, announced, waits
+        rw._locked(rw._read_step, reader)
+        assert reader.held and last.queued == 0
+        rw.runlock()
+
+    t = threading.Thread(target=reader_gets_in)
+    t.start()
+    try:
+        start()
+    finally:
+        t.join()
+    assert start.calls == [False]  # type: ignore[attr-defined]
+    assert not rw._writers and not rw._readers
