@@ -23,13 +23,13 @@ whose fds are made per start.
 
 What a plan depends on besides the request is checked on every start, as a
 new plan would be: the fds in ``files`` are open (one poll); this is the
-process that planned it (after os.fork the child plans again: pdeathsig's
-check names the parent's pid: the key holds ``pid``); the runner asked for is the same; and for a
-runner whose child resets the signal handlers from the plan's own list (the
-fork runner: not the spawn runner, whose C library resets every caught
-signal, nor the vfork runner, whose routine applies the plan's rule to each
-signal in the child), that list is still the one runtime.signals_to_reset
-gives.
+process that planned it (the key holds ``pid``: after os.fork the child
+plans again, as pdeathsig's check names the parent's pid); the runner asked
+for is the same; and for a runner whose child resets the signal handlers
+from the plan's own list (the fork runner: not the spawn runner, whose C
+library resets every caught signal, nor the vfork runner, whose routine
+applies the plan's rule to each signal in the child), that list is still
+the one runtime.signals_to_reset gives.
 
 Threads: a plan is never run by two starts at once (the mask saved in it,
 the record a vfork child writes, the Cells a child fills). Each key keeps a

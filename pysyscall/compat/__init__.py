@@ -139,10 +139,10 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     checks and the same plan (int and bool, str, bytes, None; args and
     env_list lists or tuples of those, extra_groups a list of ints,
     fds_to_keep a tuple of ints), so a request equal to one planned before
-    passes the same checks. Then this process's pid (remembered.pid) and, for several
-    executables, the thread's errno address (the plan writes it from
-    there). Not the signal state: a kept plan is checked against it only
-    where its runner needs that (remembered.keep).
+    passes the same checks. Then this process's pid (remembered.pid: no
+    system call) and, for several executables, the thread's errno address
+    (the plan writes it from there). Not the signal state: a kept plan is
+    checked against it only where its runner needs that (remembered.keep).
     """
     scalars = _get_scalars(arguments)
     if not set(map(type, scalars)) <= _SCALARS:
@@ -172,7 +172,7 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     thread = errno_location() if len(executables) > 1 else None
     return (
         "compat",  # in the plan cache beside exec_unix's keys
-        remembered.pid,  # no system call
+        remembered.pid,
         thread,
         env,
         tuple(args),
