@@ -130,6 +130,7 @@ class Environ:
 
     def _fill(self, entries: list[int] | list[bytes]) -> None:
         self.entries: list[Any] | None = None  # what the array holds: unknown while it changes
+        self.at: int | None = None  # nor compared with environ (_pages)
         count = len(entries)
         self.array[:count] = entries  # a c_char_p array keeps the bytes alive
         self.array[count] = None if self.strings else 0
@@ -150,7 +151,6 @@ class Environ:
         every entry read; and where a thread switch could come between the
         reads: _NO_SWITCH).
         """
-        self.at: int | None = None
         address = _address.value
         if self.strings or not address or not _NO_SWITCH:
             return
