@@ -63,6 +63,21 @@ _location = libc.environ_location()  # of the variable ``environ`` (a char **)
 # is environ[i] of the array ``environ`` points to at that moment.
 _pointers = ctypes.POINTER(ctypes.c_size_t).from_address(_location)
 _strings = ctypes.POINTER(ctypes.c_char_p).from_address(_location)
+# environ as a char *: a slice of it is one copy of the bytes there, the
+# variable read in the same C call; and as the address it holds.
+_bytes: Any = ctypes.POINTER(ctypes.c_char).from_address(_location)  # a slice: bytes
+_address = ctypes.c_size_t.from_address(_location)
+_SIZE = ctypes.sizeof(ctypes.c_size_t)
+_BLOCK = 4096  # the smallest page: a page is one or more of these, aligned
+# Where no thread switch can come between bytecodes that make no call and
+# jump no way back: CPython 3.11+ checks for one only at those (3.9 and
+# 3.10 before any bytecode), and only with the GIL (a free-threaded build
+# runs threads at once).
+_NO_SWITCH = (
+    sys.implementation.name == "cpython"
+    and sys.version_info >= (3, 11)
+    and getattr(sys, "_is_gil_enabled", lambda: True)()
+)
 _not_none = functools.partial(operator.is_not, None)
 _indexes = itertools.count
 # Item i of environ's array as getitem(pointers, i), judged by truth:
@@ -104,7 +119,7 @@ class Environ:
     longer fit (then the plan is made again).
     """
 
-    __slots__ = ("address", "array", "capacity", "entries", "strings")
+    __slots__ = ("address", "array", "at", "capacity", "entries", "pages", "strings")
 
     def __init__(self) -> None:
         self.strings = not STRINGS_KEPT
@@ -118,10 +133,37 @@ class Environ:
 
     def _fill(self, entries: list[int] | list[bytes]) -> None:
         self.entries: list[Any] | None = None  # what the array holds: unknown while it changes
+        self.at: int | None = None  # nor compared with environ (_pages)
         count = len(entries)
         self.array[:count] = entries  # a c_char_p array keeps the bytes alive
         self.array[count] = None if self.strings else 0
         self.entries = entries
+        self._pages(count)
+
+    def _pages(self, count: int) -> None:
+        """Where ``take`` finds, in one read a page, whether environ still holds the entries.
+
+        ``at``: environ's address now (None: no such check, take reads every
+        entry); ``pages``: for each 4096-byte block the array's ``count``
+        pointers and NULL cross from there, the slice of bytes to read and
+        what they must be. A read inside one such block of a valid address
+        cannot fault (no page is smaller, nor starts inside one), whatever
+        array environ points to; one that reaches the next block is made
+        only once the block before held the entries, none NULL, so the
+        array goes on into it. Two blocks at most (511 variables and more:
+        every entry read; and where a thread switch could come between the
+        reads: _NO_SWITCH).
+        """
+        address = _address.value
+        if self.strings or not address or not _NO_SWITCH:
+            return
+        size = (count + 1) * _SIZE
+        raw = ctypes.string_at(self.address, size)  # the entries and NULL, as environ has them
+        split = min(size, _BLOCK - address % _BLOCK)
+        if size - split > _BLOCK:
+            return
+        self.pages = (slice(0, split), raw[:split], slice(split, size), raw[split:])
+        self.at = address
 
     def take(self) -> bool:
         """Copy ``environ`` as it is now; False (nothing copied) if it does not fit.
@@ -129,8 +171,20 @@ class Environ:
         Every start of a kept plan makes this copy before its fork: _read
         spelled out here, one Python call fewer on that path; and when
         environ holds what the array holds already (the usual case: the
-        same pointers, or strings), the array is left as it is.
+        same pointers, or strings), the array is left as it is. Pointers
+        (glibc): where environ is the array it was at the last take, its
+        bytes are compared with the array's in one read of each 4096-byte
+        block (_pages), each a single C call that reads ``environ`` itself.
+        No bytecode from the first read of ``environ`` to the last can
+        switch threads (_NO_SWITCH: no call, no backward jump), so no
+        os.putenv of another thread moves the array between them.
         """
+        if self.at is not None and _address.value == self.at:
+            first, first_bytes, second, second_bytes = self.pages
+            if _bytes[first] == first_bytes and (
+                not second_bytes or _bytes[second] == second_bytes
+            ):
+                return True
         try:
             if self.strings:
                 entries: list[Any] = list(

@@ -23,13 +23,13 @@ whose fds are made per start.
 
 What a plan depends on besides the request is checked on every start, as a
 new plan would be: the fds in ``files`` are open (one poll); this is the
-process that planned it (after os.fork the child plans again: pdeathsig's
-check names the parent's pid); the runner asked for is the same; and for a
-runner whose child resets the signal handlers from the plan's own list (the
-fork runner: not the spawn runner, whose C library resets every caught
-signal, nor the vfork runner, whose routine applies the plan's rule to each
-signal in the child), that list is still the one runtime.signals_to_reset
-gives.
+process that planned it (the key holds ``pid``: after os.fork the child
+plans again, as pdeathsig's check names the parent's pid); the runner asked
+for is the same; and for a runner whose child resets the signal handlers
+from the plan's own list (the fork runner: not the spawn runner, whose C
+library resets every caught signal, nor the vfork runner, whose routine
+applies the plan's rule to each signal in the child), that list is still
+the one runtime.signals_to_reset gives.
 
 Threads: a plan is never run by two starts at once (the mask saved in it,
 the record a vfork child writes, the Cells a child fills). Each key keeps a
@@ -108,6 +108,23 @@ class Entry:
 
 
 _entries: dict[tuple[Any, ...], Entry] = {}
+
+# This process's pid, for the keys: os.getpid() is a system call on every
+# start (CPython keeps no pid), so it is asked once and again in the child
+# of each os.fork (register_at_fork runs there for os.fork, os.forkpty,
+# multiprocessing's fork and _posixsubprocess's preexec_fn child). Missed:
+# a fork() made by C code (ctypes, an extension) whose child then runs
+# Python without PyOS_AfterFork_Child; that child keeps the parent's plans
+# (linux.child_program's pdeathsig check expects the planning process's pid).
+pid = os.getpid()
+
+
+def _forked() -> None:
+    global pid
+    pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def lookup(key: tuple[Any, ...]) -> Entry | None:
@@ -221,7 +238,7 @@ def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, .
     argv = tuple(argv)
     if not set(map(type, argv)) <= _STRINGS:
         return None
-    head = (os.getpid(), runners.requested(), argv0, argv)
+    head = (pid, runners.requested(), argv0, argv)
     if attr is None:
         return (*head, None, None, None, ())
     if type(attr) is not procattr:

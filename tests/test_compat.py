@@ -13,6 +13,7 @@ import errno
 import functools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -484,6 +485,41 @@ def test_remembered_plan_not_used_by_a_forked_child() -> None:
         with os.fdopen(r, "rb") as f:
             assert f.read() == b"7 1"
         os.waitpid(pid, 0)
+
+
+KEPT_STARTS = """
+import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from pysyscall import compat
+
+compat.install()
+for _ in range(int(sys.argv[2])):
+    subprocess.run(["/bin/true"], cwd="/", check=True)
+"""
+
+
+def test_kept_starts_ask_no_pid(tmp_path: Path) -> None:
+    """A start asks no getpid of the kernel (remembered.pid): under strace,
+    ten starts more make no getpid call more. In a fresh interpreter, whose
+    parent process alone is traced (the children's execve of /bin/true are
+    not its calls)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.fail("strace is not installed (apt-get install strace); CI installs it")
+    script = tmp_path / "kept.py"
+    script.write_text(KEPT_STARTS)
+    package_parent = str(Path(compat.__file__).resolve().parent.parent)
+
+    def getpid_calls(starts: int) -> int:
+        trace = tmp_path / f"trace-{starts}"
+        subprocess.run(
+            [strace, "-qq", "-e", "trace=getpid", "-o", str(trace), sys.executable, str(script),
+             package_parent, str(starts)],
+            check=True, timeout=120,
+        )  # fmt: skip
+        return trace.read_text().count("getpid(")
+
+    assert getpid_calls(12) == getpid_calls(2)
 
 
 def _captured_arguments(work: Callable[[], Any]) -> tuple[Any, ...]:

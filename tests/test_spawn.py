@@ -390,6 +390,59 @@ def test_environ_copies(monkeypatch: pytest.MonkeyPatch) -> None:
         assert copy.take() and ctypes_strings(copy.address) == again
 
 
+ENVIRON_BLOCKS = r"""
+import ctypes, mmap, sys
+sys.path.insert(0, sys.argv[1])
+from pysyscall import env_unix
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+variable = env_unix._address
+real = variable.value
+entries = env_unix._read(False)[:30]  # valid strings, as environ's
+block = env_unix._BLOCK
+memory = mmap.mmap(-1, 3 * block)
+base = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+# 12 pointers before the boundary of the second and third blocks, 19 after.
+array = (ctypes.c_size_t * 31).from_address(base + 2 * block - 12 * 8)
+array[:30] = entries
+array[30] = 0
+result = []
+variable.value = ctypes.addressof(array)
+try:
+    copy = env_unix.Environ()
+    two = copy.at is not None and bool(copy.pages[3])
+    result.append(copy.take() and copy.entries == entries)  # unchanged
+    array[20] = entries[0]  # changed after the boundary
+    result.append(copy.take() and copy.entries == entries[:20] + entries[:1] + entries[21:30])
+    array[5] = 0  # shorter, its end before the boundary: the third block
+    if libc.mprotect(base + 2 * block, block, 0) != 0:  # PROT_NONE: never read, no fault
+        raise OSError(ctypes.get_errno(), "mprotect")
+    result.append(copy.take() and copy.entries == entries[:5])
+finally:
+    variable.value = real
+print(two, *result)
+"""
+
+
+def test_environ_compared_a_block_at_a_time(tmp_path: Path) -> None:
+    """Environ.take's one read a 4096-byte block (glibc, CPython 3.11+, _NO_SWITCH):
+    an array crossing a block boundary, unchanged, changed after the boundary,
+    then shortened to end before it with the block after it unreadable, which a
+    read past the array's NULL would fault on. In a fresh interpreter whose
+    ``environ`` points to that array; elsewhere take reads every entry, and
+    the same copies result."""
+    script = tmp_path / "blocks.py"
+    script.write_text(ENVIRON_BLOCKS)
+    package_parent = str(Path(pysyscall.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, str(script), package_parent], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    by_block = env_unix.STRINGS_KEPT and env_unix._NO_SWITCH
+    assert done.stdout.split() == [str(by_block), "True", "True", "True"]
+
+
 def ctypes_strings(address: int) -> list[bytes]:
     import ctypes
 

@@ -56,9 +56,9 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import os
 import sys
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import Any
 
 from .. import exec_unix, libc, remembered, runners
@@ -105,7 +105,9 @@ __all__ = [
     "uninstall",
 ]
 
+_COUNT = len(PARAMETERS)
 _PREEXEC = INDEX["preexec_fn"]
+_ERRPIPE_WRITE = INDEX["errpipe_write"]
 _close = libc.parent("close")
 
 
@@ -137,10 +139,10 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     checks and the same plan (int and bool, str, bytes, None; args and
     env_list lists or tuples of those, extra_groups a list of ints,
     fds_to_keep a tuple of ints), so a request equal to one planned before
-    passes the same checks. Then this process's pid and, for several
-    executables, the thread's errno address (the plan writes it from
-    there). Not the signal state: a kept plan is checked against it only
-    where its runner needs that (remembered.keep).
+    passes the same checks. Then this process's pid (remembered.pid: no
+    system call) and, for several executables, the thread's errno address
+    (the plan writes it from there). Not the signal state: a kept plan is
+    checked against it only where its runner needs that (remembered.keep).
     """
     scalars = _get_scalars(arguments)
     if not set(map(type, scalars)) <= _SCALARS:
@@ -170,7 +172,7 @@ def request_key(arguments: Sequence[Any]) -> tuple[Any, ...] | None:
     thread = errno_location() if len(executables) > 1 else None
     return (
         "compat",  # in the plan cache beside exec_unix's keys
-        os.getpid(),
+        remembered.pid,
         thread,
         env,
         tuple(args),
@@ -194,7 +196,7 @@ def fork_exec(*arguments: Any) -> int:
     Under exec_unix._guarded: an exception (a Ctrl-C) leaves no child, fd
     or lock behind; a pid returned is the caller's.
     """
-    if len(arguments) != len(PARAMETERS):
+    if len(arguments) != _COUNT:
         raise count_error(len(arguments))
     if arguments[_PREEXEC] is not None or not PLANNED:
         return native(arguments)
@@ -217,32 +219,34 @@ def _fork_exec(record: Start, arguments: Sequence[Any]) -> int:
         elif key is not None:
             # Its runner chosen once (the key holds the runner asked for).
             entry = remembered.keep(key, prepared.plan, files=(), signals=(signal_state, state))
-    _start(record, prepared, arguments[INDEX["errpipe_write"]], entry)
-    if entry is not None:
-        entry.give_back(prepared)  # one C call
+    if entry is None:
+        _start(record, prepared, arguments[_ERRPIPE_WRITE], None)
+        return -1
+    _start(record, prepared, arguments[_ERRPIPE_WRITE], entry.runner)
+    entry.give_back(prepared)  # one C call
     return -1
 
 
 def _start(
-    record: Start, prepared: Prepared, errpipe_write: int, entry: remembered.Entry | None
+    record: Start, prepared: Prepared, errpipe_write: int, runner: ModuleType | None
 ) -> None:
     """Start ``prepared`` (the pid into ``record``); on the child's failure, write
-    its message for Popen. ``entry``: the remembered request's, with its runner."""
-    plan = prepared.plan
+    its message for Popen. ``runner``: the remembered request's (None:
+    exec_unix chooses). The plan opens no fd in this process (it has no
+    parent-side work): nothing of it to close after the start."""
     fds = record.fds
+    errno_fd = prepared.errno_fd  # several executables: the errno pipe, made per start
     try:
-        if prepared.errno_fd is not None:
-            errno_pipe(fds, plan.first_free_fd)
-            prepared.errno_fd.value = fds[4]
-        # The runner a remembered request was given (none: exec_unix chooses).
-        runner = None if entry is None else entry.runner
-        exec_unix._start(record, plan, reap_failed=False, runner=runner)
+        if errno_fd is not None:
+            errno_pipe(fds, prepared.plan.first_free_fd)
+            errno_fd.value = fds[4]
+        exec_unix._start(record, prepared.plan, reap_failed=False, runner=runner)
     except OSError as error:
         step = getattr(error, "step", None)
         if step is None:
             raise  # the parent's own failure (pipe, fork): Popen gets it as is
         code = error.errno or 0
-        if step == "execve" and fds[3] != -1:
+        if step == "execve" and errno_fd is not None:
             code = executable_errno(read_errnos(fds[3], prepared.executables - 1), code)
         write_message(errpipe_write, error_message(step, code))
         # The failed child, unreaped (its pid in record): Popen reaps it, as
@@ -250,11 +254,11 @@ def _start(
         if record.pid.value == 0:
             record.pid.value = stand_in()
     finally:
-        plan.close()
-        for i in (3, 4):  # the errno pipe, made only for several executables
-            fd, fds[i] = fds[i], -1
-            if fd != -1:
-                _close(fd)
+        if errno_fd is not None:
+            for i in (3, 4):
+                fd, fds[i] = fds[i], -1
+                if fd != -1:
+                    _close(fd)
 
 
 # --- install -------------------------------------------------------------------------
