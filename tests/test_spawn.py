@@ -435,9 +435,12 @@ def test_environ_compared_a_block_at_a_time(tmp_path: Path) -> None:
     script = tmp_path / "blocks.py"
     script.write_text(ENVIRON_BLOCKS)
     package_parent = str(Path(pysyscall.__file__).resolve().parent.parent)
+    # The script uses 30 of environ's strings: a machine's own may be fewer.
+    env = dict(os.environ, **{f"PYSYSCALL_BLOCK_{i}": str(i) for i in range(30)})
     done = subprocess.run(
-        [sys.executable, str(script), package_parent], capture_output=True, text=True, timeout=60
-    )
+        [sys.executable, str(script), package_parent],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     by_block = env_unix.STRINGS_KEPT and env_unix._NO_SWITCH
     assert done.stdout.split() == [str(by_block), "True", "True", "True"]
