@@ -306,6 +306,8 @@ _WITHOUT = {
     "(/proc/self/fd, else every fd below RLIMIT_NOFILE; the fork runner's fcntl sweep "
     "where the routine cannot be mapped; glibc's closefrom for posix_spawn)",
     "clone3": "use_cgroup_fd and CLONE_NEWTIME raise an error naming clone3",
+    "clone_clear_sighand": "the vfork child resets each signal's handler itself "
+    "(one or two rt_sigaction per signal)",
     "pidfd": "SysProcAttr.pidfd raises an error naming pidfds",
     "memfd": "the vfork routine is mapped from an unlinked temporary file",
 }

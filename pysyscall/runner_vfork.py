@@ -78,7 +78,10 @@ Hazards (../shared/design/vfork-runner.md), and how they are met:
   sigaction takes a lock for SIGABRT) instead of the list read in the
   parent, so a remembered plan needs no new reading of the handlers
   (measured: start + reap 1.055x os.posix_spawn's time with the reading,
-  0.99-1.02x with the rule);
+  0.99-1.02x with the rule). Where the kernel has CLONE_CLEAR_SIGHAND
+  (clone3, 5.5+), the clone applies the rule's caught-to-default half and
+  the routine only sets the rule's ignored signals to default
+  (clears_handlers): 2 system calls in the child, not about 60;
 * errno: the child runs on the forking thread's TLS, so its errno writes
   land in that thread's errno; only the record is read afterwards;
 * one child stack per thread (a spawn is synchronous in its thread, and the
@@ -128,7 +131,17 @@ from .libc import run_chain as _run
 from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step, signal_name
 from .rwmutex import RWMutex, Share
 from .zerrors_linux import (
+    CLONE_CHILD_CLEARTID,
+    CLONE_CHILD_SETTID,
+    CLONE_CLEAR_SIGHAND,
+    CLONE_DETACHED,
+    CLONE_INTO_CGROUP,
     CLONE_NEWUSER,
+    CLONE_PARENT,
+    CLONE_PARENT_SETTID,
+    CLONE_SETTLS,
+    CLONE_SIGHAND,
+    CLONE_THREAD,
     CLONE_VFORK,
     CLONE_VM,
     CSIGNAL,
@@ -576,7 +589,11 @@ class _RuleBuffers(ctypes.Structure):
 
 
 def _signal_rule_entries(
-    plan: Plan, index: int, ignored_to_default: tuple[int, ...], words: list[int]
+    plan: Plan,
+    index: int,
+    ignored_to_default: tuple[int, ...],
+    words: list[int],
+    handlers_cleared: bool = False,
 ) -> None:
     """Entries that apply a plan's signal rule in the child (Plan.signal_rule).
 
@@ -596,6 +613,10 @@ def _signal_rule_entries(
     pending signal is lost (setting SIG_DFL drops a pending signal only
     where the default is to ignore it). Results are not judged: the system
     call fails only for the signals left out.
+
+    ``handlers_cleared``: the child was cloned with CLONE_CLEAR_SIGHAND
+    (clears_handlers), which did the rest: only the ignored signals the
+    rule sets to default get an entry.
     """
     assert asm is not None
     buffers = _RuleBuffers()
@@ -610,7 +631,7 @@ def _signal_rule_entries(
     memcmp, int_result = _function("memcmp")
     assert zsysnum is not None  # a machine with a routine has its numbers
     number = zsysnum.SYS_RT_SIGACTION
-    for signum in runtime.ASKABLE:
+    for signum in ignored_to_default if handlers_cleared else runtime.ASKABLE:
         if signum in _UNSETTABLE:
             continue
         if signum in ignored_to_default:
@@ -632,13 +653,14 @@ class _Made:
     overlaps the child's exec).
     """
 
-    __slots__ = ("clone3_args", "fork_calls", "share", "shared", "stack", "start",
-                 "status_fd", "words")  # fmt: skip
+    __slots__ = ("clears_handlers", "clone3_args", "fork_calls", "share", "shared", "stack",
+                 "start", "status_fd", "words")  # fmt: skip
 
     def __init__(self, plan: Plan, status_fd: int) -> None:
         self.status_fd = status_fd
         self.shared = shares_memory(plan)
-        self.words = _table(plan, status_fd)
+        self.clears_handlers = clears_handlers(plan)
+        self.words = _table(plan, status_fd, self.clears_handlers)
         self.stack: _Stack | None = None  # the stack ``start`` was made for
         self.start: Any = None
         self.clone3_args: Any = None
@@ -664,7 +686,38 @@ def table(plan: Plan, status_fd: int) -> Any:
     return _made(plan, status_fd).words
 
 
-def _table(plan: Plan, status_fd: int) -> Any:
+# clone flags a plan's clone keeps (the routine applies the whole rule):
+# clone3 refuses them with CLONE_CLEAR_SIGHAND (CLONE_SIGHAND, and
+# CLONE_THREAD, which needs it), or takes them differently (CLONE_DETACHED,
+# the tid and TLS pointers).
+_NOT_AS_CLONE3 = (
+    CLONE_SIGHAND | CLONE_THREAD | CLONE_DETACHED | CLONE_SETTLS
+    | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID
+)  # fmt: skip
+
+
+def clears_handlers(plan: Plan) -> bool:
+    """Whether a start of ``plan`` clones with CLONE_CLEAR_SIGHAND (clone3, Linux 5.5+).
+
+    For a plan that says by what rule its resets were chosen
+    (Plan.signal_rule), the kernel then sets every caught signal to SIG_DFL
+    in the child and leaves ignored ones ignored: the rule but its
+    ignored-to-default signals, without the child's rt_sigaction per signal
+    (about 60 system calls, 10-15 µs of a start on the child's side, while
+    the parent waits). Where the kernel lacks it (linux.kernel_lacks), the
+    routine applies the whole rule itself (_signal_rule_entries).
+    """
+    if plan.signal_rule is None or plan.signal_steps is None or GOOS != "linux":
+        return False
+    flags, _ = _fork_flags(plan.fork)
+    if flags is None or flags & _NOT_AS_CLONE3:
+        return False
+    from . import linux  # loaded already: it made the plan
+
+    return linux.kernel_lacks("clone_clear_sighand") == 0
+
+
+def _table(plan: Plan, status_fd: int, handlers_cleared: bool = False) -> Any:
     assert asm is not None
     words: list[int] = []
     rule, skip = plan.signal_rule, None
@@ -680,7 +733,7 @@ def _table(plan: Plan, status_fd: int) -> Any:
     for index, step in enumerate(plan.steps):
         if skip is not None:
             if index == skip.start:  # where the resets were (none: before the mask step)
-                _signal_rule_entries(plan, index, rule or (), words)
+                _signal_rule_entries(plan, index, rule or (), words, handlers_cleared)
             if index in skip:
                 continue
         _entry(step, index, words)
@@ -790,8 +843,10 @@ def _cloned(plan: Plan, made: _Made, record: Start) -> None:
         clone3 = made.clone3_args is not None
         code = -result if clone3 else ctypes.get_errno()
         how = "clone3" if clone3 else "clone"
-        vm = "(CLONE_VM|CLONE_VFORK)" if made.shared else ""
-        raise libc.errno_error(code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}{vm}")
+        flags = [*(["CLONE_VM|CLONE_VFORK"] if made.shared else []),
+                 *(["CLONE_CLEAR_SIGHAND"] if made.clears_handlers else [])]  # fmt: skip
+        how += f"({'|'.join(flags)})" if flags else ""
+        raise libc.errno_error(code or errno.EAGAIN, f"fork through {plan.fork.text}, as {how}")
     # The plan's buffers, the table and the stack were in use until here:
     # with CLONE_VFORK, clone returns once the child has exec'd or exited.
     # They stay with the plan (_Made) for its next start.
@@ -813,10 +868,9 @@ def _prepare_clone(plan: Plan, status_fd: int, stack: _Stack) -> _Made:
     made.stack = None
     vfork = CLONE_VM | CLONE_VFORK if made.shared else 0
     words = made.words
-    if plan.fork.name == "clone3":
-        source = (ctypes.c_uint64 * 11).from_address(int(plan.fork.args[1]))
-        clone3_args = (ctypes.c_uint64 * 11)(*source)
-        clone3_args[0] |= vfork
+    if plan.fork.name == "clone3" or made.clears_handlers:
+        clone3_args = _clone3_args(plan.fork, flags, parent_tid)
+        clone3_args[0] |= vfork | (CLONE_CLEAR_SIGHAND if made.clears_handlers else 0)
         clone3_args[5] = stack.low  # stack, stack_size: the kernel starts at the top
         clone3_args[6] = stack.start - stack.low
         if _clone3 is None:
@@ -842,6 +896,19 @@ def _prepare_clone(plan: Plan, status_fd: int, stack: _Stack) -> _Made:
     return made
 
 
+def _clone3_args(fork: Step, flags: int, parent_tid: int) -> Any:
+    """A copy of a clone3 plan's clone_args, or clone's arguments as clone_args."""
+    if fork.name == "clone3":
+        return (ctypes.c_uint64 * 11)(*(ctypes.c_uint64 * 11).from_address(int(fork.args[1])))
+    clone3_args = (ctypes.c_uint64 * 11)()
+    # flags, exit_signal: none with CLONE_PARENT, which clone3 insists on
+    # (clone ignores it there: the child signals this process's parent as
+    # this process would).
+    clone3_args[0], clone3_args[4] = flags, 0 if flags & CLONE_PARENT else SIGCHLD
+    clone3_args[1] = parent_tid  # clone's pointer for CLONE_PIDFD (clears_handlers)
+    return clone3_args
+
+
 # --- the program, as printed (python -m pysyscall plan) ------------------------------
 
 
@@ -859,8 +926,16 @@ def describe(plan: Plan) -> list[str]:
     flags, parent_tid = _fork_flags(plan.fork)
     assert flags is not None
     vfork = CLONE_VM | CLONE_VFORK if shared else 0
-    words = list(table(plan, -1))
-    lines = [_describe_clone(plan, vfork, flags, parent_tid)]
+    prepared = _made(plan, -1)
+    words = list(prepared.words)
+    cleared = prepared.clears_handlers
+    lines = [_describe_clone(plan, vfork | (CLONE_CLEAR_SIGHAND if cleared else 0), flags,
+                             parent_tid)]  # fmt: skip
+    if cleared:
+        lines.append(
+            "  CLONE_CLEAR_SIGHAND: the kernel sets every caught signal to SIG_DFL in the "
+            "child, ignored ones stay ignored (the signal rule, but for what it sets to default)"
+        )
     if shared:
         lines.append(
             "  the parent is suspended until the child calls execve or exits; no status pipe"
@@ -894,6 +969,11 @@ def describe(plan: Plan) -> list[str]:
         what = call.text if call is step else f"otherwise: {call.text}"
         lines.append(f"{entry[-1]:4}  {what}  [{_describe_flags(entry)}]")
     lines += _describe_rule(rule, names, plan, left_out)
+    if cleared and left_out and not any(call is None for call in made):
+        texts = "; ".join(plan.steps[i].text for i in sorted(left_out))
+        lines.append(
+            f"      (the plan's steps {sorted(left_out)}, by CLONE_CLEAR_SIGHAND: {texts})"
+        )
     where = (
         "into the plan's record, in the memory the child shares with the parent (read "
         "when clone returns)"
@@ -927,10 +1007,12 @@ def _describe_clone(plan: Plan, vfork: int, flags: int, parent_tid: int) -> str:
         for bit in range(64)
         if word >> bit & 1
     ]
-    if plan.fork.name == "clone3":
-        cgroup = (ctypes.c_uint64 * 11).from_address(int(plan.fork.args[1]))[10]
+    if plan.fork.name == "clone3" or vfork & CLONE_CLEAR_SIGHAND:
+        clone3_args = _clone3_args(plan.fork, flags, parent_tid)
+        pidfd = ", pidfd=&pidfd" if clone3_args[1] else ""
+        cgroup = f", cgroup={clone3_args[10]}" if flags & CLONE_INTO_CGROUP else ""
         return (
-            f"clone3({{flags={'|'.join(named) or 0}, exit_signal=SIGCHLD, cgroup={cgroup}, "
+            f"clone3({{flags={'|'.join(named) or 0}{pidfd}, exit_signal=SIGCHLD{cgroup}, "
             "stack=<this thread's child stack>}) by the routine's clone3_vfork, "
             "the child entering the table walk"
         )
@@ -1018,9 +1100,11 @@ def _describe_rule(
         )
         i += 1
     index = entries[0][-1]
+    which = _signal_range(defaulted) if kept else ", ".join(map(signal_name, defaulted))
+    keeping = ", &old" if entries[0][4] else ""
     summary = [
         f"{index:4}  the signal rule, {len(entries)} entries: for each signal "
-        f"{_signal_range(defaulted)}: rt_sigaction(sig, SIG_DFL, &old) [raw system call; "
+        f"{which}: rt_sigaction(sig, SIG_DFL{keeping}) [raw system call; "
         f"{_describe_flags(entries[0])}]",
     ]
     if kept:

@@ -341,6 +341,39 @@ def kernel_has(feature: str) -> None:
         pytest.skip(f"the kernel refuses {linux.KERNEL_FEATURES[feature]} ({name})")
 
 
+def vfork_clone(clone3: bool = False) -> str:
+    """How a vfork start's clone is named in its error: clone3 with
+    CLONE_CLEAR_SIGHAND where the kernel has it (runner_vfork.clears_handlers)."""
+    from pysyscall import linux
+
+    if linux.kernel_lacks("clone_clear_sighand"):
+        return f"clone{'3' if clone3 else ''}(CLONE_VM|CLONE_VFORK)"
+    return "clone3(CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND)"
+
+
+@pytest.fixture(params=["CLONE_CLEAR_SIGHAND", "rule"])
+def handlers_cleared(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[bool]:
+    """Both ways a vfork child resets the caught handlers; True: the kernel's.
+
+    CLONE_CLEAR_SIGHAND (clone3, Linux 5.5+: skipped where the kernel
+    refuses it), or the routine's signal rule, one rt_sigaction or more per
+    signal, which a kernel without it gets: here as if linux.kernel_lacks
+    had found none. Plans remembered before and during the test are
+    forgotten, so that each start plans (and clones) the way asked for.
+    """
+    from pysyscall import linux, remembered
+
+    if request.param == "CLONE_CLEAR_SIGHAND":
+        kernel_has("clone_clear_sighand")
+    else:
+        monkeypatch.setitem(linux._lacks, "clone_clear_sighand", errno.ENOSYS)
+    remembered.forget()
+    yield request.param == "CLONE_CLEAR_SIGHAND"
+    remembered.forget()
+
+
 # The calls of the vfork routine's cloexec_range fallbacks (linux.mark_cloexec,
 # kernels before 5.11): the /proc/self/fd walk, the walk up to the fd limit.
 FALLBACK = re.compile(

@@ -8,8 +8,10 @@ child must not get them. MODE ``view`` starts tests/child_view.py (setsid, a
 working directory, an environment of its own), ``fds`` a child that lists
 its open fds below its fd limit without /proc; ``pidfd`` and ``newtime``
 ask for what an old kernel cannot do (a pidfd, a time namespace).
-``no-routine``: as if the vfork routine could not be mapped here. Prints
-{"parent", "runner", "error", "errno", "status", "steps"}.
+``no-routine``: as if the vfork routine could not be mapped here. SIGUSR1
+is caught here and SIGUSR2 ignored: the child must get the one at default,
+the other still ignored. Prints {"parent", "runner", "error", "errno",
+"status", "steps", "clears_handlers"}.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +31,9 @@ from pysyscall import exec_unix, runner_vfork, runners, zerrors_linux  # noqa: E
 
 if "no-routine" in sys.argv[5:]:
     runner_vfork._mapped[:] = ["no read+execute mapping here (reach_start.py no-routine)"]
+
+signal.signal(signal.SIGUSR1, lambda *args: None)
+signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 
 EXTRA = [5, 10, 251]
 try:
@@ -72,6 +78,8 @@ try:
     plan = exec_unix.child_program(sys.executable, argv, attr)
     result["steps"] = [step.text for step in plan.steps]
     result["runner"] = runners.select(plan).NAME
+    vfork = result["runner"] == "vfork"
+    result["clears_handlers"] = vfork and runner_vfork.clears_handlers(plan)
     pid = pysyscall.fork_exec(sys.executable, argv, attr)
 except (OSError, RuntimeError) as error:
     result["error"] = f"{type(error).__name__}: {error}"

@@ -10,6 +10,11 @@ The profiles match real machines (../shared/design/reach.md):
 * ``4.18``: RHEL 8's kernel. ENOSYS for the system calls added since
   (close_range, clone3, the pidfd calls, faccessat2, openat2,
   epoll_pwait2); EINVAL for clone with CLONE_PIDFD (5.2) in its flags.
+* ``5.4``: Ubuntu 20.04's kernel: clone3 and pidfd_open, none of the calls
+  added since 5.5 (ENOSYS), and clone3's arguments as 5.4 reads them: E2BIG
+  for a clone_args of 96 bytes, as 5.4 answers the set_tid probe
+  (linux.kernel_lacks("clone_clear_sighand")) whose bytes past its 64 are
+  not zero (glibc's clone3, of 88 bytes with zeros there, passes).
 * ``5.10``: close_range without CLOSE_RANGE_CLOEXEC (5.11): EINVAL when
   its flags have it.
 * ``docker-19.03``: Docker's default profile before 20.10, which does not
@@ -65,6 +70,13 @@ PROFILES: dict[str, list[Rule]] = {
             )
         ],
         ("clone", errno.EINVAL, (0, CLONE_PIDFD)),
+    ],
+    "5.4": [
+        *[
+            (name, errno.ENOSYS, None)
+            for name in ("close_range", "pidfd_getfd", "faccessat2", "openat2", "epoll_pwait2")
+        ],
+        ("clone3", errno.E2BIG, (1, 0x20)),  # the size: 96 has the bit, 64, 80 and 88 not
     ],
     "5.10": [("close_range", errno.EINVAL, (2, CLOSE_RANGE_CLOEXEC))],
     "docker-19.03": [("clone3", errno.EPERM, None), ("close_range", errno.EPERM, None)],

@@ -154,12 +154,20 @@ def test_plan_prints_vfork_clone_by_default(tmp_path: Path) -> None:
     assert (out.returncode, out.stderr) == (0, ""), out
     lines = out.stdout.splitlines()
     assert lines[0] == "runner vfork (auto: its first choice)"
-    assert lines[1].startswith("clone(vfork_child, ")
-    assert ", CLONE_VM|CLONE_VFORK|SIGCHLD, &table, 0)" in lines[1]
+    if pysyscall_linux.kernel_lacks("clone_clear_sighand"):  # the routine resets each handler
+        assert lines[1].startswith("clone(vfork_child, ")
+        assert ", CLONE_VM|CLONE_VFORK|SIGCHLD, &table, 0)" in lines[1]
+        reset = ": rt_sigaction(sig, SIG_DFL, &old) "
+    else:  # the kernel does; the routine, Python's own two ignores
+        assert lines[1].startswith(
+            "clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND, exit_signal=SIGCHLD, "
+        )
+        assert lines.pop(2).startswith("  CLONE_CLEAR_SIGHAND: the kernel sets every caught ")
+        reset = "for each signal SIGPIPE, SIGXFSZ: rt_sigaction(sig, SIG_DFL) "
     assert lines[2].endswith("no status pipe")
     assert lines[3].startswith("the routine walks a table of ")
     assert lines[4] == "   0  setsid()  [fails on -1]"
-    assert "the signal rule, " in lines[5] and "rt_sigaction(sig, SIG_DFL, &old)" in lines[5]
+    assert "the signal rule, " in lines[5] and reset in lines[5], lines[5]
     assert f"  chdir({str(tmp_path)!r})  [fails on -1]" in out.stdout
     assert lines[-2].endswith("  [fails on -1]") and " execve(" in lines[-2]
     assert lines[-1].startswith("on failure: errno and the step number into the plan's record")
@@ -213,7 +221,7 @@ def test_plan_follows_pysyscall_runner() -> None:
     need_vfork_runner()
     out = pysyscall("plan", "--runner", "auto", "--", "true",
                     env={**AUTO, "PYSYSCALL_RUNNER": "fork"})  # fmt: skip
-    assert out.stdout.startswith("runner vfork (auto: its first choice)\nclone(")
+    assert out.stdout.startswith("runner vfork (auto: its first choice)\nclone")
     out = pysyscall("plan", "--", "true", env={**AUTO, "PYSYSCALL_RUNNER": "nope"})
     assert (out.returncode, out.stdout) == (1, "")
     assert out.stderr.startswith("pysyscall plan: PYSYSCALL_RUNNER='nope': the runners are ")
@@ -234,7 +242,9 @@ def test_plan_says_why_auto_passed_runners_over(
     assert runners.override is None
 
 
-def test_plan_prints_the_vfork_table_a_start_walks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_prints_the_vfork_table_a_start_walks(
+    monkeypatch: pytest.MonkeyPatch, handlers_cleared: bool
+) -> None:
     """The vfork steps plan prints are the entries of the table a start of that
     plan walks: the same calls, in the same order, judged as printed."""
     need_vfork_runner()
@@ -287,9 +297,13 @@ def test_plan_prints_the_vfork_table_a_start_walks(monkeypatch: pytest.MonkeyPat
     assert len(printed) == len(expected)
     for line, (index, text) in zip(printed, expected):
         assert int(line[:4]) == index and line[6:].startswith(text), (line, text)
-    # Three entries for each settable signal, one for those the rule resets whatever they were.
+    # Three entries for each settable signal, one for those the rule resets
+    # whatever they were; after CLONE_CLEAR_SIGHAND, only those.
     settable = [s for s in runtime.ASKABLE if s not in (signal.SIGKILL, signal.SIGSTOP)]
-    assert rule == 3 * len(settable) - 2 * len(runtime.IGNORED_BY_PYTHON)
+    if handlers_cleared:
+        assert rule == len(runtime.IGNORED_BY_PYTHON)
+    else:
+        assert rule == 3 * len(settable) - 2 * len(runtime.IGNORED_BY_PYTHON)
 
 
 def test_info() -> None:
@@ -340,22 +354,28 @@ def test_usage_errors(args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sys_attr", "clone", "failure"),
+    ("sys_attr", "clone", "clone3", "failure"),
     [
         (SysProcAttr(pidfd=True),
-         ", CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD, &table, &pidfd)", "the plan's record"),
+         ", CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD, &table, &pidfd)",
+         "clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND|CLONE_PIDFD, pidfd=&pidfd, "
+         "exit_signal=SIGCHLD, stack=", "the plan's record"),
         (SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWUSER),
-         ", CLONE_NEWUSER|SIGCHLD, &table, 0)", "the status pipe"),
+         ", CLONE_NEWUSER|SIGCHLD, &table, 0)",
+         "clone3({flags=CLONE_CLEAR_SIGHAND|CLONE_NEWUSER, exit_signal=SIGCHLD, stack=",
+         "the status pipe"),
         (SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWTIME),
          "clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_NEWTIME, exit_signal=SIGCHLD, ",
-         "the plan's record"),
+         "clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND|CLONE_NEWTIME, "
+         "exit_signal=SIGCHLD, stack=", "the plan's record"),
     ],
 )  # fmt: skip
 def test_plan_prints_the_vfork_clone_a_start_makes(
-    sys_attr: SysProcAttr, clone: str, failure: str
+    sys_attr: SysProcAttr, clone: str, clone3: str, failure: str, handlers_cleared: bool
 ) -> None:
     """The clone flags as _clone passes them: CLONE_VM|CLONE_VFORK unless the plan
-    makes a user namespace (then the status pipe reports), clone3 where needed."""
+    makes a user namespace (then the status pipe reports), clone3 where needed,
+    or to have the kernel reset the caught handlers (CLONE_CLEAR_SIGHAND)."""
     need_vfork_runner()
     try:
         plan = child_program("/bin/true", ["true"], ProcAttr(sys=sys_attr))
@@ -366,7 +386,9 @@ def test_plan_prints_the_vfork_clone_a_start_makes(
         lines = runner_vfork.describe(plan)
     finally:
         plan.close()
-    assert clone in lines[0]
+    assert (clone3 if handlers_cleared else clone) in lines[0], lines[0]
+    if handlers_cleared:
+        assert lines.pop(1).startswith("  CLONE_CLEAR_SIGHAND: the kernel sets every caught ")
     vfork = runner_vfork.shares_memory(plan)
     assert lines[1].endswith("no status pipe") == vfork
     assert ("without CLONE_VM|CLONE_VFORK" in lines[1]) == (not vfork)

@@ -1,6 +1,6 @@
 """Old kernels and sandboxes, for real: each runner under a seccomp profile.
 
-tests/seccomp_profile.py makes this kernel look like RHEL 8's 4.18, a 5.10,
+tests/seccomp_profile.py makes this kernel look like RHEL 8's 4.18, Ubuntu 20.04's 5.4, a 5.10,
 Docker before 20.10 (clone3 and close_range answered with EPERM) or a
 sandbox without memfd_create; tests/reach_start.py is the parent under the
 profile, holding inheritable fds (5, 10, 251, 1000) that the child must not
@@ -17,12 +17,14 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import signal_set
 
 import pysyscall
 from pysyscall import linux, runner_vfork
@@ -30,7 +32,7 @@ from pysyscall import linux, runner_vfork
 HERE = Path(__file__).parent
 PROFILE = str(HERE / "seccomp_profile.py")
 START = str(HERE / "reach_start.py")
-PROFILES = ("4.18", "5.10", "docker-19.03", "no-memfd")
+PROFILES = ("4.18", "5.4", "5.10", "docker-19.03", "no-memfd")
 RUNNERS = ("vfork", "spawn", "fork", "auto")
 
 
@@ -85,12 +87,16 @@ def start(
 # What each profile's kernel lacks (0: has it), as linux.kernel_lacks finds it.
 LACKS = {
     "4.18": dict(close_range=errno.ENOSYS, close_range_cloexec=errno.ENOSYS,
-                 clone3=errno.ENOSYS, pidfd=errno.ENOSYS, memfd=0),
-    "5.10": dict(close_range=0, close_range_cloexec=errno.EINVAL, clone3=0, pidfd=0, memfd=0),
+                 clone3=errno.ENOSYS, clone_clear_sighand=errno.ENOSYS, pidfd=errno.ENOSYS,
+                 memfd=0),
+    "5.4": dict(close_range=errno.ENOSYS, close_range_cloexec=errno.ENOSYS, clone3=0,
+                clone_clear_sighand=errno.ENOSYS, pidfd=0, memfd=0),
+    "5.10": dict(close_range=0, close_range_cloexec=errno.EINVAL, clone3=0,
+                 clone_clear_sighand=0, pidfd=0, memfd=0),
     "docker-19.03": dict(close_range=errno.EPERM, close_range_cloexec=errno.EPERM,
-                         clone3=errno.EPERM, pidfd=0, memfd=0),
-    "no-memfd": dict(close_range=0, close_range_cloexec=0, clone3=0, pidfd=0,
-                     memfd=errno.EPERM),
+                         clone3=errno.EPERM, clone_clear_sighand=errno.EPERM, pidfd=0, memfd=0),
+    "no-memfd": dict(close_range=0, close_range_cloexec=0, clone3=0, clone_clear_sighand=0,
+                     pidfd=0, memfd=errno.EPERM),
 }  # fmt: skip
 
 
@@ -139,6 +145,14 @@ def test_child_view(profile: str, runner: str, tmp_path: Path) -> None:
             Path("/proc/self/status").read_text().splitlines()}  # fmt: skip
     for field in ("Uid", "Gid", "Groups"):
         assert view["status"][field].split() == mine[field], field
+    # Caught in the parent, SIGUSR1 is at default; SIGUSR2 stays ignored. The
+    # kernel reset the handler (CLONE_CLEAR_SIGHAND), or, where the profile
+    # refuses clone3, the vfork routine's rule. (The child, a Python, catches
+    # SIGINT and ignores SIGPIPE and SIGXFSZ itself.)
+    assert signal_set(view["status"], "SigCgt") == {signal.SIGINT}
+    assert signal_set(view["status"], "SigIgn") == {signal.SIGUSR2, signal.SIGPIPE, signal.SIGXFSZ}
+    has_it = LACKS[profile]["clone_clear_sighand"] == 0
+    assert result["clears_handlers"] == (has_it and result["runner"] == "vfork"), result
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ from conftest import (
     open_fds,
     output_of,
     replaced,
+    vfork_clone,
     without_fallback,
 )
 
@@ -201,9 +202,10 @@ def test_table_layout() -> None:
     assert rows[-1][0] == ctypes.cast(libc.parent("execve"), ctypes.c_void_p).value
 
 
-def test_table_applies_the_signal_rule() -> None:
+def test_table_applies_the_signal_rule(handlers_cleared: bool) -> None:
     """An exec_unix plan says how its reset list was chosen (Plan.signal_rule):
-    the table judges every signal in the child instead of the list."""
+    the table judges every signal in the child instead of the list; or, after
+    CLONE_CLEAR_SIGHAND, resets only what the kernel did not: Python's ignores."""
     from pysyscall import linux, runtime
 
     plan = exec_unix.child_program("/bin/true", ["true"])
@@ -220,6 +222,9 @@ def test_table_applies_the_signal_rule() -> None:
         row for row in rows if row[0] == memcmp or (row[0] == syscall and row[1] == rt_sigaction)
     ]
     settable = [s for s in runtime.ASKABLE if s not in (signal.SIGKILL, signal.SIGSTOP)]
+    if handlers_cleared:
+        settable = list(runtime.IGNORED_BY_PYTHON)
+        assert runner_vfork.clears_handlers(plan)
     assert len(rule) == len(settable) * 3 - 2 * len(runtime.IGNORED_BY_PYTHON)
     assert all(row[10] == first for row in rule)  # reported as the reset's step
     calls = iter(rule)
@@ -233,7 +238,8 @@ def test_table_applies_the_signal_rule() -> None:
         assert compare[0] == memcmp and compare[1] == to_default[4] and compare[3] == 8
         assert compare[7] & asm.F_IF_EQUAL and compare[8] == 0  # SIG_IGN before:
         assert ignore[2] == signum and ignore[3] != to_default[3]  # SIG_IGN again
-    assert ctypes.c_uint64.from_address(rule[2][3]).value == 1  # the SIG_IGN action
+    if not handlers_cleared:
+        assert ctypes.c_uint64.from_address(rule[2][3]).value == 1  # the SIG_IGN action
     assert ctypes.string_at(rule[0][3], 32) == bytes(32)  # the SIG_DFL one
     # The other steps follow as planned, their numbers kept.
     others = [row for row in rows if row not in rule]
@@ -377,15 +383,21 @@ TRACED = textwrap.dedent(
             gid_mappings=[SysProcIDMap(0, 65534, 1)],
             credential=Credential(0, 0, [], no_setgroups=True)))),
     }
-    import signal
-    from pysyscall import runtime
+    import errno, signal
+    from pysyscall import linux, runtime
+    if sys.argv[4] == "rule":  # as on a kernel without CLONE_CLEAR_SIGHAND
+        linux._lacks["clone_clear_sighand"] = errno.ENOSYS
     # The vfork routine applies the plan's signal rule: a signal() per
-    # settable signal, and one more for each ignored one it keeps ignored.
+    # settable signal, and one more for each ignored one it keeps ignored;
+    # after CLONE_CLEAR_SIGHAND, one for each signal Python ignores itself.
     settable = [s for s in runtime.ASKABLE if s not in (signal.SIGKILL, signal.SIGSTOP)]
     kept = [s for s in settable if s not in runtime.IGNORED_BY_PYTHON
             and signal.getsignal(s) is signal.SIG_IGN]
+    rule_calls = len(settable) + len(kept)
+    if sys.argv[4] == "CLONE_CLEAR_SIGHAND":
+        rule_calls = len(runtime.IGNORED_BY_PYTHON)
     report = {"parent": os.getpid(), "runner": runners.select().NAME, "cases": [],
-              "rule_calls": len(settable) + len(kept)}
+              "rule_calls": rule_calls}
     for name, (argv0, attr) in cases.items():
         plan = child_program(argv0, ["true"], attr)
         case = {"name": name, "steps": [
@@ -417,7 +429,9 @@ LINE = re.compile(r"^(?P<name>[a-z_0-9]+)\((?P<args>.*)\)\s+= (?P<result>.*)$")
 CLONE = re.compile(r"^clone3?\((?P<args>.*)\)\s+= (?P<pid>\d+)$")
 
 
-def trace(runner: str, tmp_path: Path) -> dict[str, Any]:
+def trace(runner: str, tmp_path: Path, resets: str = "CLONE_CLEAR_SIGHAND") -> dict[str, Any]:
+    """strace of TRACED's cases; ``resets``: "rule" clones as on a kernel
+    without CLONE_CLEAR_SIGHAND (the handlers_cleared fixture's two ways)."""
     strace = shutil.which("strace")
     if strace is None:
         pytest.fail("strace is not installed (apt-get install strace); CI installs it")
@@ -428,7 +442,7 @@ def trace(runner: str, tmp_path: Path) -> dict[str, Any]:
     env = dict(os.environ, PYSYSCALL_RUNNER=runner)
     missing = str(tmp_path / "missing")
     command = [strace, "-f", "-ff", "-q", "-o", str(prefix), "--", sys.executable, "-I", "-S",
-               str(script), PACKAGE_PARENT, str(report_path), missing]  # fmt: skip
+               str(script), PACKAGE_PARENT, str(report_path), missing, resets]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0 and report_path.exists(), done.stderr
     report: dict[str, Any] = json.loads(report_path.read_text())
@@ -475,8 +489,10 @@ def child_calls(lines: list[str]) -> list[str]:
     return calls
 
 
-def test_strace_vfork_clone_and_only_the_planned_calls(root: None, tmp_path: Path) -> None:
-    report = trace("vfork", tmp_path)
+def test_strace_vfork_clone_and_only_the_planned_calls(
+    root: None, tmp_path: Path, handlers_cleared: bool
+) -> None:
+    report = trace("vfork", tmp_path, "CLONE_CLEAR_SIGHAND" if handlers_cleared else "rule")
     success, missing_dir, user_namespace = report["cases"]
 
     def with_rule(calls: list[str]) -> list[str]:
@@ -488,6 +504,8 @@ def test_strace_vfork_clone_and_only_the_planned_calls(root: None, tmp_path: Pat
             last += 1
         return [*calls[:first], *["rt_sigaction"] * report["rule_calls"], *calls[last:]]
 
+    for case in report["cases"]:  # the kernel resets the caught handlers, or the routine does
+        assert ("CLONE_CLEAR_SIGHAND" in case["clone"]) == handlers_cleared, case["clone"]
     for case in (success, missing_dir):
         assert "CLONE_VM" in case["clone"] and "CLONE_VFORK" in case["clone"], case["clone"]
         # The child starts in the routine: no set_robust_list, no mmap, no
@@ -846,7 +864,7 @@ def test_clone_failure_is_an_os_error() -> None:
     clone3 = not pysyscall.linux.kernel_lacks("clone3")  # else CLONE_NEWTIME fails before
     assert len(lines) == 1 + clone3, done.stdout
     assert linux.FORK is not None  # _Fork(), or before glibc 2.34 the clone system call
-    assert f"fork through {linux.FORK.text}, as clone(CLONE_VM|CLONE_VFORK)) True" in lines[0]
+    assert f"fork through {linux.FORK.text}, as {vfork_clone()}) True" in lines[0]
     if clone3:
         assert "fork through syscall(SYS_clone3" in lines[1]
-        assert lines[1].endswith("as clone3(CLONE_VM|CLONE_VFORK)) True")
+        assert lines[1].endswith(f"as {vfork_clone(clone3=True)}) True")
