@@ -970,10 +970,13 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f"{entry[-1]:4}  {what}  [{_describe_flags(entry)}]")
     lines += _describe_rule(rule, names, plan, left_out)
     if cleared and left_out and not any(call is None for call in made):
+        # No rule entry at all (a rule that sets no ignored signal to
+        # default): say where the resets were, as _describe_rule does.
+        first = min(left_out)
+        at = next((i for i, line in enumerate(lines) if line[:4].strip().isdigit()
+                   and int(line[:4]) > first), len(lines))  # fmt: skip
         texts = "; ".join(plan.steps[i].text for i in sorted(left_out))
-        lines.append(
-            f"      (the plan's steps {sorted(left_out)}, by CLONE_CLEAR_SIGHAND: {texts})"
-        )
+        lines.insert(at, f"{first:4}  (in place of the plan's steps {sorted(left_out)}: {texts})")
     where = (
         "into the plan's record, in the memory the child shares with the parent (read "
         "when clone returns)"
@@ -1010,9 +1013,10 @@ def _describe_clone(plan: Plan, vfork: int, flags: int, parent_tid: int) -> str:
     if plan.fork.name == "clone3" or vfork & CLONE_CLEAR_SIGHAND:
         clone3_args = _clone3_args(plan.fork, flags, parent_tid)
         pidfd = ", pidfd=&pidfd" if clone3_args[1] else ""
+        signal = "SIGCHLD" if clone3_args[4] == SIGCHLD else clone3_args[4]
         cgroup = f", cgroup={clone3_args[10]}" if flags & CLONE_INTO_CGROUP else ""
         return (
-            f"clone3({{flags={'|'.join(named) or 0}{pidfd}, exit_signal=SIGCHLD{cgroup}, "
+            f"clone3({{flags={'|'.join(named) or 0}{pidfd}, exit_signal={signal}{cgroup}, "
             "stack=<this thread's child stack>}) by the routine's clone3_vfork, "
             "the child entering the table walk"
         )

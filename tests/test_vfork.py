@@ -260,6 +260,32 @@ def test_table_applies_the_signal_rule(handlers_cleared: bool) -> None:
     )
 
 
+def test_a_rule_with_no_ignored_signal_to_default(handlers_cleared: bool) -> None:
+    """compat's rule without restore_signals keeps every ignored signal ignored:
+    after CLONE_CLEAR_SIGHAND the table has no entry left for it, and the
+    printed program says where the plan's resets went."""
+    plan = exec_unix.child_program("/bin/true", ["true"])
+    plan.signal_rule = ()
+    try:
+        words = list(runner_vfork.table(plan, -1))
+        lines = runner_vfork.describe(plan)
+    finally:
+        plan.close()
+    width = asm.ENTRY_SIZE // 8
+    rows = [words[9 + i : 9 + i + width] for i in range(0, len(words) - 9, width)]
+    syscall = ctypes.cast(libc.parent("syscall"), ctypes.c_void_p).value
+    sets = [row for row in rows if row[0] == syscall and row[1] == zsysnum.SYS_RT_SIGACTION]
+    assert plan.signal_steps is not None
+    first, count = plan.signal_steps
+    if handlers_cleared:
+        assert sets == []
+        steps = list(range(first, first + count))
+        assert f"{first:4}  (in place of the plan's steps {steps}: " in "\n".join(lines)
+    else:
+        assert len(sets) > 60  # every settable signal, and again for each ignored one
+        assert any("the signal rule, " in line for line in lines)
+
+
 # --- Edited plans and the clone3 entry, under PYSYSCALL_RUNNER=vfork -----------------
 
 
