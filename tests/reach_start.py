@@ -11,7 +11,8 @@ ask for what an old kernel cannot do (a pidfd, a time namespace).
 ``no-routine``: as if the vfork routine could not be mapped here. SIGUSR1
 is caught here and SIGUSR2 ignored: the child must get the one at default,
 the other still ignored. Prints {"parent", "runner", "error", "errno",
-"status", "steps", "clears_handlers"}.
+"status", "steps", "clears_handlers", "SigIgn"} (in mode ``view``, this
+process's ignored signals before the start).
 """
 
 from __future__ import annotations
@@ -73,7 +74,13 @@ else:
 attr = pysyscall.ProcAttr(
     dir=directory, env={"REACH": "1", "LC_ALL": "C.UTF-8"}, files=[0, 1, 2], sys=sys_attr
 )
-result: dict[str, object] = {"parent": os.getpid(), "runner": None, "error": None}
+ignored = None  # this process's ignored signals, for the child view's to compare
+if mode == "view":
+    with open("/proc/self/status") as status:
+        ignored = next(line.split()[1] for line in status if line.startswith("SigIgn:"))
+result: dict[str, object] = {
+    "parent": os.getpid(), "runner": None, "error": None, "SigIgn": ignored
+}  # fmt: skip
 try:
     plan = exec_unix.child_program(sys.executable, argv, attr)
     result["steps"] = [step.text for step in plan.steps]

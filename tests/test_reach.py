@@ -145,12 +145,18 @@ def test_child_view(profile: str, runner: str, tmp_path: Path) -> None:
             Path("/proc/self/status").read_text().splitlines()}  # fmt: skip
     for field in ("Uid", "Gid", "Groups"):
         assert view["status"][field].split() == mine[field], field
-    # Caught in the parent, SIGUSR1 is at default; SIGUSR2 stays ignored. The
-    # kernel reset the handler (CLONE_CLEAR_SIGHAND), or, where the profile
-    # refuses clone3, the vfork routine's rule. (The child, a Python, catches
-    # SIGINT and ignores SIGPIPE and SIGXFSZ itself.)
+    # Caught in the parent, SIGUSR1 is at default; SIGUSR2 stays ignored, as
+    # does whatever else the parent ignores. The kernel reset the handler
+    # (CLONE_CLEAR_SIGHAND), or, where the profile refuses clone3, the vfork
+    # routine's rule. (The child, a Python, catches SIGINT and ignores SIGPIPE
+    # and SIGXFSZ itself, as the parent does.) Not compared: glibc's own 32
+    # and 33, which CPython 3.13.0's subprocess leaves ignored in the parent
+    # it starts here, and glibc's posix_spawn sets to default in its child.
+    internal = {32, 33}
     assert signal_set(view["status"], "SigCgt") == {signal.SIGINT}
-    assert signal_set(view["status"], "SigIgn") == {signal.SIGUSR2, signal.SIGPIPE, signal.SIGXFSZ}
+    ignored = signal_set(result, "SigIgn") - internal
+    assert {signal.SIGUSR2, signal.SIGPIPE, signal.SIGXFSZ} <= ignored
+    assert signal_set(view["status"], "SigIgn") - internal == ignored
     has_it = LACKS[profile]["clone_clear_sighand"] == 0
     assert result["clears_handlers"] == (has_it and result["runner"] == "vfork"), result
 
