@@ -151,9 +151,10 @@ def test_child_view(profile: str, runner: str, tmp_path: Path) -> None:
     # routine's rule. (The child, a Python, catches SIGINT and ignores SIGPIPE
     # and SIGXFSZ itself, as the parent does.) Not compared: glibc's own 32
     # and 33, which CPython 3.13.0's subprocess leaves ignored in the parent
-    # it starts here, and glibc's posix_spawn sets to default in its child.
+    # it starts here, glibc's posix_spawn sets to default in its child, and
+    # glibc before 2.34 (libpthread) catches in any process, the child too.
     internal = {32, 33}
-    assert signal_set(view["status"], "SigCgt") == {signal.SIGINT}
+    assert signal_set(view["status"], "SigCgt") - internal == {signal.SIGINT}
     ignored = signal_set(result, "SigIgn") - internal
     assert {signal.SIGUSR2, signal.SIGPIPE, signal.SIGXFSZ} <= ignored
     assert signal_set(view["status"], "SigIgn") - internal == ignored
