@@ -292,7 +292,7 @@ def kernel_lacks(feature: str) -> int:
 
     One system call, made once per feature (KERNEL_FEATURES), none with an
     effect: clone3 with no arguments (EINVAL where it exists), clone3 with
-    5.5's arguments (_clone3_has_version_1), pidfd_open of
+    5.5's arguments (set_tid pointing at no memory), pidfd_open of
     this process (the fd closed), close_range of the one fd past the
     largest, memfd_create (closed). ENOSYS: the kernel is older; EPERM (or
     any other errno): a seccomp profile refuses the call, as Docker's before
@@ -311,7 +311,18 @@ def kernel_lacks(feature: str) -> int:
         code = syscall(SYS_CLONE3, 0, 0)
         code = 0 if code == errno.EINVAL else code
     elif feature == "clone_clear_sighand":
-        code = kernel_lacks("clone3") or _clone3_has_version_1()
+        # Came with clone3's set_tid in 5.5, and no flag can be asked about
+        # without a child (an unknown flag and a refused combination are both
+        # EINVAL): a clone_args whose set_tid points at no memory. 5.5+ fails
+        # to read it (EFAULT) before any process is made; 5.3 and 5.4, which
+        # know 64 bytes, refuse non-zero bytes past them (E2BIG). 96 bytes, a
+        # size no C library's clone3 passes (glibc's: 88), zero past set_tid.
+        args = (ctypes.c_uint64 * 12)()
+        args[8], args[9] = 8, 1  # set_tid: an address no process maps; set_tid_size
+        code = kernel_lacks("clone3")
+        if not code:
+            read = syscall(SYS_CLONE3, ctypes.addressof(args), ctypes.sizeof(args))
+            code = 0 if read == errno.EFAULT else errno.ENOSYS
     elif feature == "pidfd":
         fd = call(*libc.variadic_arguments("syscall", (SYS_PIDFD_OPEN, os.getpid(), 0)))
         code = ctypes.get_errno() if fd == -1 else 0
@@ -331,27 +342,6 @@ def kernel_lacks(feature: str) -> int:
         raise ValueError(f"no kernel feature {feature!r}: have {', '.join(KERNEL_FEATURES)}")
     _lacks[feature] = code
     return code
-
-
-def _clone3_has_version_1() -> int:
-    """0 if clone3 takes its 5.5 arguments (set_tid, the CLONE_CLEAR_SIGHAND flag), else ENOSYS.
-
-    A clone3 whose set_tid points at no memory: a kernel that knows the
-    field fails to read it (EFAULT) before any process is made; 5.3 and 5.4,
-    which know 64 bytes of clone_args, refuse the non-zero bytes past them
-    (E2BIG), as they would refuse CLONE_CLEAR_SIGHAND, which came with
-    set_tid in 5.5. No flag can be asked about without a child: an unknown
-    flag and a refused combination of known ones are both EINVAL. 96 bytes,
-    a size no C library's clone3 passes (glibc's: 88), zero past set_tid's
-    pair, as every kernel takes them.
-    """
-    args = (ctypes.c_uint64 * 12)()
-    args[8], args[9] = 8, 1  # set_tid: an address no process maps; set_tid_size
-    call = libc.parent("syscall")
-    result = call(*libc.variadic_arguments(
-        "syscall", (SYS_CLONE3, ctypes.addressof(args), ctypes.sizeof(args))
-    ))  # fmt: skip
-    return 0 if result == -1 and ctypes.get_errno() == errno.EFAULT else errno.ENOSYS
 
 
 def refused(feature: str, code: int) -> str:

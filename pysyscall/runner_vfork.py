@@ -958,6 +958,9 @@ def describe(plan: Plan) -> list[str]:
         calls = [step] if step.otherwise is None else [step, step.otherwise]
         made.append(next((c for c in calls if entry == _entry_words(c, entry[-1])), None))
     left_out = set(range(len(plan.steps))) - {e[-1] for e, c in zip(entries, made) if c}
+    # With CLONE_CLEAR_SIGHAND a rule may leave no entry at all (it sets no
+    # ignored signal to default): the resets' place is then said on its own.
+    unsaid = min(left_out) if cleared and left_out and None not in made else None
     rule: list[tuple[int, ...]] = []
     for entry, call in zip(entries, made):
         if call is None:
@@ -965,18 +968,13 @@ def describe(plan: Plan) -> list[str]:
             continue
         lines += _describe_rule(rule, names, plan, left_out)
         rule = []
+        if unsaid is not None and entry[-1] > unsaid:
+            lines.append(f"{unsaid:4}  {_in_place_of(plan, left_out)}")
+            unsaid = None
         step = plan.steps[entry[-1]]
         what = call.text if call is step else f"otherwise: {call.text}"
         lines.append(f"{entry[-1]:4}  {what}  [{_describe_flags(entry)}]")
     lines += _describe_rule(rule, names, plan, left_out)
-    if cleared and left_out and not any(call is None for call in made):
-        # No rule entry at all (a rule that sets no ignored signal to
-        # default): say where the resets were, as _describe_rule does.
-        first = min(left_out)
-        at = next((i for i, line in enumerate(lines) if line[:4].strip().isdigit()
-                   and int(line[:4]) > first), len(lines))  # fmt: skip
-        texts = "; ".join(plan.steps[i].text for i in sorted(left_out))
-        lines.insert(at, f"{first:4}  (in place of the plan's steps {sorted(left_out)}: {texts})")
     where = (
         "into the plan's record, in the memory the child shares with the parent (read "
         "when clone returns)"
@@ -1119,9 +1117,14 @@ def _describe_rule(
             f"SIG_IGN) again{but if alone else ''}"
         )
     if left_out:
-        texts = "; ".join(plan.steps[i].text for i in sorted(left_out))
-        summary.append(f"        (in place of the plan's steps {sorted(left_out)}: {texts})")
+        summary.append(f"        {_in_place_of(plan, left_out)}")
     return summary + lines
+
+
+def _in_place_of(plan: Plan, left_out: set[int]) -> str:
+    """The plan's steps with no entry (the resets the signal rule stands for)."""
+    texts = "; ".join(plan.steps[i].text for i in sorted(left_out))
+    return f"(in place of the plan's steps {sorted(left_out)}: {texts})"
 
 
 def _signal_range(signals: list[int]) -> str:
