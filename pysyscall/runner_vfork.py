@@ -803,11 +803,16 @@ def _clone(plan: Plan, status_fd: int, record: Start) -> None:
 def start_kept(plan: Plan, record: Start, fork_lock: RWMutex) -> bool:
     """Start a plan started before, fork lock and all, in one chain of C calls.
 
-    The chain takes a share of ``fork_lock`` if it is idle (rwmutex.Share),
-    and only then pauses the GC, blocks the signals, clones (the pid into
-    ``record``), restores the mask, resumes the GC and gives the share
-    back: what fork_and_exec_in_child and the fork lock's take and release
-    around it do, with no Python in between (about 5 µs less a start).
+    The chain pauses the GC and blocks the signals, takes a share of
+    ``fork_lock`` if it is idle (rwmutex.Share) and only then clones (the
+    pid into ``record``) and gives the share back, then restores the mask
+    and resumes the GC: what fork_and_exec_in_child and the fork lock's
+    take and release around it do, with no Python in between (about 5 µs
+    less a start). The GC is paused first because the share's take, under
+    the lock's internal mutex, allocates: CPython before 3.12 collects
+    right there, and a finalizer that starts a process would then wait
+    for that mutex in the thread that holds it (found by a test that
+    collects at each allocation of a kept start in turn).
     False: nothing was done (the plan not started by this thread before,
     its child reporting on a pipe, or the lock not idle), the caller takes
     the usual way. Raises OSError if clone failed.
@@ -823,8 +828,8 @@ def start_kept(plan: Plan, record: Start, fork_lock: RWMutex) -> bool:
         if share is None or not share.usable(fork_lock, hold):
             return False
     _run(
-        share.around(
-            made.fork_calls.around(map(setattr, (record.pid,), _VALUE, map(_call, (made.start,))))
+        made.fork_calls.around(
+            share.around(map(setattr, (record.pid,), _VALUE, map(_call, (made.start,))))
         )
     )
     pid = record.pid.value

@@ -232,6 +232,11 @@ class Share:
     counterpart of the fast paths of Go's acquireForkLock and
     RWMutex.Lock, where the lock is free.
 
+    The take allocates under the internal mutex (the state it reads, a
+    ``map``), where CPython before 3.12 may collect and run a finalizer
+    that takes the lock: the caller pauses the GC around the whole chain
+    (runner_vfork.start_kept).
+
     Made once for a thread's Hold (``hold``: its spent share, taken again),
     with a turn of its own that each grant starts again: a turn over, with
     no reader queued behind it, is referred to by nothing but ``_turn``.
