@@ -13,7 +13,10 @@ Python adds one hazard Go does not have: on CPython 3.9-3.11, allocating an
 object can start a garbage collection at once, and a collection can run
 __del__ methods, Python code, in the child. The collector is paused across
 the fork (3.12+ only schedules collections for the eval loop, which the
-child never enters, but pausing costs nothing).
+child never enters, but pausing costs nothing). The parent needs it too: a
+kept vfork start takes the fork lock's share inside the pause, where a
+finalizer that starts a process would wait on its own thread
+(runner_vfork.start_kept).
 """
 
 from __future__ import annotations
