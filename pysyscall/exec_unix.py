@@ -582,11 +582,34 @@ class WaitStatus(int):
         return f"WaitStatus({what})"
 
 
+# A status word's WaitStatus, made once: a program reaps the same few
+# statuses over and over (exited 0 most of all), and making an int subclass
+# after each wait, with the caches cold from the child's run, cost about
+# 1 µs a start + reap (benchmarks/README.md). Bounded: any int is a key.
+_statuses: dict[int, WaitStatus] = {}
+_STATUSES_KEPT = 1024
+_wait4 = libc.parent("wait4")
+
+
 def wait4(pid: int, options: int = 0) -> tuple[int, WaitStatus]:
     """Port of Wait4: wait for ``pid``; returns (pid, status), pid 0 with WNOHANG.
 
-    Retried on EINTR, as os.waitpid is (PEP 475).
+    Retried on EINTR, as os.waitpid is (PEP 475): a signal handler runs in
+    between, and what it raises, wait4 raises. Raises ChildProcessError
+    when ``pid`` is not a child of this process.
     """
-    status = ctypes.c_int(0)
-    wpid = libc.call_retrying("wait4", pid, ctypes.addressof(status), options, None)
-    return wpid, WaitStatus(status.value & 0xFFFFFFFF)
+    word = ctypes.c_int(0)
+    while True:
+        wpid: int = _wait4(pid, ctypes.byref(word), options, None)
+        if wpid != -1:
+            break
+        code = ctypes.get_errno()
+        if code != errno.EINTR:
+            raise libc.errno_error(code, "wait4")
+    value = word.value & 0xFFFFFFFF
+    status = _statuses.get(value)
+    if status is None:
+        status = WaitStatus(value)
+        if len(_statuses) < _STATUSES_KEPT:
+            _statuses[value] = status
+    return wpid, status

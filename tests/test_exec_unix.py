@@ -319,6 +319,20 @@ def test_wait_status_exit_code() -> None:
     assert_no_children()
 
 
+def test_wait_status_made_once_per_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """wait4 keeps the WaitStatus of each word it saw, up to a bound; past it,
+    each wait makes its own."""
+    from pysyscall import exec_unix
+
+    monkeypatch.setattr(exec_unix, "_statuses", {})
+    first = pysyscall.wait4(pysyscall.fork_exec("/bin/sh", ["sh", "-c", "exit 7"]))[1]
+    again = pysyscall.wait4(pysyscall.fork_exec("/bin/sh", ["sh", "-c", "exit 7"]))[1]
+    assert first is again and exec_unix._statuses == {7 << 8: first}
+    monkeypatch.setattr(exec_unix, "_STATUSES_KEPT", 1)
+    other = pysyscall.wait4(pysyscall.fork_exec("/bin/sh", ["sh", "-c", "exit 9"]))[1]
+    assert other.exit_status() == 9 and len(exec_unix._statuses) == 1
+
+
 def test_wait_status_signaled_and_core() -> None:
     pid = pysyscall.fork_exec("/bin/sh", ["sh", "-c", "kill -TERM $$"])
     status = pysyscall.wait4(pid)[1]
@@ -360,6 +374,38 @@ def test_wait4_nohang() -> None:
     assert pysyscall.wait4(pid, os.WNOHANG) == (0, 0)
     os.kill(pid, signal.SIGKILL)
     pysyscall.wait4(pid)
+
+
+def test_wait4_runs_signal_handlers_and_retries() -> None:
+    """A handler that returns: wait4 goes on waiting (EINTR retried, PEP 475);
+    one that raises: wait4 raises it, and the child is still there to reap."""
+    ran: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: ran.append(signum))
+    try:
+        pid = pysyscall.fork_exec("/bin/sleep", ["sleep", "0.3"])
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+        try:
+            wpid, status = pysyscall.wait4(pid)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        assert (wpid, status.exit_status()) == (pid, 0)
+        assert len(ran) >= 2  # interrupted more than once, each time retried
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGALRM, interrupt)
+        pid = pysyscall.fork_exec("/bin/sleep", ["sleep", "30"])
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(KeyboardInterrupt):
+            pysyscall.wait4(pid)
+        assert pysyscall.wait4(pid, os.WNOHANG) == (0, 0)  # not reaped: still running
+        os.kill(pid, signal.SIGKILL)
+        assert pysyscall.wait4(pid)[1].signal() == signal.SIGKILL
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert_no_children()
 
 
 def test_wait4_no_child() -> None:
