@@ -252,8 +252,6 @@ class _Records(threading.local):
 
 
 _records = _Records()
-# Never changed: copied into a reused record's fds.
-_NO_FDS: list[ctypes.c_int | int] = [-1] * Start.FDS
 
 
 def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
@@ -271,8 +269,10 @@ def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
 
     The record is the thread's spare (_records), made by its first start:
     one that ended whole used none of its prepared calls but the fork
-    lock's Hold, which it gave back (the next start takes it again), and is
-    reset here with no call. One an exception left busy is not used again; a
+    lock's Hold, which it gave back (the next start takes it again), and
+    left every fd of ``fds`` at -1 (each is cleared as it is closed or handed
+    on: tests/test_exec_unix.py checks it after every kind of start); its
+    pid is reset here with no call. One an exception left busy is not used again; a
     start from a signal handler in the middle of this thread's start finds
     it busy too, and makes its own.
     """
@@ -281,7 +281,6 @@ def _guarded(start: Callable[..., int], *args: Any) -> tuple[int, int]:
         record = _records.record = Start()
     record.busy = True
     record.pid.value = 0
-    record.fds[:] = _NO_FDS
     record.pidfd = None  # the hold stays: spent, it is taken again (rwmutex.write_hold)
     try:
         pidfd = start(record, *args)
@@ -361,9 +360,15 @@ def _start_remembered(
             remembered.prepare(entry.runner, plan)
     try:
         _start(record, plan, runner=entry.runner)
-        return True
-    finally:
-        entry.give_back(plan)  # one C call: an interrupt cannot lose it
+    except OSError as error:
+        if getattr(error, "step", None) is not None:
+            entry.give_back(plan)  # the child's failure: read, and the record reset
+        raise
+    # Given back only here and above: a plan whose start an interrupt cut
+    # short may hold its vfork child's failure record, unread; it is dropped
+    # (it has no fds), and a later start plans the request again.
+    entry.give_back(plan)
+    return True
 
 
 def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
@@ -390,7 +395,6 @@ def _start(
     if runner is None:
         runner = runners.select(plan)
     record.pidfd = plan.pidfd
-    plan.record.step, plan.record.errno = -1, 0  # a remembered plan's, after an interrupt
     fds = record.fds
     # A plan the vfork runner started before: the fork lock's share, the
     # fork and the share's return in one chain of C calls, if the lock is

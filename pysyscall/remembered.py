@@ -34,7 +34,10 @@ the one runtime.signals_to_reset gives.
 Threads: a plan is never run by two starts at once (the mask saved in it,
 the record a vfork child writes, the Cells a child fills). Each key keeps a
 small pool: a start takes a plan from it, or plans a new one when all are
-in use (several threads starting the same command), and gives it back.
+in use (several threads starting the same command), and gives it back
+once the start returned or its child's failure was read: a start an
+exception cut short drops its plan, which may hold an unread failure
+record (the next start plans the request again).
 
 The cache sits below the API that plans and starts: exec_unix (its
 ``_start_remembered``) and compat.fork_exec keep their plans here, in one
@@ -238,9 +241,9 @@ def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, .
     argv = tuple(argv)
     if not set(map(type, argv)) <= _STRINGS:
         return None
-    head = (pid, runners.requested(), argv0, argv)
+    runner = runners.requested()
     if attr is None:
-        return (*head, None, None, None, ())
+        return (pid, runner, argv0, argv, None, None, None, ())
     if type(attr) is not procattr:
         return None
     dir, env, files = attr.dir, _env_key(attr.env), attr.files
@@ -255,7 +258,7 @@ def request_key(argv0: Any, argv: Any, attr: Any, procattr: Any) -> tuple[Any, .
     sys_key = () if attr.sys is None else _sys_key(attr.sys)
     if sys_key is None:
         return None
-    return (*head, dir, env, files, sys_key)
+    return (pid, runner, argv0, argv, dir, env, files, sys_key)
 
 
 def _env_key(env: Any) -> Any:

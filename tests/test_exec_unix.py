@@ -21,7 +21,7 @@ import pytest
 from conftest import assert_no_children, skip_if_declined, vfork_clone
 
 import pysyscall
-from pysyscall import ProcAttr, SysProcAttr
+from pysyscall import ProcAttr, SysProcAttr, exec_unix
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -306,6 +306,46 @@ def test_refuses_where_ctypes_runs_python(monkeypatch: pytest.MonkeyPatch, no_le
 
 
 # WaitStatus, from real children.
+
+
+@pytest.mark.parametrize("runner", ["vfork", "spawn", "fork"])
+def test_a_start_leaves_its_record_clean(
+    runner: str, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    """Every kind of start that returns (compat's, whose child failed, too)
+    leaves each fd of its record at -1 and the record free for the thread's
+    next start, which does not clear the fds again (exec_unix._guarded). One
+    that raised is left busy: the next start makes a record of its own."""
+    from pysyscall import compat
+    from pysyscall.plan import Start
+
+    skip_if_declined(runner)
+    monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
+
+    def clean() -> None:
+        record = exec_unix._records.record
+        assert record is not None and not record.busy
+        assert list(record.fds) == [-1] * Start.FDS
+
+    for _ in range(2):  # planned, then remembered
+        pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))
+        clean()
+        with pytest.raises(FileNotFoundError):
+            pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(dir="/nonexistent"))
+        failed = exec_unix._records.record
+        assert failed is not None and failed.busy
+        pysyscall.wait4(pysyscall.fork_exec("/bin/true", ["true"]))
+        assert exec_unix._records.record is not failed
+        clean()
+    if runner == "spawn":
+        return  # compat's plans do not run on the spawn runner
+    with compat.installed():
+        for _ in range(2):
+            subprocess.run(["true"], check=True)  # several executables: the errno pipe
+            clean()
+            with pytest.raises(FileNotFoundError):
+                subprocess.run(["no-such-program-pysyscall"])
+            clean()
 
 
 def test_wait_status_exit_code() -> None:
