@@ -4,13 +4,18 @@
 """``python -m pysyscall bench``: starting a process, against the stdlib, in one run.
 
 Every method starts ``/bin/true`` and reaps it. In one run, on one machine,
-the methods take turns, in a new random order every round (so that no method
-always follows a fork, and pays for the copy-on-write faults it leaves in the
-parent): pysyscall with each runner (auto, then every runner that can
-run the plan here), os.posix_spawn, subprocess.Popen and os.fork +
-os.execv, and ``Popen(cwd="/")`` natively and through pysyscall's compat
-adapter (the cwd keeps 3.13+ Popen off its posix_spawn path, so both go
-through fork_exec; compat is installed only around its own starts). The
+the methods take turns, in a new random order every round: pysyscall with
+each runner (auto, then every runner that can run the plan here),
+os.posix_spawn, subprocess.Popen and os.fork + os.execv, and
+``Popen(cwd="/")`` natively and through pysyscall's compat adapter (the cwd
+keeps 3.13+ Popen off its posix_spawn path, so both go through fork_exec;
+compat is installed only around its own starts). The methods that fork
+(``FORKING``) take their turns after all the others' rounds, among
+themselves: a fork leaves every page of the parent copy-on-write, and the
+next start pays a fault for each page it writes, which is the fork's cost,
+not the start's (measured: right after os.fork + os.execv, a start of auto
+faulted 151 times, os.posix_spawn 77, compat's Popen 247, native Popen
+147; none of them faulted otherwise). The
 table gives each method's median and min-max time per start + reap, and
 its ratio to os.posix_spawn's median, at each parent size asked for
 (``--rss``: memory allocated and touched before measuring, so the parent's
@@ -246,6 +251,19 @@ def methods(program: str = PROGRAM) -> list[tuple[str, Start]]:
     return found
 
 
+# Whether _posixsubprocess starts a Popen without credentials with vfork
+# (3.10+ on Linux, bpo-35823), or forks.
+POPEN_VFORKS = sys.version_info >= (3, 10) and sys.platform.startswith("linux")
+
+
+def forking() -> frozenset[str]:
+    """The methods whose start forks: their copy-on-write faults fall on the next start."""
+    names = {"pysyscall fork", "os.fork + os.execv", CREDENTIAL_POPEN}  # Popen forks for ids
+    if not POPEN_VFORKS:
+        names |= {"subprocess.Popen", POPEN_NATIVE}
+    return frozenset(names)
+
+
 def compat_available() -> bool:
     """Whether compat plans Popen's starts here (else it hands them all to the native one)."""
     from .compat.program import PLANNED
@@ -283,18 +301,38 @@ def serializing_fork_lock() -> Iterator[None]:
 def latency(
     found: Sequence[tuple[str, Start]], rounds: int, progress: Callable[[str], None]
 ) -> dict[str, list[float]]:
-    """Seconds per start + reap, ``rounds`` per method, the methods taking turns."""
+    """Seconds per start + reap, ``rounds`` per method, the methods taking turns.
+
+    The methods that fork take theirs after the others' rounds (see the
+    module doc).
+    """
+    times: dict[str, list[float]] = {name: [] for name, _ in found}
+    forks = forking()
+    for group, label in (
+        ([m for m in found if m[0] not in forks], ""),
+        ([m for m in found if m[0] in forks], ", the methods that fork"),
+    ):
+        _rounds(group, rounds, times, progress, label)
+    return times
+
+
+def _rounds(
+    found: Sequence[tuple[str, Start]],
+    rounds: int,
+    times: dict[str, list[float]],
+    progress: Callable[[str], None],
+    label: str,
+) -> None:
     for _, start in found:  # warm up: imports, caches, the first page faults
         for _ in range(3):
             _entered(start)
-    times: dict[str, list[float]] = {name: [] for name, _ in found}
     clock = time.perf_counter
     order = list(found)
     shuffle = random.Random(4).shuffle
     gc.collect()
     for r in range(rounds):
-        progress(f"round {r + 1}/{rounds}")
-        shuffle(order)  # no method always follows a fork (whose copy-on-write faults it pays)
+        progress(f"round {r + 1}/{rounds}{label}")
+        shuffle(order)
         for name, start in order:
             enter, leave = getattr(start, "enter", None), getattr(start, "leave", None)
             if enter is not None:
@@ -306,7 +344,6 @@ def latency(
             finally:
                 if leave is not None:
                     leave()
-    return times
 
 
 def _entered(start: Start) -> None:

@@ -516,6 +516,24 @@ def test_bench_smoke() -> None:
     assert "\n- import pysyscall / import subprocess (goal ≤ 1; -X importtime" in headline
 
 
+def test_bench_runs_the_methods_that_fork_apart() -> None:
+    """Each method that forks takes its turns only after every other method's
+    rounds: the copy-on-write faults a fork leaves fall on no other method."""
+    from pysyscall import bench
+
+    calls: list[str] = []
+    names = ["os.fork + os.execv", "os.posix_spawn", "pysyscall fork", "pysyscall auto (vfork)"]
+    found = [(name, lambda name=name: calls.append(name)) for name in names]
+    times = bench.latency(found, 5, lambda text: None)
+    assert {name: len(times[name]) for name in names} == dict.fromkeys(names, 5)
+    forks = bench.forking()
+    assert {"os.fork + os.execv", "pysyscall fork", bench.CREDENTIAL_POPEN} <= forks
+    assert "os.posix_spawn" not in forks and "pysyscall auto (vfork)" not in forks
+    first_fork = min(i for i, name in enumerate(calls) if name in forks)
+    assert all(name in forks for name in calls[first_fork:]), calls
+    assert len(calls) == 4 * (3 + 5)  # each warmed up 3 times, then 5 rounds
+
+
 def test_bench_sizes() -> None:
     from pysyscall import bench
 
