@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import env_unix, exec_unix, forkpipe, forkpipe2, remembered, runners, runtime
-from ._platform import MACHINE, system
+from ._platform import GOOS, MACHINE, system
 from .exec_unix import child_program, fork_exec, wait4
 from .plan import Credential
 
@@ -253,7 +253,7 @@ def methods(program: str = PROGRAM) -> list[tuple[str, Start]]:
 
 # Whether _posixsubprocess starts a Popen without credentials with vfork
 # (3.10+ on Linux, bpo-35823), or forks.
-POPEN_VFORKS = sys.version_info >= (3, 10) and sys.platform.startswith("linux")
+POPEN_VFORKS = sys.version_info >= (3, 10) and GOOS == "linux"
 
 
 def forking() -> frozenset[str]:
