@@ -10,7 +10,7 @@ os.posix_spawn, subprocess.Popen and os.fork + os.execv, and
 ``Popen(cwd="/")`` natively and through pysyscall's compat adapter (the cwd
 keeps 3.13+ Popen off its posix_spawn path, so both go through fork_exec;
 compat is installed only around its own starts). The methods that fork
-(``FORKING``) take their turns after all the others' rounds, among
+(``forking()``) take their turns after all the others' rounds, among
 themselves: a fork leaves every page of the parent copy-on-write, and the
 next start pays a fault for each page it writes, which is the fork's cost,
 not the start's (measured: right after os.fork + os.execv, a start of auto

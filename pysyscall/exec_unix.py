@@ -360,15 +360,9 @@ def _start_remembered(
             remembered.prepare(entry.runner, plan)
     try:
         _start(record, plan, runner=entry.runner)
-    except OSError as error:
-        if getattr(error, "step", None) is not None:
-            entry.give_back(plan)  # the child's failure: read, and the record reset
-        raise
-    # Given back only here and above: a plan whose start an interrupt cut
-    # short may hold its vfork child's failure record, unread; it is dropped
-    # (it has no fds), and a later start plans the request again.
-    entry.give_back(plan)
-    return True
+        return True
+    finally:
+        entry.give_back(plan)  # one C call: an interrupt cannot lose it
 
 
 def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
@@ -395,6 +389,7 @@ def _start(
     if runner is None:
         runner = runners.select(plan)
     record.pidfd = plan.pidfd
+    plan.record.step, plan.record.errno = -1, 0  # a remembered plan's, after an interrupt
     fds = record.fds
     # A plan the vfork runner started before: the fork lock's share, the
     # fork and the share's return in one chain of C calls, if the lock is

@@ -34,10 +34,7 @@ the one runtime.signals_to_reset gives.
 Threads: a plan is never run by two starts at once (the mask saved in it,
 the record a vfork child writes, the Cells a child fills). Each key keeps a
 small pool: a start takes a plan from it, or plans a new one when all are
-in use (several threads starting the same command), and gives it back
-once the start returned or its child's failure was read: a start an
-exception cut short drops its plan, which may hold an unread failure
-record (the next start plans the request again).
+in use (several threads starting the same command), and gives it back.
 
 The cache sits below the API that plans and starts: exec_unix (its
 ``_start_remembered``) and compat.fork_exec keep their plans here, in one

@@ -112,30 +112,6 @@ def test_a_remembered_failure_is_the_same_error(planned: list[Any], no_leaks: No
     assert len(planned) == 2
 
 
-def test_an_interrupted_start_drops_its_plan(
-    planned: list[Any], monkeypatch: pytest.MonkeyPatch, no_leaks: None
-) -> None:
-    """An exception after the child was made (a Ctrl-C): the child is reaped,
-    the plan is not given back (it may hold an unread failure record), and
-    the next start plans the request again."""
-    true()
-    (entry,) = remembered._entries.values()
-    assert len(entry.plans) == 1
-    real = exec_unix._start
-
-    def interrupted(*args: Any, **kwargs: Any) -> int:
-        real(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(exec_unix, "_start", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        true()
-    assert entry.plans == []
-    monkeypatch.setattr(exec_unix, "_start", real)
-    true()
-    assert len(planned) == 2 and len(entry.plans) == 1
-
-
 def test_credentials_are_remembered(planned: list[Any], request: Any, no_leaks: None) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root: the remembered credentials are set for real (CI runs as root)")
