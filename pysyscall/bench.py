@@ -606,7 +606,8 @@ def headline(
     against the native one, at each parent size; the import against subprocess's."""
 
     def at_sizes(key: str) -> str:
-        return ", ".join(f"{r[key]:.2f}x ({label})" for label, r in ratios if key in r)
+        # Three decimals: two would print 0.951 as the goal, 0.95.
+        return ", ".join(f"{r[key]:.3f}x ({label})" for label, r in ratios if key in r)
 
     lines = [
         f"- pysyscall auto / os.posix_spawn (goal ≤ {AUTO_GOAL:.2f}): {at_sizes('auto')}",
