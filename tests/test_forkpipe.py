@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import SLOWDOWN
 
 from pysyscall import exec_unix, forkpipe, forkpipe2
 from pysyscall.rwmutex import RWMutex, has_waiting_readers
@@ -559,7 +560,10 @@ def test_a_finalizer_starts_a_process_at_each_allocation_of_a_start(how: str, ru
     package_parent = os.path.dirname(os.path.dirname(exec_unix.__file__))
     env = dict(os.environ, PYTHONPATH=package_parent, PYSYSCALL_RUNNER=runner)
     command = [sys.executable, "-c", FINALIZER_STARTS, how]
-    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    # A hang is what this test finds: the timeout (PYSYSCALL_TEST_SLOWDOWN: CI's
+    # emulated aarch64 machine) ends it as a failure.
+    timeout = 120 * SLOWDOWN
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     assert out.returncode == 0, out.stderr
     inside, total, kept = map(int, out.stdout.split())
     assert total >= 190 and inside >= 20, out.stdout  # many in the middle of a start
