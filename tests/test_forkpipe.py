@@ -10,6 +10,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import sys
 import threading
 import time
 from types import ModuleType
@@ -543,6 +544,10 @@ print(sum(inside), len(inside), kept.count(True))
 """
 
 
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython",
+    reason="the collections placed here are CPython's: PyPy's GC has no gc.set_threshold",
+)
 @pytest.mark.parametrize(
     ("how", "runner"),
     [("kept", "vfork"), ("kept", "fork"), ("kept", "spawn"), ("planned", "vfork"),
@@ -555,7 +560,6 @@ def test_a_finalizer_starts_a_process_at_each_allocation_of_a_start(how: str, ru
     allocated under the fork lock's internal mutex, with the GC running,
     and the finalizer's start waited for that mutex in its own thread.)"""
     import subprocess
-    import sys
 
     package_parent = os.path.dirname(os.path.dirname(exec_unix.__file__))
     env = dict(os.environ, PYTHONPATH=package_parent, PYSYSCALL_RUNNER=runner)
