@@ -587,6 +587,8 @@ class WaitStatus(int):
 # 1 µs a start + reap (benchmarks/README.md). Bounded: any int is a key.
 _statuses: dict[int, WaitStatus] = {}
 _STATUSES_KEPT = 1024
+# Bound once, and retried in wait4's own loop: libc.call_retrying looks its
+# function up on every call, a cost every start + reap would pay.
 _wait4 = libc.parent("wait4")
 
 

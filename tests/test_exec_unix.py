@@ -362,8 +362,6 @@ def test_wait_status_exit_code() -> None:
 def test_wait_status_made_once_per_word(monkeypatch: pytest.MonkeyPatch) -> None:
     """wait4 keeps the WaitStatus of each word it saw, up to a bound; past it,
     each wait makes its own."""
-    from pysyscall import exec_unix
-
     monkeypatch.setattr(exec_unix, "_statuses", {})
     first = pysyscall.wait4(pysyscall.fork_exec("/bin/sh", ["sh", "-c", "exit 7"]))[1]
     again = pysyscall.wait4(pysyscall.fork_exec("/bin/sh", ["sh", "-c", "exit 7"]))[1]
