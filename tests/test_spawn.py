@@ -534,6 +534,36 @@ def test_bench_runs_the_methods_that_fork_apart() -> None:
     assert len(calls) == 4 * (3 + 5)  # each warmed up 3 times, then 5 rounds
 
 
+def test_bench_compat_script_runs_each_mode() -> None:
+    """benchmarks/bench_compat.py reads compat's and the vfork runner's insides
+    (--parts, --layers): each mode still runs and prints its rows."""
+    skip_if_declined("vfork")  # --layers cuts down the vfork runner's kept start
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_compat.py"
+    env = dict(os.environ, PYSYSCALL_RUNNER="vfork", PYTHONPATH="")  # this checkout's
+
+    def run(*options: str) -> str:
+        out = subprocess.run(
+            [sys.executable, str(script), "--rounds", "20", *options],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    text = run("--parts")
+    assert re.search(r"^  ratio of medians \d+\.\d{3}$", text, flags=re.M), text
+    assert re.search(r"^  request key +\d+\.\d$", text, flags=re.M), text
+    rows = re.findall(r"^\| (.+?) \| \d+\.\d \| \d\.\d{3} \|$", run("--layers"), flags=re.M)
+    assert rows == [
+        "native fork_exec",
+        "compat.fork_exec",
+        "- interrupt guard and start frames",
+        "- request key and lookup",
+        "- environ copy, plan pool, checks",
+        "- the fork lock's share",
+        "- GC pause and signal mask: the clone",
+    ]
+
+
 def test_bench_sizes() -> None:
     from pysyscall import bench
 
