@@ -256,6 +256,11 @@ def test_relative_imports_only() -> None:
         assert "importlib.metadata" not in text and "pkg_resources" not in text, path.name
 
 
+# The scripts beside the package: they read its insides (bench_compat.py) or
+# write part of it (tools/asm.py), so they are held to the same checks.
+SCRIPTS = [str(ROOT / "benchmarks"), str(ROOT / "tools")]
+
+
 @pytest.mark.lint
 @pytest.mark.parametrize("platform", ["linux", "darwin"])
 @pytest.mark.parametrize("version", ["3.10", "3.15"])  # the oldest mypy 2 targets; the newest
@@ -264,7 +269,7 @@ def test_mypy_strict(platform: str, version: str) -> None:
     assert mypy, "mypy is missing: install the test extra"
     out = subprocess.run(
         [mypy, "--strict", "--platform", platform, "--python-version", version,
-         "--config-file", str(ROOT / "pyproject.toml"), str(PACKAGE)],
+         "--config-file", str(ROOT / "pyproject.toml"), str(PACKAGE), *SCRIPTS],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
@@ -276,7 +281,8 @@ def test_ruff(command: list[str]) -> None:
     ruff = shutil.which("ruff")
     assert ruff, "ruff is missing: install the test extra"
     out = subprocess.run(
-        [ruff, *command, "--config", str(ROOT / "pyproject.toml"), str(PACKAGE), str(ROOT / "tests")],  # noqa: E501
+        [ruff, *command, "--config", str(ROOT / "pyproject.toml"),
+         str(PACKAGE), str(ROOT / "tests"), *SCRIPTS],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
