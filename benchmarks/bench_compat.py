@@ -18,6 +18,7 @@ names if it is set.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -46,6 +47,18 @@ def rounds(n: int) -> list[float]:
     return times
 
 
+@contextlib.contextmanager
+def _through(fork_exec: Callable[..., int]) -> Iterator[None]:
+    """Popen's fork_exec (what compat.install replaces) is ``fork_exec`` for the block."""
+    module, name = compat._targets()[0]
+    original = getattr(module, name)
+    setattr(module, name, fork_exec)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
 def _recorded_arguments() -> tuple[Any, ...]:
     """The arguments Popen passes fork_exec for one start of COMMAND (cwd "/")."""
     seen: list[tuple[Any, ...]] = []
@@ -55,13 +68,8 @@ def _recorded_arguments() -> tuple[Any, ...]:
         assert compat.NATIVE is not None
         return compat.NATIVE(*arguments)
 
-    with compat.installed():
-        module, name, _ = compat._saved[0]
-        setattr(module, name, record)
-        try:
-            subprocess.run(COMMAND, cwd="/")
-        finally:
-            setattr(module, name, compat.fork_exec)
+    with _through(record):
+        subprocess.run(COMMAND, cwd="/")
     return seen[0]
 
 
@@ -168,16 +176,11 @@ def layers(rounds_per_side: int, batch: int) -> None:
         ("- the fork lock's share", unshared),
         ("- GC pause and signal mask: the clone", clone),
     ]
-    module, name = compat._targets()[0]
-    original = getattr(module, name)
     times: list[list[float]] = [[] for _ in sides]
-    try:
-        for _ in range(max(1, rounds_per_side // batch)):
-            for i, (_, fork_exec) in enumerate(sides):
-                setattr(module, name, fork_exec)
+    for _ in range(max(1, rounds_per_side // batch)):
+        for i, (_, fork_exec) in enumerate(sides):
+            with _through(fork_exec):
                 times[i] += rounds(batch)
-    finally:
-        setattr(module, name, original)
     native = statistics.median(times[0])
     print(f"a kept compat start, one layer less each row ({len(times[0])} starts a row):")
     print("| start | median us | vs native |")
