@@ -38,12 +38,21 @@ from .plan import (
 )
 from .zerrors_linux import (
     CLONE_INTO_CGROUP,
+    CLONE_IO,
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
     CLONE_NEWNS,
     CLONE_NEWPID,
     CLONE_NEWTIME,
     CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    CLONE_PARENT,
     CLONE_PIDFD,
+    CLONE_PTRACE,
+    CLONE_UNTRACED,
     CLOSE_RANGE_CLOEXEC,
+    CSIGNAL,
     LINUX_CAPABILITY_VERSION_3,
     MFD_CLOEXEC,
     MS_PRIVATE,
@@ -352,6 +361,24 @@ def refused(feature: str, code: int) -> str:
     return f"{what} is refused here ({errno.errorcode.get(code, code)}: a seccomp profile?)"
 
 
+# What cloneflags may ask for: new namespaces, and flags that change nothing
+# in this process. Go hands any flag to clone; the others are refused here,
+# before the fork, because they break this process: CLONE_THREAD (with
+# CLONE_SIGHAND) makes the child a thread, whose execve replaces this whole
+# process; CLONE_FILES and CLONE_FS share this process's fd table and cwd
+# with a child that rearranges its own; CLONE_SETTLS and the tid flags write
+# into memory the child shares; the exit-signal byte decides whether wait4
+# sees the child at all. CLONE_VM, CLONE_VFORK and CLONE_CLEAR_SIGHAND are the
+# runner's to choose; pidfd and use_cgroup_fd ask for CLONE_PIDFD and
+# CLONE_INTO_CGROUP.
+CLONEFLAGS = (
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
+    | CLONE_NEWNET | CLONE_NEWTIME | CLONE_PARENT | CLONE_PTRACE | CLONE_UNTRACED | CLONE_IO
+)  # fmt: skip
+UNSHAREFLAGS_MAX = 0x7FFFFFFF  # unshare(2) takes an int: a higher bit would be cut off
+ID_MAX = 0xFFFFFFFF  # ids and id-map ranges are 32-bit in the kernel
+
+
 def check(sys: SysProcAttr, files: Sequence[int]) -> None:
     """Go's checks before the fork (check_common), and the Linux fields' own.
 
@@ -359,10 +386,25 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
     nothing has been forked or opened yet.
     """
     check_common(sys, files)
+    _check_int("cloneflags", sys.cloneflags)
+    _check_int("unshareflags", sys.unshareflags)
+    if sys.cloneflags & ~CLONEFLAGS or sys.cloneflags < 0:
+        raise ValueError(
+            f"cloneflags {sys.cloneflags:#x} has {_clone_flag_names(sys.cloneflags)}: it "
+            "takes CLONE_NEW* namespaces, CLONE_PARENT, CLONE_PTRACE, CLONE_UNTRACED and "
+            "CLONE_IO (the start picks its own clone flags; pidfd and use_cgroup_fd ask for theirs)"
+        )
+    if not 0 <= sys.unshareflags <= UNSHAREFLAGS_MAX:
+        raise ValueError(f"unshareflags {sys.unshareflags:#x} does not fit unshare(2)'s int flags")
+    for what, mappings in (("uid_mappings", sys.uid_mappings), ("gid_mappings", sys.gid_mappings)):
+        _check_id_maps(what, mappings)
     if (sys.uid_mappings or sys.gid_mappings) and not (
         (sys.cloneflags | sys.unshareflags) & CLONE_NEWUSER
     ):
         raise ValueError("uid or gid mappings need CLONE_NEWUSER in cloneflags or unshareflags")
+    _check_int("pdeathsig", sys.pdeathsig)
+    for i, cap in enumerate(_sequence("ambient_caps", sys.ambient_caps)):
+        _check_int(f"ambient_caps[{i}]", cap)
     if sys.pdeathsig and not 0 < sys.pdeathsig < signal.NSIG:
         raise ValueError(f"pdeathsig {sys.pdeathsig} is not a signal number")
     if sys.ambient_caps:
@@ -384,6 +426,50 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
         what = "use_cgroup_fd" if sys.use_cgroup_fd else "CLONE_NEWTIME"
         code = kernel_lacks("clone3")
         raise libc.errno_error(code, f"{what} needs clone3: {refused('clone3', code)}")
+
+
+def _check_int(what: str, value: object) -> None:
+    """Raise TypeError naming ``what`` unless ``value`` is an int (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+
+
+def _sequence(what: str, values: Sequence[Any]) -> Sequence[Any]:
+    """``values``, or TypeError naming ``what`` if it is not a sequence (a list, a tuple)."""
+    if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
+        raise TypeError(f"{what} must be a sequence, not {type(values).__name__}")
+    return values
+
+
+def _clone_flag_names(flags: int) -> str:
+    """What of ``flags`` cloneflags refuses, by name where the flag has one."""
+    if flags < 0:
+        return "a negative value"
+    from . import zerrors_linux
+
+    refused = flags & ~CLONEFLAGS
+    said = []
+    if refused & CSIGNAL:
+        said.append(f"exit signal {refused & CSIGNAL} (the CSIGNAL byte)")
+        refused &= ~CSIGNAL
+    for name, value in vars(zerrors_linux).items():
+        if name.startswith("CLONE_") and refused & value == value:
+            said.append(name)
+            refused &= ~value
+    return ", ".join(said + ([f"{refused:#x}"] if refused else []))
+
+
+def _check_id_maps(what: str, mappings: Sequence[SysProcIDMap]) -> None:
+    """Refuse id maps the kernel would cut to 32 bits or refuse after the fork."""
+    for i, m in enumerate(_sequence(what, mappings)):
+        if not isinstance(m, SysProcIDMap):
+            raise TypeError(f"{what}[{i}] must be a SysProcIDMap, not {type(m).__name__}")
+        for field in ("container_id", "host_id", "size"):
+            _check_int(f"{what}[{i}].{field}", getattr(m, field))
+        if m.size < 1 or min(m.container_id, m.host_id) < 0:
+            raise ValueError(f"{what}[{i}] is {m}: ids are 0 or more, size 1 or more")
+        if max(m.container_id, m.host_id) + m.size > ID_MAX:
+            raise ValueError(f"{what}[{i}] is {m}: ids are 0 to {ID_MAX - 1}")
 
 
 def _id_map_text(mappings: Sequence[SysProcIDMap]) -> bytes:

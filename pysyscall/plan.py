@@ -482,7 +482,16 @@ class Builder:
         store: Cell | None = None,
         otherwise: Step | None = None,
     ) -> None:
-        """Append the step ``func(*args)`` (see Step for the options)."""
+        """Append the step ``func(*args)`` (see Step for the options).
+
+        Raises TypeError for an argument that is not an int or a Cell: the
+        child converts them at call time, where a ctypes error would be
+        raised in the child (a fork runner's child would go on running
+        the caller's Python).
+        """
+        for arg in args:
+            if not isinstance(arg, (int, Cell)):
+                raise TypeError(f"{text}: argument {arg!r} is not an int")
         self.steps.append(
             Step(name or func, func, args, text, checked, path, expect, store, otherwise)
         )

@@ -131,17 +131,10 @@ from .libc import run_chain as _run
 from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step, signal_name
 from .rwmutex import RWMutex, Share
 from .zerrors_linux import (
-    CLONE_CHILD_CLEARTID,
-    CLONE_CHILD_SETTID,
     CLONE_CLEAR_SIGHAND,
-    CLONE_DETACHED,
     CLONE_INTO_CGROUP,
     CLONE_NEWUSER,
     CLONE_PARENT,
-    CLONE_PARENT_SETTID,
-    CLONE_SETTLS,
-    CLONE_SIGHAND,
-    CLONE_THREAD,
     CLONE_VFORK,
     CLONE_VM,
     CSIGNAL,
@@ -686,16 +679,6 @@ def table(plan: Plan, status_fd: int) -> Any:
     return _made(plan, status_fd).words
 
 
-# clone flags a plan's clone keeps (the routine applies the whole rule):
-# clone3 refuses them with CLONE_CLEAR_SIGHAND (CLONE_SIGHAND, and
-# CLONE_THREAD, which needs it), or takes them differently (CLONE_DETACHED,
-# the tid and TLS pointers).
-_NOT_AS_CLONE3 = (
-    CLONE_SIGHAND | CLONE_THREAD | CLONE_DETACHED | CLONE_SETTLS
-    | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID
-)  # fmt: skip
-
-
 def clears_handlers(plan: Plan) -> bool:
     """Whether a start of ``plan`` clones with CLONE_CLEAR_SIGHAND (clone3, Linux 5.5+).
 
@@ -710,7 +693,7 @@ def clears_handlers(plan: Plan) -> bool:
     if plan.signal_rule is None or plan.signal_steps is None or GOOS != "linux":
         return False
     flags, _ = _fork_flags(plan.fork)
-    if flags is None or flags & _NOT_AS_CLONE3:
+    if flags is None:  # linux.check refuses the flags clone3 takes otherwise (CLONE_SETTLS...)
         return False
     from . import linux  # loaded already: it made the plan
 

@@ -39,12 +39,23 @@ from pysyscall import Credential, ProcAttr, SysProcAttr
 from pysyscall.exec_unix import child_program
 from pysyscall.linux import SysProcIDMap
 from pysyscall.zerrors_linux import (
+    CLONE_CLEAR_SIGHAND,
+    CLONE_FILES,
+    CLONE_FS,
+    CLONE_IO,
     CLONE_NEWNET,
     CLONE_NEWNS,
     CLONE_NEWPID,
     CLONE_NEWTIME,
     CLONE_NEWUSER,
     CLONE_NEWUTS,
+    CLONE_PIDFD,
+    CLONE_PTRACE,
+    CLONE_SETTLS,
+    CLONE_SIGHAND,
+    CLONE_THREAD,
+    CLONE_UNTRACED,
+    CLONE_VM,
 )
 
 if not sys.platform.startswith("linux"):
@@ -1365,6 +1376,149 @@ def test_bad_input(
     fields: dict[str, Any], error: type[Exception], message: str | None, no_leaks: None
 ) -> None:
     """A clear error while planning (before the fork); no fd, no child."""
+    refused_before_fork(fields, error, message)
+
+
+NEWUSER = CLONE_NEWUSER
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        # CLONE_THREAD|CLONE_SIGHAND made the child a thread: its execve
+        # replaced the test's own process.
+        pytest.param(
+            {"cloneflags": CLONE_THREAD | CLONE_SIGHAND},
+            ValueError,
+            "has CLONE_SIGHAND, CLONE_THREAD: it takes CLONE_NEW",
+            id="clone-thread",
+        ),
+        # These shared the parent's fd table, cwd, memory, or wrote into it.
+        pytest.param({"cloneflags": CLONE_FILES}, ValueError, "has CLONE_FILES", id="clone-files"),
+        pytest.param({"cloneflags": CLONE_FS}, ValueError, "has CLONE_FS", id="clone-fs"),
+        pytest.param({"cloneflags": CLONE_VM}, ValueError, "has CLONE_VM", id="clone-vm"),
+        pytest.param({"cloneflags": CLONE_SETTLS}, ValueError, "has CLONE_SETTLS", id="settls"),
+        pytest.param(
+            {"cloneflags": CLONE_NEWNS | CLONE_PIDFD},
+            ValueError,
+            r"cloneflags 0x21000 has CLONE_PIDFD: .*pidfd and use_cgroup_fd ask for theirs",
+            id="clone-pidfd",
+        ),
+        pytest.param(
+            {"cloneflags": CLONE_CLEAR_SIGHAND},
+            ValueError,
+            "has CLONE_CLEAR_SIGHAND",
+            id="clear-sighand",
+        ),
+        pytest.param(
+            {"cloneflags": signal.SIGUSR1},
+            ValueError,
+            f"exit signal {int(signal.SIGUSR1)} \\(the CSIGNAL byte\\)",
+            id="exit-signal",
+        ),
+        pytest.param({"cloneflags": 1 << 40}, ValueError, "has 0x10000000000", id="clone-bit-40"),
+        pytest.param({"cloneflags": -1}, ValueError, "has a negative value", id="clone-negative"),
+        pytest.param({"cloneflags": "0"}, TypeError, "cloneflags must be an int", id="clone-str"),
+        pytest.param({"cloneflags": True}, TypeError, "cloneflags must be an int", id="clone-bool"),
+        # The fork runner's unshare(int) cut 1 << 32 to 0: a child with less.
+        pytest.param({"unshareflags": 1 << 32}, ValueError, "does not fit", id="unshare-2**32"),
+        pytest.param({"unshareflags": -1}, ValueError, "does not fit", id="unshare-negative"),
+        pytest.param(
+            {"unshareflags": 1.0}, TypeError, "unshareflags must be an int", id="unshare-float"
+        ),
+        # A float reached the fork runner's child, whose ctypes call raised
+        # there: the child went on running the test's Python.
+        pytest.param({"pdeathsig": 1.5}, TypeError, "pdeathsig must be an int", id="pdeathsig-1.5"),
+        pytest.param({"pdeathsig": "9"}, TypeError, "pdeathsig must be an int", id="pdeathsig-str"),
+        pytest.param(
+            {"ambient_caps": ["1"]}, TypeError, r"ambient_caps\[0\] must be an int", id="cap-str"
+        ),
+        pytest.param(
+            {"ambient_caps": 3}, TypeError, "ambient_caps must be a sequence", id="caps-int"
+        ),
+        # Maps the kernel cut to 32 bits (a host uid other than the one asked
+        # for) or refused only after the fork.
+        pytest.param(
+            {"cloneflags": NEWUSER, "uid_mappings": [SysProcIDMap(0, 2**32 + 1000, 1)]},
+            ValueError,
+            r"uid_mappings\[0\] is SysProcIDMap\(container_id=0, host_id=4294968296, "
+            "size=1\\): ids are 0 to 4294967294",
+            id="map-host-2**32",
+        ),
+        pytest.param(
+            {
+                "cloneflags": NEWUSER,
+                "gid_mappings": [SysProcIDMap(0, 0, 1), SysProcIDMap(-1, 0, 1)],
+            },
+            ValueError,
+            r"gid_mappings\[1\] is .*: ids are 0 or more",
+            id="map-negative",
+        ),
+        pytest.param(
+            {"cloneflags": NEWUSER, "uid_mappings": [SysProcIDMap(0, 0, 0)]},
+            ValueError,
+            "size 1 or more",
+            id="map-size-0",
+        ),
+        pytest.param(
+            {"cloneflags": NEWUSER, "uid_mappings": [SysProcIDMap(0, 0, 1.5)]},  # type: ignore[arg-type]
+            TypeError,
+            r"uid_mappings\[0\].size must be an int",
+            id="map-size-float",
+        ),
+        pytest.param(
+            {"cloneflags": NEWUSER, "uid_mappings": [(0, 0, 1)]},
+            TypeError,
+            r"uid_mappings\[0\] must be a SysProcIDMap, not tuple",
+            id="map-tuple",
+        ),
+        pytest.param(
+            {"cloneflags": NEWUSER, "gid_mappings": 3},
+            TypeError,
+            "gid_mappings must be a sequence",
+            id="maps-int",
+        ),
+    ],
+)
+def test_bad_flags_and_maps(
+    fields: dict[str, Any], error: type[Exception], message: str, no_leaks: None
+) -> None:
+    """Clone flags that would break this process, flags the child would get
+    fewer of, and id maps the kernel would misread: refused while planning."""
+    refused_before_fork(fields, error, message)
+
+
+@pytest.mark.parametrize("runner_name", ["vfork", "fork"])
+def test_clone_flags_that_change_nothing_here(runner_name: str, tmp_path: Path) -> None:
+    """The flags cloneflags takes besides namespaces reach the child's clone
+    (strace of it), and the child runs (CLONE_PTRACE: this process is not
+    traced, so it changes nothing)."""
+    strace = shutil.which("strace")
+    assert strace, "strace is missing: .ci/test installs it"
+    flags = CLONE_IO | CLONE_UNTRACED | CLONE_PTRACE
+    code = (
+        "import sys, pysyscall\n"
+        "attr = pysyscall.ProcAttr(sys=pysyscall.SysProcAttr(cloneflags=int(sys.argv[1])))\n"
+        "pid = pysyscall.fork_exec('/bin/true', ['true'], attr)\n"
+        "sys.exit(pysyscall.wait4(pid)[1].exit_status())\n"
+    )
+    trace = tmp_path / "trace"
+    env = dict(os.environ, PYSYSCALL_RUNNER=runner_name, PYTHONPATH=REPO)
+    done = subprocess.run(
+        [strace, "-f", "-qq", "-e", "trace=clone,clone3", "-o", str(trace),
+         sys.executable, "-c", code, str(flags)],
+        env=env, timeout=TIMEOUT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    clones = [line for line in trace.read_text().splitlines() if "CLONE_IO" in line]
+    assert len(clones) == 1, trace.read_text()
+    assert "CLONE_UNTRACED" in clones[0] and "CLONE_PTRACE" in clones[0], clones[0]
+
+
+def refused_before_fork(
+    fields: dict[str, Any], error: type[Exception], message: str | None
+) -> None:
+    """Planning and a start raise ``error`` matching ``message``; no fd, no child."""
     null = os.open(os.devnull, os.O_RDONLY)
     try:
         values = {CLOSED: closed_fd(), OPEN: null}
