@@ -592,13 +592,23 @@ _STATUSES_KEPT = 1024
 _wait4 = libc.parent("wait4")
 
 
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
 def wait4(pid: int, options: int = 0) -> tuple[int, WaitStatus]:
     """Port of Wait4: wait for ``pid``; returns (pid, status), pid 0 with WNOHANG.
 
     Retried on EINTR, as os.waitpid is (PEP 475): a signal handler runs in
     between, and what it raises, wait4 raises. Raises ChildProcessError
-    when ``pid`` is not a child of this process.
+    when ``pid`` is not a child of this process; TypeError or OverflowError,
+    as os.waitpid does, for a pid or options that are not a C int (ctypes
+    would cut 2**40 to 0: any child of this process group).
     """
+    for what, value in (("pid", pid), ("options", options)):
+        if not isinstance(value, int):
+            raise TypeError(f"wait4 {what} must be an int, not {type(value).__name__}")
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise OverflowError(f"wait4 {what} {value} does not fit a C int")
     word = ctypes.c_int(0)
     while True:
         wpid: int = _wait4(pid, ctypes.byref(word), options, None)

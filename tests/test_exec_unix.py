@@ -451,6 +451,32 @@ def test_wait4_no_child() -> None:
         pysyscall.wait4(-1)
 
 
+@pytest.mark.parametrize(
+    ("pid", "options", "error", "message"),
+    [
+        (2**40, 0, OverflowError, "wait4 pid 1099511627776 does not fit a C int"),
+        (-(2**31) - 1, 0, OverflowError, "does not fit a C int"),
+        ("1", 0, TypeError, "wait4 pid must be an int, not str"),
+        (1.0, 0, TypeError, "wait4 pid must be an int, not float"),
+        (-1, 2**32 | os.WNOHANG, OverflowError, "wait4 options 4294967297 does not fit"),
+    ],
+    ids=["pid-2**40", "pid-below-int", "pid-str", "pid-float", "options-2**32"],
+)
+def test_wait4_bad_arguments_reap_nothing(
+    pid: Any, options: Any, error: type[Exception], message: str
+) -> None:
+    """A pid ctypes would cut to a C int (2**40 to 0: any child of this
+    process group) is refused, as os.waitpid refuses it: the child that was
+    there is still there to reap, with its status."""
+    child = pysyscall.fork_exec("/bin/sh", ["sh", "-c", "exit 7"])
+    try:
+        with pytest.raises(error, match=message):
+            pysyscall.wait4(pid, options)
+    finally:
+        wpid, status = pysyscall.wait4(child)
+    assert (wpid, status.exit_status()) == (child, 7)
+
+
 def test_failure_reported_when_parent_has_1_and_2_closed(tmp_path: Path) -> None:
     """The status pipe must not land on an fd the child closes (0..2).
 
