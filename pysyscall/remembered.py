@@ -271,28 +271,32 @@ def _env_key(env: Any) -> Any:
 
 
 def _sys_key(sys_attr: Any) -> tuple[Any, ...] | None:
-    """The keyed fields' values, if plain and every other field is at its default."""
+    """The keyed fields' values, if plain and every other field is at its default.
+
+    With their types: False == 0, but only 0 is a pgid or an id, and a
+    request that planning refuses must not find the plan of one it took.
+    """
     if type(sys_attr) is not system.SysProcAttr or _others.unknown(sys_attr) is not None:
         return None
     values: tuple[Any, ...] = _get_keyed(sys_attr)
-    if set(map(type, values)) <= _PLAIN:
-        return values
+    kinds = tuple(map(type, values))
+    if set(kinds) <= _PLAIN:
+        return (*values, kinds)
     key = []
-    for value in values:
-        kind = type(value)
+    for value, kind in zip(values, kinds):
         if kind in _PLAIN:
             key.append(value)
         elif kind is Credential:
-            groups = tuple(value.groups)
-            parts = (value.uid, value.gid, value.no_setgroups, *groups)
-            if not set(map(type, parts)) <= _PLAIN:
+            parts = (value.uid, value.gid, value.no_setgroups, *value.groups)
+            part_kinds = tuple(map(type, parts))
+            if not set(part_kinds) <= _PLAIN:
                 return None
-            key.append(("credential", value.uid, value.gid, groups, value.no_setgroups))
+            key.append(("credential", parts, part_kinds))
         elif kind in (list, tuple) and set(map(type, value)) <= {int}:
             key.append(("sequence", tuple(value)))
         else:
             return None
-    return tuple(key)
+    return (*key, kinds)
 
 
 def _pollfds(files: tuple[int | None, ...] | None) -> Any:

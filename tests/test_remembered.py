@@ -143,6 +143,37 @@ def test_what_is_not_remembered(planned: list[Any]) -> None:
     assert len(planned) == 6
 
 
+def test_a_bool_never_finds_the_plan_of_an_int(planned: list[Any], request: Any) -> None:
+    """False == 0 and True == 1, but only the ints are ids and a pgid: after a
+    start with the int, the bool is still refused, each time, as planning
+    refuses it (once the remembered start took it)."""
+    bad_and_good = [
+        (SysProcAttr(setpgid=True, pgid=False), SysProcAttr(setpgid=True, pgid=0), "pgid"),
+        (
+            SysProcAttr(credential=Credential(True, 0)),
+            SysProcAttr(credential=Credential(1, 0)),
+            "credential uid",
+        ),
+        (
+            SysProcAttr(credential=Credential(0, 0, [True])),
+            SysProcAttr(credential=Credential(0, 0, [1])),
+            r"credential groups\[0\]",
+        ),
+    ]
+    if os.geteuid() != 0:  # as nobody the kernel refuses uid 1 and setgroups
+        bad_and_good = bad_and_good[:1]
+    for bad, good, what in bad_and_good:
+        if good.credential is not None and request.node.callspec.params["planned"] == "spawn":
+            with pytest.raises(RuntimeError, match="posix_spawn has no equivalent"):
+                true(ProcAttr(sys=good))
+        else:
+            true(ProcAttr(sys=good))
+        for _ in range(2):
+            with pytest.raises(TypeError, match=f"{what} must be an int"):
+                true(ProcAttr(sys=bad))
+    assert_no_children()
+
+
 def test_a_remembered_start_follows_the_signal_handlers(planned: list[Any], no_leaks: None) -> None:
     """Planned while SIGPIPE is at default and SIGUSR1 caught; started again
     while SIGPIPE is ignored (Python's own ignore: reset in the child) and
