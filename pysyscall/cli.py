@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
         "--spawns", type=_at_least(1), default=200, metavar="N", help="rounds (starts per method)"
     )
     bench.set_defaults(usage_error=bench.error)
-    text = "reproduce each seed's bug with the old design, show pysyscall's fix holding"
+    text = "reproduce the Go bugs with the old design, show pysyscall's fix holding"
     lab = commands.add_parser("lab", help=text, description=text)
     lab.add_argument("names", nargs="*", metavar="NAME", help="scenarios (default: all)")
     lab.add_argument(

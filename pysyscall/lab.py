@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
-"""The lab: make each seed's bug happen, then show pysyscall's fix holding.
+"""The lab: make the Go bugs pysyscall's design answers happen, then show its fix holding.
 
 ``python -m pysyscall lab [NAME ...] [--rounds N]`` runs each scenario's arms
 in fresh interpreters (subprocess, with a timeout): the old design (the bug's
@@ -186,15 +186,27 @@ out(old=result["old"], new=result["new"], details=details)
 
 # go.dev/issue/23558, 54162: CL 421441's reader check. A thread that makes
 # an fd under fork_lock.rlock() (darwin's way, and third-party code's) waits
-# while 16 threads keep starting processes. Without has_waiting_readers the
+# while 16 threads keep starting processes. Without the check (Go's
+# hasWaitingReaders; here the write step's test of ``turn.queued``) the
 # forks keep sharing the write lock, it is never released, and the reader
 # starves; with it, a new fork lets the reader in first.
 S54162 = r"""
 os.environ["PYSYSCALL_RUNNER"] = "spawn"   # the GIL released for the whole start
 import pysyscall.exec_unix as eu
 from pysyscall import forkpipe2, fork_exec, wait4
-if ARM == "old":   # the counting lock without the reader check
-    forkpipe2.has_waiting_readers = lambda rw: False
+if ARM == "old":   # the counting lock without the reader check: the write
+    # step, made under the lock's mutex, sees no reader queued for the batch
+    def without_reader_check(hold, step=eu.fork_lock._write_step, rw=eu.fork_lock):
+        turn = rw._turn
+        queued = 0 if turn is None else turn.queued
+        if queued:
+            turn.queued = 0
+        try:
+            return step(hold)
+        finally:
+            if queued:
+                turn.queued = queued
+    eu.fork_lock._write_step = without_reader_check
 eu.forkpipe = forkpipe2
 THREADS, PATIENCE = 16, 3.0
 stop = threading.Event()

@@ -55,8 +55,16 @@ def test_lab_23558_counting_lock_overlaps_starts() -> None:
 
 
 def test_lab_54162_reader_gets_in() -> None:
+    """With the reader check the reader gets in; without it (the old arm,
+    which must show the bug, or its "fix holds" means nothing) it starves, or
+    gets in only when all 16 forking threads happen to be out of the lock at
+    once: seconds here, or 300 ms with the whole suite's load, against the
+    new arm's 5-15 ms."""
     new = lab._run(lab.SCENARIOS["54162"], "new", 2)
     assert new["bad"] == 0 and new["total"] == 2, new
+    old = lab._run(lab.SCENARIOS["54162"], "old", 1)
+    waited = 3.0 if old["bad"] else max(old["waits"])
+    assert waited > 0.1 and waited > 5 * max(new["waits"]), (old, new)
 
 
 def test_lab_33565() -> None:
