@@ -7,7 +7,7 @@ Its numbers are in zerrors_darwin.py.
 
 darwin forbids raw system calls, so every step is a libSystem function, as in
 Go. The fork is libSystem's ``__fork`` and the failure exit ``__exit``, Go's
-choice in CL 459176 (the seed 002): the public ``fork`` runs libSystem's
+choice in CL 459176: the public ``fork`` runs libSystem's
 atfork handlers in the child, and those have hung Go's children
 (go.dev/issue/33565, 56784); ``exit`` would run atexit handlers. Go later
 reverted ``__fork`` because Cocoa/Metal programs that keep running after a
@@ -57,7 +57,7 @@ ERRNO_LOCATION = "__error"
 
 
 class SysProcAttr(SysProcAttrBase):
-    """Port of Go's SysProcAttr for darwin (syscall_darwin.go, the exec_libc2 set).
+    """Port of Go's SysProcAttr for darwin (exec_libc2.go).
 
     The fields mean what they mean on Linux (see linux.SysProcAttr): chroot,
     credential, ptrace (first here, last on Linux), setsid, setpgid, setctty,
@@ -85,7 +85,7 @@ def _osinit_hack() -> None:
 
 
 # The fork. By default libSystem's __fork, which runs no atfork handlers
-# (Go's CL 459176, the seed 002). Go reverted that for programs that go on
+# (Go's CL 459176). Go reverted that for programs that go on
 # running after fork with Cocoa or Metal state (go.dev/issue/57263); a child
 # that only execs never touches it, so __fork stays the default here.
 # PYSYSCALL_DARWIN_FORK=fork chooses Go's later design instead: the public

@@ -277,7 +277,7 @@ def _in_chain(function: Any, wrapper: Any) -> bool:
 def install_thread_hook() -> None:
     """Make threading.Thread.start take exec_lock for reading (done when this loads).
 
-    Port of newm's read lock around thread creation (proc.go). Threads made
+    Port of newm1's read lock of execLock around thread creation (proc.go). Threads made
     with the _thread module directly, or by C code, are not covered. Turn the
     hook off with remove_thread_hook(), or before this module loads (the
     first use of a pysyscall name) with the environment variable

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
+# Follows CPython's _posixsubprocess.c: Copyright (c) Python Software Foundation (NOTICE).
 """subprocess on pysyscall: a drop-in for the stdlib's private ``_posixsubprocess.fork_exec``.
 
 ``fork_exec`` takes the running interpreter's arguments, checks them as

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
+# Follows CPython's _posixsubprocess.c: Copyright (c) Python Software Foundation (NOTICE).
 """CPython's argument checks of ``_posixsubprocess.fork_exec``, before anything starts.
 
 The running interpreter's parameters (21 on 3.9-3.10, 23 on 3.11-3.13 with

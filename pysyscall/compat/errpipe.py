@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
+# Follows CPython's _posixsubprocess.c: Copyright (c) Python Software Foundation (NOTICE).
 """How a child's failure reaches Popen: the error pipe's message and the errno pipe.
 
 Popen's protocol (subprocess.py's _execute_child reading what

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
 # Ports the design of Go's syscall layer: Copyright 2009 The Go Authors, BSD-3-Clause (NOTICE).
+# Follows CPython's _posixsubprocess.c: Copyright (c) Python Software Foundation (NOTICE).
 """The child program of a fork_exec request: _posixsubprocess's child as pysyscall steps.
 
 The child's order is Modules/_posixsubprocess.c's child_exec: fds_to_keep
