@@ -220,22 +220,16 @@ def fork_execv_start(program: str = PROGRAM) -> Start:
 def auto_pick(program: str = PROGRAM) -> str:
     """The runner auto picks for a plain start of ``program``."""
     plan = child_program(program, [os.path.basename(program)])
-    try:
-        return str(runners.select(plan).NAME)
-    finally:
-        plan.close()
+    return str(runners.select(plan).NAME)
 
 
 def methods(program: str = PROGRAM) -> list[tuple[str, Start]]:
     """Every method, pysyscall's runners first; unavailable runners are left out."""
     found = [(f"pysyscall auto ({auto_pick(program)})", pysyscall_start(None, program))]
     plan = child_program(program, [os.path.basename(program)])
-    try:
-        for runner in runners.RUNNERS:
-            if runner.unavailable(plan) is None:
-                found.append((f"pysyscall {runner.NAME}", pysyscall_start(runner.NAME, program)))
-    finally:
-        plan.close()
+    for runner in runners.RUNNERS:
+        if runner.unavailable(plan) is None:
+            found.append((f"pysyscall {runner.NAME}", pysyscall_start(runner.NAME, program)))
     found += [
         ("os.posix_spawn", posix_spawn_start(program)),
         ("subprocess.Popen", popen_start(program)),
@@ -415,7 +409,6 @@ def overhead(samples: int = 2000) -> dict[str, float]:
     """Median µs of pysyscall's own Python work per start (no process started)."""
     plan = child_program(PROGRAM, ["true"])
     picked = runners.select(plan)
-    plan.close()
     procattr = exec_unix.ProcAttr
 
     def remembered_lookup() -> Any:

@@ -243,7 +243,6 @@ def _plan(options: argparse.Namespace, argv: list[str]) -> int:
             print(line)
     finally:
         runners.override = previous
-        plan.close()
     return 0
 
 
@@ -293,7 +292,6 @@ def _info() -> int:
         pick = runners.select(plan).NAME
     except (RuntimeError, ValueError) as error:
         pick = f"none ({error})"
-    plan.close()
     print(f"  PYSYSCALL_RUNNER={runners.requested()!r} picks: {pick}")
     return 0
 

@@ -31,6 +31,7 @@ from .libc import run_chain as _run
 from .plan import (
     CHILD_ERROR_MAGIC,
     Builder,
+    Cell,
     ChildError,
     Plan,
     Record,
@@ -148,6 +149,16 @@ def _files(files: Sequence[int | None] | None) -> list[int]:
             check_open(fd, f"files[{i}]")
         checked.append(fd)
     return checked
+
+
+def _parent_pipe(fds: Any, cells: tuple[Cell, Cell]) -> None:
+    """Make the plan's parent_pipe (close-on-exec) into ``fds[3]`` and ``fds[4]``.
+
+    The kernel fills both slots in one call, where the exception path
+    closes them (plan.Start); the child reads the fds from ``cells``.
+    """
+    libc.call("pipe2", ctypes.addressof(fds) + 3 * ctypes.sizeof(ctypes.c_int), zerrors.O_CLOEXEC)
+    cells[0].value, cells[1].value = fds[3], fds[4]
 
 
 def _pipe_at_or_above(fds: Any, plan: Plan) -> None:
@@ -318,10 +329,7 @@ def _fork_exec(
         if _start_remembered(record, argv0, argv, attr):  # planned before: no plan to make
             return -1
         plan = child_program(argv0, argv, attr)
-        try:
-            fd = _start(record, plan)
-        finally:
-            plan.close()
+        fd = _start(record, plan)
     except FileNotFoundError as error:
         _hint_path_search(error, argv0)
         raise
@@ -366,11 +374,13 @@ def _start_remembered(
 
 
 def _hint_path_search(error: FileNotFoundError, argv0: StrPath) -> None:
-    """Say so when a bare name was not found: execve does no PATH search, nor does fork_exec."""
-    if getattr(error, "step", None) == "execve" and b"/" not in os.fsencode(argv0):
+    """Say so when a bare name was not found: execve does no PATH search, nor do
+    fork_exec and exec."""
+    path = os.fsencode(argv0)
+    if getattr(error, "step", None) == "execve" and path and b"/" not in path:
         name = os.fsdecode(argv0)
         error.strerror = (
-            f"{error.strerror}; fork_exec does no PATH search: "
+            f"{error.strerror}; execve does no PATH search: "
             f"pysyscall.look_path({name!r}) finds the program"
         )
 
@@ -412,6 +422,8 @@ def _start(
         failed = ChildError.from_buffer_copy(plan.record)
         plan.record.step, plan.record.errno = -1, 0  # ready for the next start
         _failure(record, plan, failed, None, reap_failed)
+    if plan.parent_pipe is not None:
+        _parent_pipe(fds, plan.parent_pipe)
     forkpipe.fork_exec_pipe(fds)
     _pipe_at_or_above(fds, plan)
     # The write end is the runner's from here: it closes this process's
@@ -420,10 +432,13 @@ def _start(
     try:
         runner.fork_and_exec_in_child(plan, record)
         # Go's forkAndExecInChild, after the fork and under the lock: the
-        # parent's side of the id-map handshake. Closing the plan's fds then
-        # lets a child waiting on the id-map pipe go on, or fail.
+        # parent's side of the id-map handshake. Closing the pipe then lets
+        # a child waiting on it go on, or fail.
         parent_error = plan.after_fork(record.pid.value) if plan.after_fork else None
-        plan.close()
+        for i in (3, 4):
+            fd, fds[i] = fds[i], -1
+            if fd != -1:
+                _close(fd)
     except BaseException:
         forkpipe.release_fork_lock(fork_lock, record.hold)
         raise
@@ -521,7 +536,11 @@ def exec(argv0: StrPath, argv: Sequence[StrPath], envv: Env | None = None) -> No
         code = ctypes.get_errno()
     finally:
         hold.release()  # runtime_AfterExec: reached only when execve failed
-    raise libc.errno_error(code, "execve", os.fsdecode(argv0_bytes))
+    error = libc.errno_error(code, "execve", os.fsdecode(argv0_bytes))
+    error.step = "execve"  # type: ignore[attr-defined]  # as a child's step is named
+    if isinstance(error, FileNotFoundError):
+        _hint_path_search(error, argv0)
+    raise error
 
 
 class WaitStatus(int):
@@ -587,8 +606,8 @@ class WaitStatus(int):
 # 1 µs a start + reap (benchmarks/README.md). Bounded: any int is a key.
 _statuses: dict[int, WaitStatus] = {}
 _STATUSES_KEPT = 1024
-# Bound once, and retried in wait4's own loop: libc.call_retrying looks its
-# function up on every call, a cost every start + reap would pay.
+# Bound once (libc.parent looks a function up on every call, a cost every
+# start + reap would pay), and retried on EINTR in wait4's own loop.
 _wait4 = libc.parent("wait4")
 
 

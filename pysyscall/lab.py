@@ -149,7 +149,6 @@ for runner in ("spawn", "vfork"):
     # With a plan: the spawn runner declines exec_unix's plans on glibc < 2.34.
     plan = eu.child_program("/bin/true", ["true"])
     reason = {r.NAME: r for r in runners.RUNNERS}[runner].unavailable(plan)
-    plan.close()
     if reason is not None:
         details.append(f"{runner}: unavailable ({reason})"); continue
     for _ in range(5): os.waitpid(fork_exec("/bin/true", ["true"]), 0)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import collections
 import ctypes
 import errno
+import functools
+import itertools
 import operator
 import os
 from collections.abc import Iterable
@@ -318,31 +320,44 @@ def call(name: str, *args: Any) -> int:
     return check(result, name)
 
 
-def call_retrying(name: str, *args: Any, filename: str | None = None) -> int:
-    """Like ``call``, retrying while the call fails with EINTR."""
-    function = parent(name)
-    while True:
-        result: int = function(*args)
-        if result != -1 or ctypes.get_errno() != errno.EINTR:
-            return check(result, name, filename)
-
-
 def read_file(path: str, limit: int = 65536) -> bytes:
     """Read a small file (a /proc entry) with the C library's open and read."""
-    fd = check(parent("open")(os.fsencode(path), zerrors.O_RDONLY), "open", path)
-    try:
-        buffer = ctypes.create_string_buffer(limit)
-        n = call_retrying("read", fd, ctypes.addressof(buffer), limit, filename=path)
-        return buffer.raw[:n]
-    finally:
-        parent("close")(fd)
+    buffer = ctypes.create_string_buffer(limit)
+    n = _open_call_close(path, zerrors.O_RDONLY, "read", ctypes.addressof(buffer), limit)
+    return buffer.raw[:n]
 
 
 def write_file(path: str, data: bytes) -> None:
     """Write ``data`` to a file (a /proc entry) in one write, as Go does."""
-    fd = check(parent("open")(os.fsencode(path), zerrors.O_WRONLY), "open", path)
-    try:
-        if call_retrying("write", fd, data, len(data), filename=path) != len(data):
-            raise errno_error(errno.EIO, "short write", path)
-    finally:
-        parent("close")(fd)
+    if _open_call_close(path, zerrors.O_WRONLY, "write", data, len(data)) != len(data):
+        raise errno_error(errno.EIO, "short write", path)
+
+
+_VALUE = ("value",)
+
+
+def _open_call_close(path: str, flags: int, name: str, *args: Any) -> int:
+    """open ``path``, call ``name(fd, *args)``, close: one chain of C calls.
+
+    An exception (a Ctrl-C) cannot come between the open and the close, so
+    no fd is left open; the errno of each call is kept as it is made.
+    Returns the call's result; raises the open's or the call's error.
+    """
+    fd, result, open_errno, call_errno = c_int(-1), c_ssize_t(-1), c_int(0), c_int(0)
+    run_chain(
+        itertools.chain(
+            map(setattr, (fd,), _VALUE, map(invoke, (functools.partial(
+                parent("open"), os.fsencode(path), flags),))),
+            map(setattr, (open_errno,), _VALUE, map(invoke, (ctypes.get_errno,))),
+            # With the open failed, on fd -1: EBADF, not reported.
+            map(setattr, (result,), _VALUE, map(invoke, (functools.partial(
+                parent(name), fd, *args),))),
+            map(setattr, (call_errno,), _VALUE, map(invoke, (ctypes.get_errno,))),
+            map(invoke, (functools.partial(parent("close"), fd),)),
+        )
+    )  # fmt: skip
+    if fd.value == -1:
+        raise errno_error(open_errno.value, "open", path)
+    if result.value == -1:
+        raise errno_error(call_errno.value, name, path)
+    return result.value

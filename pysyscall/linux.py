@@ -579,7 +579,6 @@ def child_program(
     chroot = None if sys.chroot is None else byte_ptr_from_string(sys.chroot, "chroot")
     b = Builder()
     new_user_by_unshare = bool(sys.unshareflags & CLONE_NEWUSER)
-    parent_fds: list[int] = []
     after_fork = None
 
     if sys.ambient_caps:
@@ -588,9 +587,8 @@ def child_program(
     if sys.uid_mappings or sys.gid_mappings:
         # Wait until the parent has written the id maps (or, with
         # unshareflags, until it says go): the parent closes its end without
-        # writing if it failed, and the read then returns 0. The pipe is made
-        # last, when nothing in planning can fail any more: until then its
-        # fds are Cells.
+        # writing if it failed, and the read then returns 0. Each start makes
+        # the pipe (Plan.parent_pipe); its fds are Cells.
         map_pipe = b.cell(-1), b.cell(-1)
         b.call("close", map_pipe[1], text="close(id-map pipe, write end)")
         word = b.buffer(8)
@@ -691,11 +689,7 @@ def child_program(
     pidfd = b.cell(-1) if sys.pidfd else None
     fork = _fork_step(sys, pidfd, b.keep)
     if map_pipe is not None:
-        fds = (ctypes.c_int * 2)()
-        libc.call("pipe2", ctypes.addressof(fds), O_CLOEXEC)
-        parent_fds += fds
-        map_pipe[0].value, map_pipe[1].value = fds
-        after_fork = _id_map_handshake(sys, parent_fds)
+        after_fork = _id_map_handshake(sys, map_pipe[1])
     return b.plan(
         "linux",
         fork,
@@ -703,22 +697,22 @@ def child_program(
         first_free_fd,
         saved_mask,
         after_fork=after_fork,
-        parent_fds=parent_fds,
+        parent_pipe=map_pipe,
         pidfd=pidfd,
     )
 
 
-def _id_map_handshake(sys: SysProcAttr, fds: list[int]) -> Any:
+def _id_map_handshake(sys: SysProcAttr, map_write: Cell) -> Any:
     """Port of the parent's side of Go's id-map handshake (forkAndExecInChild).
 
     With CLONE_NEWUSER in cloneflags the parent writes the child's maps
     (uid_map, then setgroups, then gid_map: writeUidGidMappings), then lets
     the child go. Returns the function the runner's caller calls with the
     child's pid, under the fork lock; it returns the error, if any.
+    ``map_write``: the pipe's write end, this start's (Plan.parent_pipe).
     """
 
     def write_maps(pid: int) -> OSError | None:
-        map_write = fds[1]
         error = None
         if not sys.unshareflags & CLONE_NEWUSER:
             try:
@@ -733,9 +727,10 @@ def _id_map_handshake(sys: SysProcAttr, fds: list[int]) -> Any:
                         pass
                     libc.write_file(f"/proc/{pid}/gid_map", _id_map_text(sys.gid_mappings))
             except OSError as failure:
+                failure.step = "id maps"  # type: ignore[attr-defined]  # the child's waiting step
                 error = failure
         if error is None:
-            libc.call("write", map_write, bytes(8), 8)
+            libc.call("write", map_write.value, bytes(8), 8)
         return error
 
     return write_maps

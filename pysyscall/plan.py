@@ -301,7 +301,8 @@ class Start:
     * ``pid``: the child, from the fork on (written by C, in the chain of
       calls that forks, or by posix_spawn itself); 0 once reaped;
     * ``fds``: the fds the start opened (the status pipe, a moved copy of
-      its write end, compat's errno pipe), -1 where none; closed as
+      its write end; at 3 and 4 compat's errno pipe or the plan's
+      parent_pipe), -1 where none; closed as
       ``fd = fds[i]; fds[i] = -1; close(fd)``;
     * ``pidfd``: the plan's pidfd Cell, when it asks for one;
     * ``hold``: the fork lock's Hold (rwmutex.py).
@@ -350,8 +351,10 @@ class Plan(Record):
 
     ``after_fork``, when set, is parent-side work to do right after the fork
     and before the fork lock is released (Linux's uid/gid map handshake); it
-    returns the error that should fail the start, if any. ``parent_fds``
-    are fds the plan opened for that work; ``close`` closes them. ``pidfd``
+    returns the error that should fail the start, if any. ``parent_pipe``
+    is the pipe it works with: each start makes it (exec_unix._start, into
+    Start.fds, where an exception path closes it) and puts its read and
+    write ends into these Cells, which the child reads at call time. ``pidfd``
     receives the child's pidfd when one was asked for. ``record`` is where a
     child that shares the parent's memory reports its failure (step -1:
     none). ``prepared`` holds what each runner made of the plan (keyed by
@@ -373,7 +376,7 @@ class Plan(Record):
         "first_free_fd",
         "fork",
         "keep",
-        "parent_fds",
+        "parent_pipe",
         "pidfd",
         "pipe_floor",
         "platform",
@@ -396,7 +399,7 @@ class Plan(Record):
         saved_mask: Any,  # filled by runtime.ForkCalls' block; restored by a step
         keep: list[Any] | None = None,  # C buffers (None: a new list)
         after_fork: Callable[[int], OSError | None] | None = None,
-        parent_fds: list[int] | None = None,  # None: a new list
+        parent_pipe: tuple[Cell, Cell] | None = None,
         pidfd: Cell | None = None,
         record: ChildError | None = None,  # None: a new one, at step -1
         prepared: dict[str, Any] | None = None,  # None: a new dict
@@ -416,7 +419,7 @@ class Plan(Record):
         self.saved_mask = saved_mask
         self.keep = [] if keep is None else keep
         self.after_fork = after_fork
-        self.parent_fds = [] if parent_fds is None else parent_fds
+        self.parent_pipe = parent_pipe
         self.pidfd = pidfd
         self.record = _no_failure() if record is None else record
         self.prepared = {} if prepared is None else prepared
@@ -444,11 +447,6 @@ class Plan(Record):
             f"then {self.exit}({CHILD_EXIT_STATUS})"
         )
         return "\n".join(lines)
-
-    def close(self) -> None:
-        """Close the fds the plan opened in the parent (idempotent)."""
-        while self.parent_fds:
-            libc.parent("close")(self.parent_fds.pop())
 
 
 @functools.cache  # a fixed table, asked on every start

@@ -162,11 +162,7 @@ def keep(
     value), how to read them and what the plan was made from (compat's);
     None: runtime.signals_to_reset, and the signals the plan resets.
     """
-    try:
-        runner = runners.select(plan)
-    except BaseException:
-        plan.close()
-        raise
+    runner = runners.select(plan)
     prepare(runner, plan)
     if not runner.signals_in_plan(plan):
         read, planned = _signals_to_reset, None  # nothing to compare

@@ -150,11 +150,7 @@ class Runner:
         from pysyscall import exec_unix, runners
 
         (module,) = [r for r in runners.RUNNERS if self.name == r.NAME]
-        plan = exec_unix.child_program(argv0, argv, attr)
-        try:
-            reason = module.unavailable(plan)
-        finally:
-            plan.close()
+        reason = module.unavailable(exec_unix.child_program(argv0, argv, attr))
         if reason is not None:
             pytest.skip(f"the {self.name} runner refuses this plan: {reason}")
 

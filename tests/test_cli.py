@@ -195,7 +195,6 @@ def test_plan_spawn_runner(tmp_path: Path) -> None:
     """--runner spawn: posix_spawn's attributes, its file actions in order, the call."""
     plan = child_program("/bin/true", ["true"], ProcAttr(dir=str(tmp_path)))
     reason = runner_spawn.unavailable(plan)
-    plan.close()
     if reason is not None:
         pytest.skip(f"the spawn runner declines the plan here: {reason}")
     out = pysyscall("plan", "--runner", "spawn", "--dir", str(tmp_path), "--", "/bin/true")
@@ -259,10 +258,7 @@ def test_plan_prints_the_vfork_table_a_start_walks(
     lines = runner_vfork.describe(plan)
     described = plan.prepared["vfork"].words
     monkeypatch.setenv("PYSYSCALL_RUNNER", "vfork")
-    try:
-        pid, _ = exec_unix._guarded(exec_unix._start, plan)
-    finally:
-        plan.close()
+    pid, _ = exec_unix._guarded(exec_unix._start, plan)
     assert os.waitpid(pid, 0)[1] == 0
     walked = plan.prepared["vfork"].words
     assert walked is described  # the start used the very table plan printed
@@ -381,11 +377,8 @@ def test_plan_prints_the_vfork_clone_a_start_makes(
         plan = child_program("/bin/true", ["true"], ProcAttr(sys=sys_attr))
     except OSError as error:  # no pidfds, no clone3: the kernel refuses
         pytest.skip(f"this kernel refuses the request: {error}")
-    try:
-        assert runner_vfork.unavailable(plan) is None
-        lines = runner_vfork.describe(plan)
-    finally:
-        plan.close()
+    assert runner_vfork.unavailable(plan) is None
+    lines = runner_vfork.describe(plan)
     assert (clone3 if handlers_cleared else clone) in lines[0], lines[0]
     if handlers_cleared:
         assert lines.pop(1).startswith("  CLONE_CLEAR_SIGHAND: the kernel sets every caught ")

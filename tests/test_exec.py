@@ -69,6 +69,24 @@ def test_failed_exec_leaves_the_process_working() -> None:
     assert out.stdout == "raised /nonexistent/prog\nthread ran\nchild 0\n", out.stderr
 
 
+def test_failed_exec_names_the_step_and_hints_at_look_path() -> None:
+    """exec's error is a child step's: .step, the path, the same PATH hint
+    as fork_exec's (none for a path with a slash, nor for an empty one)."""
+    out = python(
+        "import pysyscall\n"
+        "for argv0 in ['no-such-prog-here', './no-such-prog-here', '']:\n"
+        "    try:\n"
+        "        pysyscall.exec(argv0, ['prog'])\n"
+        "    except FileNotFoundError as e:\n"
+        "        print(repr(e.step), repr(e.filename), 'look_path' in str(e))\n"
+    )
+    assert out.stdout.splitlines() == [
+        "'execve' 'no-such-prog-here' True",
+        "'execve' './no-such-prog-here' False",
+        "'execve' '' False",
+    ], out.stderr
+
+
 def test_exec_bad_input() -> None:
     with pytest.raises(ValueError, match="NUL"):
         pysyscall.exec("/bin/tr\0ue", ["true"])

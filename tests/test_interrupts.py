@@ -47,7 +47,9 @@ from pysyscall import (
     runner_spawn,
     runtime,
 )
+from pysyscall.linux import SysProcIDMap
 from pysyscall.rwmutex import RWMutex
+from pysyscall.zerrors_linux import CLONE_NEWUSER
 
 RUNNERS = ["vfork", "spawn", "fork"]
 PACKAGE = str(Path(pysyscall.__file__).resolve().parent)
@@ -151,6 +153,13 @@ def finish_pidfd(started: tuple[int, int]) -> None:
 # A request remembered.py cannot key (a mapping that is not a dict): planned
 # on every start.
 UNKEYED = ProcAttr(env=types.MappingProxyType({"A": "1"}))
+ID_MAPS = ProcAttr(
+    sys=SysProcAttr(
+        cloneflags=CLONE_NEWUSER,
+        uid_mappings=[SysProcIDMap(0, os.getuid(), 1)],
+        gid_mappings=[SysProcIDMap(0, os.getgid(), 1)],
+    )
+)
 
 PATHS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
     "planned": (lambda: pysyscall.fork_exec("/bin/true", ["true"], UNKEYED), reap),
@@ -162,21 +171,24 @@ PATHS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
         finish_pidfd,
     ),
     "failed child": (lambda: pysyscall.fork_exec("/no/such", ["x"]), reap),
+    # The parent's side of the id-map handshake, and its pipe, made per start.
+    "id maps": (lambda: pysyscall.fork_exec("/bin/true", ["true"], ID_MAPS), reap),
     # cwd: else Popen may take os.posix_spawn instead of fork_exec (3.15 with
     # POSIX_SPAWN_CLOSEFROM).
     "compat Popen": (lambda: subprocess.Popen(["/bin/true"], cwd="/"), lambda p: p.wait()),
 }
-# posix_spawn cannot give a pidfd, nor run compat's child.
-NOT_SPAWNABLE = {"pidfd", "compat Popen"}
+# posix_spawn cannot give a pidfd, clone a new user namespace, nor run
+# compat's child: the spawn runner refuses them (tests/test_spawn.py).
+NOT_SPAWNABLE = {"pidfd", "id maps", "compat Popen"}
 
 
-@pytest.mark.parametrize("path", list(PATHS))
-@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize(
+    ("runner", "path"),
+    [(r, p) for r in RUNNERS for p in PATHS if not (r == "spawn" and p in NOT_SPAWNABLE)],
+)
 def test_interrupt_anywhere_in_a_start(
     runner: str, path: str, monkeypatch: pytest.MonkeyPatch, record_property: Any
 ) -> None:
-    if runner == "spawn" and path in NOT_SPAWNABLE:
-        pytest.skip("the spawn runner refuses this plan (posix_spawn cannot run it)")
     monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
     start, finish = PATHS[path]
     if path == "failed child":
@@ -531,7 +543,6 @@ def test_translation_error_names_the_step(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(OSError) as info:
         runner_spawn._attributes(spawn, ctypes.create_string_buffer(128))
     assert info.value.step == "execve"  # type: ignore[attr-defined]
-    plan.close()
 
 
 WHERE_HANDLERS_RUN = """

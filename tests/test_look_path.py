@@ -154,7 +154,7 @@ def test_fork_exec_says_it_does_no_path_search(
     assert info.value.step == "execve"  # type: ignore[attr-defined]
     assert info.value.filename == "ls"
     message = str(info.value)
-    assert "fork_exec does no PATH search: pysyscall.look_path('ls') finds the program" in message
+    assert "execve does no PATH search: pysyscall.look_path('ls') finds the program" in message
     assert message.startswith("[Errno 2] No such file or directory (child step")
     # With a slash, the name is the path: no hint.
     with pytest.raises(FileNotFoundError) as info:

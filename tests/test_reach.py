@@ -322,11 +322,8 @@ def test_a_routine_without_cloexec_range(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(linux, "CLOSE_RANGE", False)  # as on a kernel before 5.11
     plan = exec_unix.child_program("/bin/true", ["true"], None)
-    try:
-        assert runner_vfork.unavailable(plan) is None
-        monkeypatch.delattr(runner_vfork.asm, "CLOEXEC_RANGE")
-        reason = runner_vfork.unavailable(plan)
-        assert reason is not None and "cloexec_range, which this machine's routine lacks" in reason
-        assert runner_vfork.routine_function("cloexec_range") is None
-    finally:
-        plan.close()
+    assert runner_vfork.unavailable(plan) is None
+    monkeypatch.delattr(runner_vfork.asm, "CLOEXEC_RANGE")
+    reason = runner_vfork.unavailable(plan)
+    assert reason is not None and "cloexec_range, which this machine's routine lacks" in reason
+    assert runner_vfork.routine_function("cloexec_range") is None

@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -217,10 +218,7 @@ def blocked_child(
 def planned(sys_attr: SysProcAttr) -> tuple[str, list[str]]:
     """The fork step's name and the step names of the plan for ``sys_attr``."""
     plan = child_program("/bin/true", ["true"], ProcAttr(sys=sys_attr))
-    try:
-        return plan.fork.name, [step.name for step in plan.steps]
-    finally:
-        plan.close()  # a plan with id maps holds a pipe
+    return plan.fork.name, [step.name for step in plan.steps]
 
 
 def closed_fd() -> int:
@@ -520,12 +518,6 @@ def test_setctty_ctty_is_a_child_fd(runner: Runner, pty: tuple[int, int], no_lea
     assert tty_device(stat_of(out)["tty_nr"]) == rdev(slave)
 
 
-def test_setsid_alone_has_no_terminal(pty: tuple[int, int], no_leaks: None) -> None:
-    _, slave = pty
-    out = output(["/bin/cat", "/proc/self/stat"], SysProcAttr(setsid=True), files=[slave, "out", 2])
-    assert stat_of(out)["tty_nr"] == 0
-
-
 def test_setctty_without_setsid_fails(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
     """TIOCSCTTY needs a session leader: EPERM, reported at the ioctl step. On every runner."""
     _, slave = pty
@@ -663,6 +655,35 @@ for noctty in (False, True):
 print(json.dumps(result))
 """
 )
+
+
+SETSID = (
+    TTY_SESSION
+    + """
+for setsid in (False, True):
+    out_r, out_w = os.pipe()
+    attr = ProcAttr(files=[slave, out_w, 2], sys=SysProcAttr(setsid=setsid))
+    pid = pysyscall.fork_exec("/bin/cat", ["cat", "/proc/self/stat"], attr)
+    os.close(out_w)
+    result[str(setsid)] = read_all(out_r)
+    os.close(out_r)
+    result["pid " + str(setsid)] = pid
+    result["exit " + str(setsid)] = pysyscall.wait4(pid)[1].exit_status()
+print(json.dumps(result))
+"""
+)
+
+
+def test_setsid_alone_has_no_terminal() -> None:
+    """setsid: a child of a session with a terminal leads a session of its
+    own, with none (the child without setsid shows it would have had one)."""
+    r = json.loads(run_python(SETSID, new_session=True))
+    assert r["exit False"] == r["exit True"] == 0
+    sharing, alone = stat_of(r["False"]), stat_of(r["True"])
+    assert list(tty_device(sharing["tty_nr"])) == r["tty"]
+    assert sharing["session"] == r["me"]
+    assert alone["session"] == r["pid True"] != r["me"]
+    assert alone["tty_nr"] == 0
 
 
 def test_noctty() -> None:
@@ -1538,24 +1559,42 @@ def refused_before_fork(
         os.close(null)
 
 
-def test_planning_error_after_id_map_pipe_leaks_nothing() -> None:
-    """The id-map pipe is made last in planning: a pdeathsig that once failed
-    planning after it (SIGRTMIN+1) leaked its two fds."""
+@pytest.mark.parametrize("flags", ["cloneflags", "unshareflags"])
+def test_id_maps_the_kernel_refuses(flags: str, runner: Runner, no_leaks: None) -> None:
+    """Overlapping maps pass planning; the kernel refuses them when they are
+    written: by the parent (cloneflags: the step is the child's wait for the
+    maps, "id maps") or by the child (unshareflags: its write step). Either
+    way EINVAL names the step and the uid_map file, and nothing is left."""
+    overlapping = [SysProcIDMap(0, 0, 1), SysProcIDMap(0, 1, 1)]
+    attr = ProcAttr(sys=SysProcAttr(**{flags: CLONE_NEWUSER}, uid_mappings=overlapping))
+    runner.runs("/bin/true", ["true"], attr)
+    with pytest.raises(OSError) as info:
+        pysyscall.fork_exec("/bin/true", ["true"], attr)
+    error: Any = info.value
+    assert error.errno == errno.EINVAL
+    if flags == "cloneflags":
+        assert error.step == "id maps"
+        assert re.fullmatch(r"/proc/\d+/uid_map", error.filename), error.filename
+    else:
+        assert (error.step, error.filename) == ("write", "/proc/self/uid_map")
+    assert_no_children()
+
+
+def test_planning_id_maps_opens_no_fd() -> None:
+    """The id-map pipe is made by each start, into its record (where a Ctrl-C
+    finds it: tests/test_interrupts.py walks that path); a plan holds none.
+    Planning once made it last and kept it in the plan: an interrupt after
+    the pipe, before the plan was returned, leaked both fds."""
     attr = SysProcAttr(
         cloneflags=CLONE_NEWUSER,
         uid_mappings=[SysProcIDMap(0, 0, 1)],
         gid_mappings=[SysProcIDMap(0, 0, 1)],
-        pdeathsig=signal.SIGRTMIN + 1,
     )
     before = open_fds()
-    try:
-        with contextlib.suppress(ValueError):
-            pid = pysyscall.fork_exec("/bin/true", ["true"], ProcAttr(sys=attr))
-            assert reap(pid).exit_status() == 0
-        assert open_fds() == before
-    finally:
-        for fd in set(open_fds()) - set(before):  # what leaked, so later tests start clean
-            os.close(int(fd))
+    plan = child_program("/bin/true", ["true"], ProcAttr(sys=attr))
+    assert open_fds() == before
+    assert plan.parent_pipe is not None
+    assert [cell.value for cell in plan.parent_pipe] == [-1, -1]
 
 
 def test_a_machine_without_system_call_numbers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -266,11 +266,8 @@ def test_a_rule_with_no_ignored_signal_to_default(handlers_cleared: bool) -> Non
     printed program says where the plan's resets went."""
     plan = exec_unix.child_program("/bin/true", ["true"])
     plan.signal_rule = ()
-    try:
-        words = list(runner_vfork.table(plan, -1))
-        lines = runner_vfork.describe(plan)
-    finally:
-        plan.close()
+    words = list(runner_vfork.table(plan, -1))
+    lines = runner_vfork.describe(plan)
     width = asm.ENTRY_SIZE // 8
     rows = [words[9 + i : 9 + i + width] for i in range(0, len(words) - 9, width)]
     syscall = ctypes.cast(libc.parent("syscall"), ctypes.c_void_p).value
@@ -327,7 +324,6 @@ def test_clone3_new_time_namespace(vfork: None, root: None, no_leaks: None) -> N
     kernel_has("clone3")
     attr = SysProcAttr(cloneflags=zerrors_linux.CLONE_NEWTIME)
     plan = exec_unix.child_program("/bin/true", ["true"], ProcAttr(sys=attr))
-    plan.close()
     assert plan.fork.name == "clone3" and runner_vfork.unavailable(plan) is None
     out = output_of(["/bin/readlink", "/proc/self/ns/time"], sys=attr)
     assert out.decode().strip() != os.readlink("/proc/self/ns/time")
@@ -338,10 +334,7 @@ def test_clone3_new_time_namespace(vfork: None, root: None, no_leaks: None) -> N
 
 def run_plan(plan: Any) -> tuple[int, int]:
     """Start a (possibly edited) plan through exec_unix, as fork_exec would."""
-    try:
-        return exec_unix._guarded(exec_unix._start, plan)
-    finally:
-        plan.close()
+    return exec_unix._guarded(exec_unix._start, plan)
 
 
 def failing(kind: int, index: int, b: Any) -> Step:
@@ -429,7 +422,6 @@ TRACED = textwrap.dedent(
         case = {"name": name, "steps": [
             [s.func, [a if isinstance(a, int) else None for a in s.args],
              s.otherwise is not None] for s in plan.steps]}
-        plan.close()
         try:
             pid = pysyscall.fork_exec(argv0, ["true"], attr)
             case["status"] = int(pysyscall.wait4(pid)[1])
@@ -705,12 +697,9 @@ def test_new_user_namespace_forks_plainly(field: str, vfork: None, no_leaks: Non
     )
     attr = ProcAttr(sys=sys_attr)
     plan = exec_unix.child_program("/bin/true", ["true"], attr)
-    try:
-        assert runner_vfork.unavailable(plan) is None
-        assert not runner_vfork.shares_memory(plan) and runner_vfork.status_pipe(plan)
-        assert runners.select(plan) is runner_vfork
-    finally:
-        plan.close()
+    assert runner_vfork.unavailable(plan) is None
+    assert not runner_vfork.shares_memory(plan) and runner_vfork.status_pipe(plan)
+    assert runners.select(plan) is runner_vfork
     inside = output_of(["/bin/sh", "-c", "id -u; cat /proc/self/uid_map"], sys=sys_attr)
     assert inside.split() == [b"0", b"0", str(outside).encode(), b"1"]
     with pytest.raises(FileNotFoundError) as info:
