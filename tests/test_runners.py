@@ -28,6 +28,7 @@ from typing import Any, Callable
 import pytest
 from conftest import (
     CHILD_VIEW,
+    RUNNER_NAMES,
     THREADS_REFUSED,
     TIMEOUT,
     TRAP,
@@ -35,6 +36,7 @@ from conftest import (
     kernel_has,
     read_all,
     reap,
+    runner_declines,
     signal_set,
 )
 from conftest import output_of as shared_output_of
@@ -69,6 +71,38 @@ def status_of(runner: Runner) -> dict[str, str]:
 
 
 # --- the child's view ------------------------------------------------------------
+
+
+def full_machine() -> str | None:
+    """Why this machine is not one where every runner must run a plain plan,
+    judged without asking the runners (their own unavailable() decides the
+    skips of the runner tests: a runner declining by mistake would turn its
+    tests into skips)."""
+    import platform
+
+    glibc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    version = tuple(int(part) for part in glibc.split()[-1].split(".")[:2]) if glibc else ()
+    seccomp = [line for line in Path("/proc/self/status").read_text().splitlines()
+               if line.startswith("Seccomp:")]  # fmt: skip
+    if sys.implementation.name != "cpython":
+        return f"{sys.implementation.name}: the fork runner needs CPython"
+    if platform.machine() not in ("x86_64", "aarch64"):
+        return f"{platform.machine()}: no vfork routine"
+    if version < (2, 34):
+        return f"{glibc or 'no glibc'}: posix_spawn has no closefrom file action before 2.34"
+    if seccomp and seccomp[0].split()[1] != "0":
+        return "a seccomp filter (tests/seccomp_profile.py) may refuse what a runner needs"
+    return None
+
+
+def test_every_runner_runs_plain_plans_on_a_full_machine() -> None:
+    """CPython, glibc 2.34+, x86-64 or aarch64, no seccomp filter: no runner
+    declines a plain plan, so none of the runner tests skip here."""
+    why = full_machine()
+    if why is not None:
+        pytest.skip(f"not a full machine: {why} (tests/test_reach.py covers those)")
+    declines = {name: runner_declines(name) for name in RUNNER_NAMES}
+    assert declines == dict.fromkeys(RUNNER_NAMES), declines
 
 
 def test_plain_start(runner: Runner, tmp_path: Path, no_leaks: None) -> None:

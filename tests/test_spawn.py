@@ -94,17 +94,72 @@ def test_auto_falls_back_when_a_step_is_not_spawnable(
     assert ran == ["fork"]
 
 
+# What posix_spawn cannot do, and the spawn runner's reason for each: the
+# behaviour tests of these fields skip on the spawn runner (conftest's
+# Runner.runs), and this test is where the refusal itself is checked.
+UNSPAWNABLE = {
+    "pdeathsig": (
+        {"pdeathsig": signal.SIGTERM},
+        r"\(prctl\(PR_SET_PDEATHSIG, SIGTERM\)\): posix_spawn has no equivalent",
+    ),
+    "credential": (
+        {"credential": pysyscall.Credential(0, 0, [0])},
+        r"\(syscall\(SYS_setgroups, \[0\]\)\): posix_spawn has no equivalent",
+    ),
+    "chroot": ({"chroot": "/"}, r"\(chroot\('/'\)\): a path posix_spawn would not report"),
+    "setctty": (
+        {"setsid": True, "setctty": True, "ctty": 0},
+        r"\(ioctl\(0, TIOCSCTTY, 1\)\): comes after close_range, which closefrom cannot follow",
+    ),
+    "noctty": (
+        {"noctty": True},
+        r"\(ioctl\(0, TIOCNOTTY\)\): comes after close_range, which closefrom cannot follow",
+    ),
+    "clone-newpid": (
+        {"cloneflags": 0x20000000},
+        r"the fork is syscall\(SYS_clone, 0x20000000\|SIGCHLD.*posix_spawn forks only plainly",
+    ),
+    "pidfd": ({"pidfd": True}, "the plan's pidfd has no posix_spawn equivalent"),
+}
+
+
+# Under auto these start only with a terminal at fd 0 (tests/test_sysprocattr.py
+# gives them a pty), or as root (test_as_nobody.py's run: the kernel refuses).
+NEEDS_A_TERMINAL = {"setctty", "noctty"}
+NEEDS_ROOT = {"credential", "chroot", "clone-newpid"}
+
+
+@pytest.mark.parametrize("what", list(UNSPAWNABLE))
 def test_forced_spawn_on_an_unspawnable_plan(
-    monkeypatch: pytest.MonkeyPatch, no_leaks: None
+    what: str, monkeypatch: pytest.MonkeyPatch, no_leaks: None
 ) -> None:
+    """Forced, the spawn runner refuses with its reason, before anything is
+    started (no fd, no child); under auto the same start runs elsewhere."""
+    fields, reason = UNSPAWNABLE[what]
+    attr = ProcAttr(sys=SysProcAttr(**fields))
     monkeypatch.setenv("PYSYSCALL_RUNNER", "spawn")
-    attr = ProcAttr(sys=SysProcAttr(pdeathsig=signal.SIGTERM))
-    expected = (
-        r"pysyscall cannot start this process here: spawn: step \d+ "
-        r"\(prctl\(PR_SET_PDEATHSIG, SIGTERM\)\): posix_spawn has no equivalent"
-    )
-    with pytest.raises(RuntimeError, match=expected):
+    with pytest.raises(RuntimeError, match="cannot start this process here: spawn: .*" + reason):
         pysyscall.fork_exec("/bin/true", ["true"], attr)
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "auto")
+    if what in NEEDS_A_TERMINAL or (what in NEEDS_ROOT and os.geteuid() != 0):
+        return
+    pid, handle = pysyscall.start_process("/bin/true", ["true"], attr)
+    if handle != -1:
+        os.close(handle)
+    assert pysyscall.wait4(pid)[1].exit_status() == 0
+
+
+def test_forced_spawn_refuses_compat(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
+    """Popen through compat with the spawn runner forced: _posixsubprocess's
+    checked closes have no posix_spawn file action, so the start refuses."""
+    from pysyscall import compat
+
+    monkeypatch.setenv("PYSYSCALL_RUNNER", "spawn")
+    compat.forget()
+    refused = pytest.raises(RuntimeError, match=r"spawn: step \d+ .*posix_spawn")
+    with compat.installed(), refused:
+        subprocess.run(["/bin/true"], close_fds=True)
+    compat.forget()
 
 
 def strace_or_fail() -> str:
