@@ -28,12 +28,12 @@ if TYPE_CHECKING:
     from .exec_unix import (
         ProcAttr,
         WaitStatus,
-        exec,
         fork_exec,
         fork_lock,
         start_process,
         wait4,
     )
+    from .exec_unix import exec as exec  # public, but not in __all__ (below)
     from .lp_unix import ErrDot, look_path
     from .plan import Credential
     from .rwmutex import RWMutex
@@ -56,6 +56,8 @@ elif _sys.platform == "linux":
 
 __version__ = "0.1.0"
 
+# pysyscall.exec is public but not in __all__: a star import would hide the
+# builtin exec.
 __all__ = [
     "Credential",
     "ErrDot",
@@ -63,7 +65,6 @@ __all__ = [
     "RWMutex",
     "SysProcAttr",
     "WaitStatus",
-    "exec",
     "fork_exec",
     "fork_lock",
     "look_path",

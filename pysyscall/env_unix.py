@@ -116,7 +116,9 @@ class Environ:
     posix_spawn) gets; it never moves, so a plan and what a runner made of it
     stay valid across takes. The array has room for twice the variables
     there were when it was made, and more; ``take`` reports when they no
-    longer fit (then the plan is made again).
+    longer fit (then the plan is made again). What Go's syscall.Environ
+    (env_unix.go) is to a Go child started with a nil Env, but not a port:
+    Go keeps its own copy of the environment, Python's is the C library's.
     """
 
     __slots__ = ("address", "array", "at", "capacity", "entries", "pages", "strings")

@@ -104,7 +104,9 @@ class ProcAttr(Record):
 
 
 def slice_ptr_from_strings(values: Sequence[StrPath], what: str) -> list[bytes]:
-    """Port of SlicePtrFromStrings: every string checked for NUL before use."""
+    """Port of SlicePtrFromStrings (syscall.go): every string checked for NUL before use.
+
+    The NULL-terminated array itself is Builder.c_string_array's."""
     if isinstance(values, (str, bytes)):
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
     if not isinstance(values, Sequence):
@@ -477,7 +479,8 @@ def _failure(
 
 
 def _failed(record: Start) -> None:
-    """Reap a child that never got to execve; close its pidfd (go.dev/issue/69284)."""
+    """Port of forkAndExecFailureCleanup (exec_linux.go): reap a child that never
+    got to execve; close its pidfd (go.dev/issue/69284)."""
     # One C call, no kill: the child writes its record, then exits through
     # _exit (253) by itself, as the plan and strace of it show.
     record.wait()

@@ -473,7 +473,7 @@ def _check_id_maps(what: str, mappings: Sequence[SysProcIDMap]) -> None:
 
 
 def _id_map_text(mappings: Sequence[SysProcIDMap]) -> bytes:
-    """Port of formatIDMappings: one "container host size" line per map."""
+    """Port of formatIDMappings (exec_linux.go): one "container host size" line per map."""
     return b"".join(b"%d %d %d\n" % (m.container_id, m.host_id, m.size) for m in mappings)
 
 
@@ -703,7 +703,8 @@ def child_program(
 
 
 def _id_map_handshake(sys: SysProcAttr, map_write: Cell) -> Any:
-    """Port of the parent's side of Go's id-map handshake (forkAndExecInChild).
+    """Port of the parent's side of Go's id-map handshake (exec_linux.go:
+    forkAndExecInChild's call of writeUidGidMappings).
 
     With CLONE_NEWUSER in cloneflags the parent writes the child's maps
     (uid_map, then setgroups, then gid_map: writeUidGidMappings), then lets

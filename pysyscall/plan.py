@@ -52,7 +52,8 @@ def environment_text(envv: Envv) -> str:
 
 
 def byte_ptr_from_string(value: StrPath, what: str) -> bytes:
-    """Port of BytePtrFromString: the bytes of a str or path, refusing NUL (Go: EINVAL)."""
+    """Port of BytePtrFromString (syscall.go): the bytes of a str or path, refusing
+    NUL (Go: EINVAL)."""
     try:
         data = os.fsencode(value)
     except TypeError:
@@ -513,7 +514,7 @@ class Builder:
         return ctypes.addressof(buf)
 
     def c_string_array(self, values: Sequence[bytes]) -> int:
-        """Port of SlicePtrFromStrings: a NULL-terminated array of C strings."""
+        """A NULL-terminated array of C strings (SlicePtrFromStrings' result)."""
         array = (ctypes.c_char_p * (len(values) + 1))(*values)
         self.keep.append(array)
         return ctypes.addressof(array)

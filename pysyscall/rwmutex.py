@@ -488,7 +488,8 @@ class RWMutex:
         if turn is not mine:
             if turn is not None and (not turn.started or self._writers):
                 # Another turn. A fork joins a batch in progress unless a
-                # reader waits for it to end (then it waits too, and the
+                # reader waits for it to end (has_waiting_readers' test,
+                # inline: a step makes no call; then it waits too, and the
                 # readers go first); a fork of a thread that already holds a
                 # share (a signal handler's start) joins it regardless.
                 if mine.shared and turn.shared and turn.started and (not turn.queued or hold.mine):

@@ -116,6 +116,12 @@ def test_public_names() -> None:
         assert getattr(pysyscall, name).__doc__, name
     assert issubclass(pysyscall.ErrDot, OSError)
     assert pysyscall.SysProcIDMap(0, 1000, 1).host_id == 1000
+    # pysyscall.exec, not in __all__: a star import keeps the builtin exec.
+    names: dict[str, object] = {}
+    builtins_exec = exec
+    builtins_exec("from pysyscall import *", names)
+    assert "exec" not in names and "fork_exec" in names
+    assert pysyscall.exec.__doc__
 
 
 USER_CODE = """
