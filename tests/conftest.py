@@ -263,6 +263,14 @@ TRAP = (
 )
 
 
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
 def open_fds() -> list[str]:
     return sorted(os.listdir("/proc/self/fd"))
 

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 
 import pysyscall
 from pysyscall import runtime
@@ -110,7 +111,11 @@ def start_a_thread_while_exec_runs(hooked: bool) -> bool:
     hold = runtime.before_exec()  # what exec does around execve
     try:
         go.set()
-        got_through = started.wait(0.3)
+        if hooked:  # the thread start parks on the exec lock (else: timed out)
+            wait_until(lambda: runtime.exec_lock._waiters)
+            got_through = started.is_set()
+        else:
+            got_through = started.wait(5)
     finally:
         hold.release()
         runtime.install_thread_hook()

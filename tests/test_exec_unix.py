@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_children, skip_if_declined, vfork_clone
+from conftest import assert_no_children, skip_if_declined, vfork_clone, wait_until
 
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr, exec_unix
@@ -81,24 +82,43 @@ def test_start_process_handle(no_leaks: None) -> None:
     ],
 )
 def test_bad_input_value_error(
-    argv0: str, argv: list[str], attr: ProcAttr | None, message: str, no_leaks: None
+    argv0: str,
+    argv: list[str],
+    attr: ProcAttr | None,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    no_leaks: None,
 ) -> None:
+    """A ValueError naming the argument, raised before any start is tried."""
+
+    def no_start(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a start was tried")
+
+    monkeypatch.setattr(pysyscall.exec_unix, "_start", no_start)
     with pytest.raises(ValueError, match=message):
         pysyscall.fork_exec(argv0, argv, attr)
 
 
 @pytest.mark.parametrize(
-    ("argv", "attr"),
+    ("argv", "attr", "message"),
     [
-        ("true", None),
-        (["true", 3], None),
-        (["true"], ProcAttr(files=[0, "1", 2])),  # type: ignore[list-item]
-        (["true"], ProcAttr(files=[0, 1.0, 2])),  # type: ignore[list-item]
-        (["true"], ProcAttr(files=[0, True, 2])),
+        ("true", None, "argv must be a sequence of strings, not a single string"),
+        (["true", 3], None, r"argv\[1\] must be str, bytes or os.PathLike, not int"),
+        (["true"], ProcAttr(files=[0, "1", 2]), r"files\[1\] must be an fd .*, not str"),  # type: ignore[list-item]
+        (["true"], ProcAttr(files=[0, 1.0, 2]), r"files\[1\] must be an fd .*, not float"),  # type: ignore[list-item]
+        (["true"], ProcAttr(files=[0, True, 2]), r"files\[1\] must be an fd .*, not bool"),
     ],
 )
-def test_bad_input_type_error(argv: Any, attr: ProcAttr | None, no_leaks: None) -> None:
-    with pytest.raises(TypeError):
+def test_bad_input_type_error(
+    argv: Any, attr: ProcAttr | None, message: str, monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    """A TypeError naming the argument, raised before any start is tried."""
+
+    def no_start(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a start was tried")
+
+    monkeypatch.setattr(pysyscall.exec_unix, "_start", no_start)
+    with pytest.raises(TypeError, match=message):
         pysyscall.fork_exec("/bin/true", argv, attr)
 
 
@@ -338,7 +358,7 @@ def test_a_start_leaves_its_record_clean(
         assert exec_unix._records.record is not failed
         clean()
     if runner == "spawn":
-        return  # compat's plans do not run on the spawn runner
+        return  # compat refuses the spawn runner (test_spawn.py's test_forced_spawn_refuses_compat)
     with compat.installed():
         for _ in range(2):
             subprocess.run(["true"], check=True)  # several executables: the errno pipe
@@ -371,14 +391,25 @@ def test_wait_status_made_once_per_word(monkeypatch: pytest.MonkeyPatch) -> None
     assert other.exit_status() == 9 and len(exec_unix._statuses) == 1
 
 
-def test_wait_status_signaled_and_core() -> None:
+def test_wait_status_signaled_and_core(tmp_path: Path) -> None:
     pid = pysyscall.fork_exec("/bin/sh", ["sh", "-c", "kill -TERM $$"])
     status = pysyscall.wait4(pid)[1]
     assert status.signaled() and status.signal() == signal.SIGTERM
     assert not status.exited() and status.exit_status() == -1 and not status.core_dump()
     assert repr(status) == "WaitStatus(signaled SIGTERM)"
-    # A core dump's bit, as the kernel sets it (a real one depends on core_pattern).
-    dumped = pysyscall.WaitStatus(0x80 | signal.SIGSEGV)
+    # A real core dump, written into tmp_path where core_pattern is a file
+    # name; where a helper takes the dumps (a pattern with "|": systemd-
+    # coredump, apport) or the hard limit forbids them, the bit as the
+    # kernel sets it.
+    pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    if pattern.startswith("|") or resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
+        dumped = pysyscall.WaitStatus(0x80 | signal.SIGSEGV)
+    else:
+        script = "ulimit -c $(ulimit -H -c) && kill -SEGV $$"
+        attr = pysyscall.ProcAttr(dir=str(tmp_path))
+        dumped = pysyscall.wait4(pysyscall.fork_exec("/bin/sh", ["sh", "-c", script], attr))[1]
+        assert list(tmp_path.iterdir()), f"no core file (core_pattern {pattern!r})"
+    assert dumped.signaled() and dumped.signal() == signal.SIGSEGV
     assert dumped.core_dump() and repr(dumped) == "WaitStatus(signaled SIGSEGV, core dumped)"
 
 
@@ -516,7 +547,8 @@ def test_fork_lock_read_side_blocks_forks() -> None:
     with pysyscall.fork_lock.rlocker():
         t = threading.Thread(target=spawn)
         t.start()
-        assert not started.wait(0.2)
+        wait_until(lambda: pysyscall.fork_lock._waiters)  # the fork, parked on the lock
+        assert not started.is_set()
     assert started.wait(5)
     t.join()
 

@@ -12,12 +12,11 @@ import fcntl
 import os
 import sys
 import threading
-import time
 from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import SLOWDOWN
+from conftest import SLOWDOWN, wait_until
 
 from pysyscall import exec_unix, forkpipe, forkpipe2
 from pysyscall.rwmutex import RWMutex, has_waiting_readers
@@ -43,13 +42,6 @@ def test_fork_exec_pipe_is_close_on_exec(module: ModuleType) -> None:
 def test_selected_variant() -> None:
     assert exec_unix.forkpipe is forkpipe2
     assert forkpipe2.ATOMIC and not forkpipe.ATOMIC
-
-
-def wait_until(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.001)
 
 
 def test_forkpipe_serializes_forks() -> None:
@@ -115,7 +107,7 @@ def test_forkpipe2_lets_a_waiting_reader_in() -> None:
     wait_until(lambda: has_waiting_readers(lock))
     f = threading.Thread(target=late_forker)
     f.start()
-    time.sleep(0.1)
+    wait_until(lambda: len(lock._waiters) == 2)  # parked behind the reader, not in the batch
     assert order == [], "the late forker joined the batch past a waiting reader"
     forkpipe2.release_fork_lock(lock, hold)
     r.join(5)

@@ -174,10 +174,14 @@ def test_a_bool_never_finds_the_plan_of_an_int(planned: list[Any], request: Any)
     assert_no_children()
 
 
-def test_a_remembered_start_follows_the_signal_handlers(planned: list[Any], no_leaks: None) -> None:
+def test_a_remembered_start_follows_the_signal_handlers(
+    planned: list[Any], request: Any, no_leaks: None
+) -> None:
     """Planned while SIGPIPE is at default and SIGUSR1 caught; started again
     while SIGPIPE is ignored (Python's own ignore: reset in the child) and
-    SIGUSR1 ignored (stays ignored), as a new plan would have it."""
+    SIGUSR1 ignored (stays ignored), as a new plan would have it: the same
+    plan where the child applies the rule (vfork, spawn), a new one where
+    it resets the plan's list (fork: made again when the handlers change)."""
     previous = {
         signal.SIGPIPE: signal.signal(signal.SIGPIPE, signal.SIG_DFL),
         signal.SIGUSR1: signal.signal(signal.SIGUSR1, lambda *a: None),
@@ -189,6 +193,7 @@ def test_a_remembered_start_follows_the_signal_handlers(planned: list[Any], no_l
         status = own_status()
         assert signal_set(status, "SigIgn") == {signal.SIGUSR1}
         assert signal_set(status, "SigCgt") == set()
+        assert len(planned) == (2 if request.node.callspec.params["planned"] == "fork" else 1)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
