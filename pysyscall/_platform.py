@@ -17,15 +17,19 @@ by them:
 * ``system``: the platform module (linux.py, darwin.py): SysProcAttr,
   child_program, FORK, EXIT, ERRNO_LOCATION;
 * ``forkpipe``: the fork-pipe module (forkpipe2.py, forkpipe.py):
-  fork_exec_pipe, acquire_fork_lock, release_fork_lock.
+  fork_exec_pipe, acquire_fork_lock, release_fork_lock;
+* ``asm``: the vfork runner's routine for this machine (asm_linux_amd64.py,
+  asm_linux_arm64.py), or None where there is none.
 
 Each of those modules declares the platforms it is for (PLATFORMS; a
-per-machine one its MACHINES too). Callers never branch on the platform:
-shared modules take the numbers from here, and a module for one platform
-(linux.py, runner_vfork.py, darwin.py) imports its own OS's zerrors module,
-as Go's exec_linux.go sees only the linux z-files. The z-modules import
-nothing, so any module may import this one; ``system`` and ``forkpipe``,
-which import most of the package, load when first asked for (PEP 562).
+per-machine one its MACHINES too; tests/test_package.py checks that each
+is chosen exactly where it declares). Shared modules take the numbers from
+here, and where they must differ by OS (a C library's symbol names, what
+posix_spawn offers) read GOOS from here, never sys.platform; a module for
+one platform (linux.py, runner_vfork.py, darwin.py) imports its own OS's
+zerrors module, as Go's exec_linux.go sees only the linux z-files. The
+z-modules import nothing, so any module may import this one; ``system``,
+``forkpipe`` and ``asm`` load when first asked for (PEP 562).
 """
 
 from __future__ import annotations
@@ -70,15 +74,22 @@ if TYPE_CHECKING:
     else:
         from . import darwin as system
         from . import forkpipe
+    asm: ModuleType | None
 
 _LAZY = {
     "linux": {"system": "linux", "forkpipe": "forkpipe2"},
     "darwin": {"system": "darwin", "forkpipe": "forkpipe"},
 }[sys.platform]
+_ASM = {"x86_64": "asm_linux_amd64", "aarch64": "asm_linux_arm64"}
+if sys.platform == "linux" and MACHINE in _ASM:
+    _LAZY["asm"] = _ASM[MACHINE]
+else:
+    asm = None
 
 
 def __getattr__(name: str) -> Any:
-    """Load ``system`` or ``forkpipe`` on first use: they import the modules that import this."""
+    """Load ``system``, ``forkpipe`` or ``asm`` on first use (the first two import
+    the modules that import this)."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -88,4 +99,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["GOOS", "MACHINE", "forkpipe", "system", "zerrors", "zsysnum"]
+__all__ = ["GOOS", "MACHINE", "asm", "forkpipe", "system", "zerrors", "zsysnum"]

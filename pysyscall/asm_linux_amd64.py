@@ -6,8 +6,12 @@
 tools/asm.py assembled asm_linux_amd64.s (the listing beside this file, which says
 what the routine does and how the table is laid out) and wrote its .text
 bytes, entry offsets and layout constants here. tests/test_vfork.py
-re-assembles the listing and checks that this file matches.
+re-assembles the listing and checks that this file matches. Chosen by
+_platform.py for machine x86_64 (MACHINES).
 """
+
+PLATFORMS = ("linux",)
+MACHINES = ("x86_64",)
 
 CODE = bytes.fromhex(
     "f30f1efa4883e4f031ed4889fb4c8b2b"

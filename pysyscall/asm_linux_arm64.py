@@ -6,8 +6,12 @@
 tools/asm.py assembled asm_linux_arm64.s (the listing beside this file, which says
 what the routine does and how the table is laid out) and wrote its .text
 bytes, entry offsets and layout constants here. tests/test_vfork.py
-re-assembles the listing and checks that this file matches.
+re-assembles the listing and checks that this file matches. Chosen by
+_platform.py for machine aarch64 (MACHINES).
 """
+
+PLATFORMS = ("linux",)
+MACHINES = ("aarch64",)
 
 CODE = bytes.fromhex(
     "5f2403d5e903009129ed7c923f010091"

@@ -122,9 +122,8 @@ import functools
 import os
 import signal
 import threading
-from types import ModuleType
 
-from . import libc, runtime, zerrors_linux
+from . import _platform, libc, runtime, zerrors_linux
 from ._platform import GOOS, MACHINE, zsysnum
 from .libc import invoke as _call
 from .libc import run_chain as _run
@@ -218,22 +217,7 @@ ROUTINE_CALLS: dict[str, tuple[str, Any, tuple[Any, ...]]] = {
 }
 
 
-def _routine_module() -> ModuleType | None:
-    """The generated module with the routine for this machine, if there is one."""
-    if GOOS != "linux":
-        return None
-    if MACHINE == "x86_64":
-        from . import asm_linux_amd64
-
-        return asm_linux_amd64
-    if MACHINE == "aarch64":
-        from . import asm_linux_arm64
-
-        return asm_linux_arm64
-    return None
-
-
-asm = _routine_module()
+asm = _platform.asm  # this machine's routine (None: no routine for it)
 
 
 def _here() -> str | None:

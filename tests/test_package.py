@@ -201,6 +201,14 @@ def test_constants_have_one_home_chosen_by_platform() -> None:
         assert machine.PLATFORMS == ("linux",)
         chosen = sys.platform == "linux" and _platform.MACHINE in machine.MACHINES
         assert (_platform.zsysnum is machine) == chosen, machine
+    # The vfork routines, by the same rule.
+    from pysyscall import asm_linux_amd64, asm_linux_arm64, runner_vfork
+
+    for routine in (asm_linux_amd64, asm_linux_arm64):
+        assert routine.PLATFORMS == ("linux",)
+        chosen = sys.platform == "linux" and _platform.MACHINE in routine.MACHINES
+        assert (_platform.asm is routine) == chosen, routine
+    assert runner_vfork.asm is _platform.asm
     # The shared code reads its numbers as _platform.zerrors.NAME: both OSes have them.
     source = "".join(path.read_text() for path in PACKAGE.rglob("*.py"))
     shared = set(re.findall(r"\bzerrors\.([A-Z][A-Z_0-9]*)", source))

@@ -37,6 +37,8 @@ TOOLCHAINS = {
     "arm64": ("aarch64-linux-gnu-", "binutils-aarch64-linux-gnu"),
 }
 
+MACHINE_OF = {"amd64": "x86_64", "arm64": "aarch64"}  # Go's GOARCH: uname's machine
+
 HEADER = '''\
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The pysyscall authors.
@@ -46,8 +48,12 @@ HEADER = '''\
 tools/asm.py assembled {listing} (the listing beside this file, which says
 what the routine does and how the table is laid out) and wrote its .text
 bytes, entry offsets and layout constants here. tests/test_vfork.py
-re-assembles the listing and checks that this file matches.
+re-assembles the listing and checks that this file matches. Chosen by
+_platform.py for machine {machine} (MACHINES).
 """
+
+PLATFORMS = ("linux",)
+MACHINES = ("{machine}",)
 '''
 
 
@@ -112,7 +118,8 @@ def generate(listing: Path) -> str:
             entries[name.upper()] = int(value, 16)
         elif kind == "A":
             constants[name] = int(value, 16)
-    lines = [HEADER.format(arch=arch, listing=listing.name), "CODE = bytes.fromhex("]
+    header = HEADER.format(arch=arch, listing=listing.name, machine=MACHINE_OF[arch])
+    lines = [header, "CODE = bytes.fromhex("]
     for start in range(0, len(code), 16):
         lines.append(f'    "{code[start : start + 16].hex()}"')
     lines += [")", "", "# Entry points: offsets into CODE."]
