@@ -437,9 +437,9 @@ def _start(
         # parent's side of the id-map handshake. Closing the pipe then lets
         # a child waiting on it go on, or fail.
         parent_error = plan.after_fork(record.pid.value) if plan.after_fork else None
-        for i in (3, 4):
-            fd, fds[i] = fds[i], -1
-            if fd != -1:
+        if plan.parent_pipe is not None:  # else fds[3:5] may be compat's errno pipe
+            for i in (3, 4):
+                fd, fds[i] = fds[i], -1
                 _close(fd)
     except BaseException:
         forkpipe.release_fork_lock(fork_lock, record.hold)

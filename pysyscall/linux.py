@@ -20,7 +20,7 @@ import ctypes
 import errno
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from . import libc
 from ._platform import MACHINE, zsysnum
@@ -50,6 +50,7 @@ from .zerrors_linux import (
     CLONE_PARENT,
     CLONE_PIDFD,
     CLONE_PTRACE,
+    CLONE_SYSVSEM,
     CLONE_UNTRACED,
     CLOSE_RANGE_CLOEXEC,
     CSIGNAL,
@@ -171,9 +172,32 @@ class SysProcAttr(SysProcAttrBase):
         self.pidfd = pidfd
 
 
+# What cloneflags may ask for: new namespaces, flags that change nothing in
+# this process, and SIGCHLD as the exit signal (the C idiom; every fork has
+# it). Go hands any flag to clone; the others are refused here, before the
+# fork, because they break this process: CLONE_THREAD (with CLONE_SIGHAND)
+# makes the child a thread, whose execve replaces this whole process;
+# CLONE_FILES and CLONE_FS share this process's fd table and cwd with a
+# child that rearranges its own; CLONE_SETTLS and the tid flags write into
+# memory the child shares; another exit signal hides the child from wait4.
+# CLONE_VM, CLONE_VFORK and CLONE_CLEAR_SIGHAND are the runner's to choose;
+# pidfd and use_cgroup_fd ask for CLONE_PIDFD and CLONE_INTO_CGROUP.
+# CLONE_PARENT is Go's too: the child is this process's parent's to wait for.
+EXIT_SIGNAL = CSIGNAL & ~CLONE_NEWTIME  # the low byte but CLONE_NEWTIME, which clone3 reads there
+CLONEFLAGS = (
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
+    | CLONE_NEWNET | CLONE_NEWTIME | CLONE_PARENT | CLONE_PTRACE | CLONE_UNTRACED | CLONE_IO
+    | CLONE_SYSVSEM
+)  # fmt: skip
+UNSHAREFLAGS_MAX = 0x7FFFFFFF  # unshare(2) takes an int: a higher bit would be cut off
+ID_MAX = 0xFFFFFFFF  # ids and id-map ranges are 32-bit in the kernel
+
+
 def _fork_step(sys: SysProcAttr, pidfd: Cell | None, keep: list[Any]) -> Step:
     """The fork: _Fork, or raw clone/clone3 for flags _Fork cannot pass."""
-    flags = sys.cloneflags | (CLONE_PIDFD if pidfd is not None else 0)
+    # SIGCHLD, the C idiom's exit signal (check lets only it through), is
+    # every fork's: clone gets it below, clone3 in its own field.
+    flags = sys.cloneflags & ~EXIT_SIGNAL | (CLONE_PIDFD if pidfd is not None else 0)
     pidfd_address = 0 if pidfd is None else ctypes.addressof(pidfd)
     if sys.use_cgroup_fd or flags & CLONE_NEWTIME:
         # CLONE_NEWTIME overlaps clone's exit-signal byte; a cgroup needs
@@ -361,24 +385,6 @@ def refused(feature: str, code: int) -> str:
     return f"{what} is refused here ({errno.errorcode.get(code, code)}: a seccomp profile?)"
 
 
-# What cloneflags may ask for: new namespaces, and flags that change nothing
-# in this process. Go hands any flag to clone; the others are refused here,
-# before the fork, because they break this process: CLONE_THREAD (with
-# CLONE_SIGHAND) makes the child a thread, whose execve replaces this whole
-# process; CLONE_FILES and CLONE_FS share this process's fd table and cwd
-# with a child that rearranges its own; CLONE_SETTLS and the tid flags write
-# into memory the child shares; the exit-signal byte decides whether wait4
-# sees the child at all. CLONE_VM, CLONE_VFORK and CLONE_CLEAR_SIGHAND are the
-# runner's to choose; pidfd and use_cgroup_fd ask for CLONE_PIDFD and
-# CLONE_INTO_CGROUP.
-CLONEFLAGS = (
-    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
-    | CLONE_NEWNET | CLONE_NEWTIME | CLONE_PARENT | CLONE_PTRACE | CLONE_UNTRACED | CLONE_IO
-)  # fmt: skip
-UNSHAREFLAGS_MAX = 0x7FFFFFFF  # unshare(2) takes an int: a higher bit would be cut off
-ID_MAX = 0xFFFFFFFF  # ids and id-map ranges are 32-bit in the kernel
-
-
 def check(sys: SysProcAttr, files: Sequence[int]) -> None:
     """Go's checks before the fork (check_common), and the Linux fields' own.
 
@@ -388,11 +394,13 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
     check_common(sys, files)
     _check_int("cloneflags", sys.cloneflags)
     _check_int("unshareflags", sys.unshareflags)
-    if sys.cloneflags & ~CLONEFLAGS or sys.cloneflags < 0:
+    flags, exit_signal = sys.cloneflags, sys.cloneflags & EXIT_SIGNAL
+    if flags < 0 or flags & ~(CLONEFLAGS | EXIT_SIGNAL) or exit_signal not in (0, SIGCHLD):
         raise ValueError(
             f"cloneflags {sys.cloneflags:#x} has {_clone_flag_names(sys.cloneflags)}: it "
-            "takes CLONE_NEW* namespaces, CLONE_PARENT, CLONE_PTRACE, CLONE_UNTRACED and "
-            "CLONE_IO (the start picks its own clone flags; pidfd and use_cgroup_fd ask for theirs)"
+            "takes CLONE_NEW* namespaces, CLONE_PARENT, CLONE_PTRACE, CLONE_UNTRACED, "
+            "CLONE_IO, CLONE_SYSVSEM and SIGCHLD (the start picks its own clone flags; "
+            "pidfd and use_cgroup_fd ask for theirs)"
         )
     if not 0 <= sys.unshareflags <= UNSHAREFLAGS_MAX:
         raise ValueError(f"unshareflags {sys.unshareflags:#x} does not fit unshare(2)'s int flags")
@@ -403,7 +411,7 @@ def check(sys: SysProcAttr, files: Sequence[int]) -> None:
     ):
         raise ValueError("uid or gid mappings need CLONE_NEWUSER in cloneflags or unshareflags")
     _check_int("pdeathsig", sys.pdeathsig)
-    for i, cap in enumerate(_sequence("ambient_caps", sys.ambient_caps)):
+    for i, cap in enumerate(_collection("ambient_caps", sys.ambient_caps)):
         _check_int(f"ambient_caps[{i}]", cap)
     if sys.pdeathsig and not 0 < sys.pdeathsig < signal.NSIG:
         raise ValueError(f"pdeathsig {sys.pdeathsig} is not a signal number")
@@ -434,10 +442,11 @@ def _check_int(what: str, value: object) -> None:
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
 
 
-def _sequence(what: str, values: Sequence[Any]) -> Sequence[Any]:
-    """``values``, or TypeError naming ``what`` if it is not a sequence (a list, a tuple)."""
-    if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
-        raise TypeError(f"{what} must be a sequence, not {type(values).__name__}")
+def _collection(what: str, values: Collection[Any]) -> Collection[Any]:
+    """``values``, or TypeError naming ``what`` if it is not a collection (a list,
+    a tuple, a set: read more than once, so not an iterator)."""
+    if not isinstance(values, Collection) or isinstance(values, (str, bytes)):
+        raise TypeError(f"{what} must be a list, tuple or set, not {type(values).__name__}")
     return values
 
 
@@ -447,11 +456,10 @@ def _clone_flag_names(flags: int) -> str:
         return "a negative value"
     from . import zerrors_linux
 
-    refused = flags & ~CLONEFLAGS
+    refused = flags & ~(CLONEFLAGS | EXIT_SIGNAL)
     said = []
-    if refused & CSIGNAL:
-        said.append(f"exit signal {refused & CSIGNAL} (the CSIGNAL byte)")
-        refused &= ~CSIGNAL
+    if flags & EXIT_SIGNAL not in (0, SIGCHLD):
+        said.append(f"exit signal {flags & EXIT_SIGNAL} (the CSIGNAL byte)")
     for name, value in vars(zerrors_linux).items():
         if name.startswith("CLONE_") and refused & value == value:
             said.append(name)
@@ -461,10 +469,11 @@ def _clone_flag_names(flags: int) -> str:
 
 def _check_id_maps(what: str, mappings: Sequence[SysProcIDMap]) -> None:
     """Refuse id maps the kernel would cut to 32 bits or refuse after the fork."""
-    for i, m in enumerate(_sequence(what, mappings)):
-        if not isinstance(m, SysProcIDMap):
+    fields = ("container_id", "host_id", "size")
+    for i, m in enumerate(_collection(what, mappings)):
+        if not all(hasattr(m, field) for field in fields):
             raise TypeError(f"{what}[{i}] must be a SysProcIDMap, not {type(m).__name__}")
-        for field in ("container_id", "host_id", "size"):
+        for field in fields:
             _check_int(f"{what}[{i}].{field}", getattr(m, field))
         if m.size < 1 or min(m.container_id, m.host_id) < 0:
             raise ValueError(f"{what}[{i}] is {m}: ids are 0 or more, size 1 or more")

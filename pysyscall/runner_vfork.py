@@ -55,7 +55,7 @@ tail does.
 Interpreters: the child runs no interpreter code at all, so PyPy is
 supported too (its ctypes only builds the call in the parent). Machines:
 x86-64 and aarch64, the same table for both (the listings share its layout
-and flags; _routine_module picks the one for this machine, and everything
+and flags; _platform.asm is the one for this machine, and everything
 machine-specific is in it). aarch64 is tested under full-system emulation
 (qemu-system-aarch64 booting Debian's arm64 kernel, .ci/arm64-guest.sh),
 which honours CLONE_VM|CLONE_VFORK; qemu-user does not (it makes a plain

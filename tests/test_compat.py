@@ -320,7 +320,14 @@ def _program_dirs(tmp_path: Path) -> dict[str, str]:
         ["empty"],  # one entry: ENOENT
     ],
 )
-def test_executable_list_errno(tmp_path: Path, path: list[str]) -> None:
+@pytest.mark.parametrize("runner", ["vfork", "fork"])
+def test_executable_list_errno(
+    tmp_path: Path, path: list[str], runner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On each runner compat's child reports through the errno pipe (on the
+    fork runner, a start's status pipe once closed the pipe's read end
+    before compat read it: the last errno won)."""
+    monkeypatch.setenv("PYSYSCALL_RUNNER", runner)
     dirs = _program_dirs(tmp_path)
     env = {"PATH": ":".join(dirs[p] for p in path)}
 

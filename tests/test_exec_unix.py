@@ -177,6 +177,7 @@ def test_fork_failure_is_an_os_error(runner: str, fork: str, no_leaks: None) -> 
     script = (
         "import os, resource, pysyscall\n"
         "from pysyscall import fork_exec  # loads the layer while this user can\n"
+        "import tempfile  # and what the routine's no-memfd fallback loads (/root may be 0700)\n"
         "if os.geteuid() == 0:  # RLIMIT_NPROC does not hold root back\n"
         "    os.setgid(65534); os.setgroups([]); os.setuid(65534)\n"
         "resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))\n"
@@ -397,12 +398,13 @@ def test_wait_status_signaled_and_core(tmp_path: Path) -> None:
     assert status.signaled() and status.signal() == signal.SIGTERM
     assert not status.exited() and status.exit_status() == -1 and not status.core_dump()
     assert repr(status) == "WaitStatus(signaled SIGTERM)"
-    # A real core dump, written into tmp_path where core_pattern is a file
-    # name; where a helper takes the dumps (a pattern with "|": systemd-
-    # coredump, apport) or the hard limit forbids them, the bit as the
-    # kernel sets it.
+    # A real core dump, written into tmp_path where core_pattern is a plain
+    # file name; where a helper takes the dumps ("|": systemd-coredump,
+    # apport), a path puts them elsewhere, or the hard limit forbids them,
+    # the bit as the kernel sets it.
     pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
-    if pattern.startswith("|") or resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
+    elsewhere = pattern.startswith("|") or "/" in pattern
+    if elsewhere or resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
         dumped = pysyscall.WaitStatus(0x80 | signal.SIGSEGV)
     else:
         script = "ulimit -c $(ulimit -H -c) && kill -SEGV $$"

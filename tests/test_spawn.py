@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import replaced, runner_declines, skip_if_declined
+from conftest import kernel_has, replaced, runner_declines, skip_if_declined
 
 import pysyscall
 from pysyscall import (
@@ -136,6 +136,8 @@ def test_forced_spawn_on_an_unspawnable_plan(
     """Forced, the spawn runner refuses with its reason, before anything is
     started (no fd, no child); under auto the same start runs elsewhere."""
     fields, reason = UNSPAWNABLE[what]
+    if what == "pidfd":
+        kernel_has("pidfd")  # else planning refuses it first (tests/test_reach.py)
     attr = ProcAttr(sys=SysProcAttr(**fields))
     monkeypatch.setenv("PYSYSCALL_RUNNER", "spawn")
     with pytest.raises(RuntimeError, match="cannot start this process here: spawn: .*" + reason):

@@ -850,6 +850,7 @@ import os, resource, sys
 sys.path.insert(0, sys.argv[1])
 import pysyscall
 from pysyscall import ProcAttr, SysProcAttr, zerrors_linux
+import tempfile  # the routine's no-memfd fallback's, while this user can (/root may be 0700)
 if os.geteuid() == 0:  # RLIMIT_NPROC does not hold root back
     os.setgid(65534); os.setgroups([]); os.setuid(65534)
 resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
