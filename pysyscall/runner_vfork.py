@@ -146,6 +146,7 @@ from .zerrors_linux import (
     MAP_STACK,
     MFD_CLOEXEC,
     MFD_EXEC,
+    O_TMPFILE,
     PROT_EXEC,
     PROT_NONE,
     PROT_READ,
@@ -156,7 +157,7 @@ from .zerrors_linux import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING to mypy; importing typing costs a start
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 NAME = "vfork"
 
@@ -333,6 +334,7 @@ def _fork_flags(fork: Step) -> tuple[int | None, int]:
 
 # --- the routine's mapping: read+execute, never writable ----------------------
 
+_VALUE = ("value",)
 _mapped: list[int | str] = []  # the routine's address, or why it cannot be mapped
 
 
@@ -371,14 +373,20 @@ def _map_code(code: bytes) -> int:
     """
     failures = []
     for source, make in (("memfd", _memfd), ("temporary file", _temporary_file)):
+        # The fd goes into ``fd`` in the chain of C calls that makes it: a
+        # Ctrl-C right after finds it there, and the finally closes it.
+        fd = ctypes.c_int(-1)
         try:
-            fd = make(code)
-        except OSError as error:
-            failures.append(f"{source}: {error}")
-            continue
-        try:
+            try:
+                make(fd)
+                view = memoryview(code)
+                while view:
+                    view = view[os.write(fd.value, view) :]
+            except OSError as error:
+                failures.append(f"{source}: {error}")
+                continue
             address = libc.parent("mmap")(
-                None, len(code), PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0
+                None, len(code), PROT_READ | PROT_EXEC, MAP_PRIVATE, fd.value, 0
             )
             if address is None or address == MAP_FAILED:
                 code_ = ctypes.get_errno()
@@ -386,43 +394,46 @@ def _map_code(code: bytes) -> int:
                 continue
             return int(address)
         finally:
-            os.close(fd)
+            if fd.value != -1:
+                os.close(fd.value)
     raise OSError(errno.EPERM, "; ".join(failures))
 
 
-def _memfd(code: bytes) -> int:
+def _into(fd: Any, make: Callable[[], int]) -> None:
+    """``fd.value = make()`` as one chain of C calls (no point between them)."""
+    _run(map(setattr, (fd,), _VALUE, map(_call, (make,))))
+
+
+def _memfd(fd: Any) -> None:
     create = getattr(os, "memfd_create", None)
     if create is None:
         raise OSError(errno.ENOSYS, "no os.memfd_create")
     try:
-        fd: int = create("pysyscall-vfork", MFD_CLOEXEC | MFD_EXEC)
+        _into(fd, functools.partial(create, "pysyscall-vfork", MFD_CLOEXEC | MFD_EXEC))
     except OSError as error:
         if error.errno != errno.EINVAL:  # MFD_EXEC is Linux 6.3+
             raise
-        fd = create("pysyscall-vfork", MFD_CLOEXEC)
-    return _filled(fd, code)
+        _into(fd, functools.partial(create, "pysyscall-vfork", MFD_CLOEXEC))
 
 
-def _temporary_file(code: bytes) -> int:
+def _temporary_file(fd: Any) -> None:
     # Imported here, where memfd_create failed: tempfile (shutil, random)
     # would cost every first start 3 ms. _routine runs at the runner's
     # selection, before any start, so no start runs this import.
     import tempfile
 
-    fd, path = tempfile.mkstemp(prefix="pysyscall-vfork-")
-    os.unlink(path)
-    return _filled(fd, code)
-
-
-def _filled(fd: int, code: bytes) -> int:
+    directory = tempfile.gettempdir()
+    flags = O_TMPFILE | os.O_RDWR | os.O_CLOEXEC
     try:
-        view = memoryview(code)
-        while view:
-            view = view[os.write(fd, view) :]
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        _into(fd, functools.partial(os.open, directory, flags, 0o700))  # a file with no name
+    except OSError as error:
+        if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        # A file system without O_TMPFILE (overlayfs before Linux 6.6): a
+        # named file, unlinked at once. A Ctrl-C inside mkstemp could leave
+        # its fd open; this runs once, where memfd_create is refused too.
+        fd.value, path = tempfile.mkstemp(prefix="pysyscall-vfork-")
+        os.unlink(path)
 
 
 def routine_function(name: str, checked: bool = True) -> Any:
@@ -449,9 +460,15 @@ def routine_function(name: str, checked: bool = True) -> Any:
 class _Stack:
     """A child stack: STACK_SIZE bytes above a PROT_NONE guard page."""
 
+    # What __del__ unmaps, set as mmap returns; None until then (a class
+    # default: __init__ may be cut short before its first line).
+    base: int | None = None
+
     def __init__(self) -> None:
-        size = STACK_SIZE + PAGE_SIZE
-        base = libc.parent("mmap")(
+        size = self.size = STACK_SIZE + PAGE_SIZE
+        self._munmap = libc.parent("munmap")
+        mmap = functools.partial(
+            libc.parent("mmap"),
             None,
             size,
             PROT_READ | PROT_WRITE,
@@ -459,26 +476,28 @@ class _Stack:
             -1,
             0,
         )
+        _run(map(setattr, (self,), ("base",), map(_call, (mmap,))))  # one chain: see _into
+        base = self.base
         if base is None or base == MAP_FAILED:
+            self.base = None
             raise libc.errno_error(ctypes.get_errno(), "mmap of a vfork child stack")
-        self.base: int = base
-        self.size = size
-        self._munmap = libc.parent("munmap")
         if libc.parent("mprotect")(base, PAGE_SIZE, PROT_NONE) != 0:
             code = ctypes.get_errno()
+            self.base = None
             self._munmap(base, size)
             raise libc.errno_error(code, "mprotect of a vfork child stack's guard page")
-        self.low = base + PAGE_SIZE  # the lowest usable byte
-        self.top = base + size
+        self.low: int = base + PAGE_SIZE  # the lowest usable byte
+        self.top: int = base + size
         # Where the child's stack pointer starts: below the top, because a
         # variadic callee may read argument slots above its frame (glibc's
         # syscall() reads a seventh argument at 8(%rsp) whatever the call
         # passed): at the very top that read would fault on whatever is
         # mapped above, or not (seen: a thread's guard page, with clone3).
-        self.start = self.top - STACK_HEADROOM
+        self.start: int = self.top - STACK_HEADROOM
 
     def __del__(self) -> None:
-        self._munmap(self.base, self.size)
+        if self.base is not None:
+            self._munmap(self.base, self.size)
 
 
 _stacks = threading.local()
@@ -729,7 +748,6 @@ def _table(plan: Plan, status_fd: int, handlers_cleared: bool = False) -> Any:
 
 _clone3: Any = None
 _close = libc.parent("close")
-_VALUE = ("value",)
 
 
 def fork_and_exec_in_child(plan: Plan, record: Start) -> None:

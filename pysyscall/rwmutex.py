@@ -384,9 +384,12 @@ class RWMutex:
         there backs out of a queue the try before joined.
         """
         waiter = None
-        while True:
-            token.waiter = waiter
-            try:
+        # The loop inside the try: a handler runs at its backward jump too,
+        # and an exception there once left the turn announced for good
+        # (every later start and rlock waited for ever).
+        try:
+            while True:
+                token.waiter = waiter
                 done = self._locked(step, token)
                 if done is True:
                     return
@@ -398,13 +401,13 @@ class RWMutex:
                     waiter.acquire()  # until a release wakes it
                 waiter = threading.Lock()
                 waiter.acquire()
-            except BaseException:
-                try:
-                    if token.held and token.release is not None:
-                        token.release()
-                finally:
-                    self._locked(cancel, token, True)
-                raise
+        except BaseException:
+            try:
+                if token.held and token.release is not None:
+                    token.release()
+            finally:
+                self._locked(cancel, token, True)
+            raise
 
     # A turn is announced from the moment its writer waits for it until its
     # last holder leaves: ``turn is not None and (not turn.started or

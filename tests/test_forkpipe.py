@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import inspect
 import os
 import sys
 import threading
@@ -565,3 +566,53 @@ def test_a_finalizer_starts_a_process_at_each_allocation_of_a_start(how: str, ru
     assert total >= 190 and inside >= 20, out.stdout  # many in the middle of a start
     if runner == "vfork" and how != "planned":
         assert kept >= 190, out.stdout  # the vfork runner's one chain (start_kept)
+
+
+def test_interrupt_at_the_wait_loops_back_jump() -> None:
+    """A handler runs at a loop's backward jump too, where the profile events
+    the interrupt walk uses never fire: a Ctrl-C as a writer that must wait
+    loops back (its turn announced) withdraws the turn. It once left it
+    announced, and every later rlock and start waited for ever. The
+    KeyboardInterrupt is raised by a trace function as the loop's first line
+    starts again, which is where the jump's handler would raise it."""
+    lines, first_line = inspect.getsourcelines(RWMutex._acquire)
+    loop_start = first_line + next(i for i, line in enumerate(lines) if "token.waiter =" in line)
+    rw = RWMutex()
+    held, leave = threading.Event(), threading.Event()
+
+    def reader() -> None:
+        rw.rlock()
+        held.set()
+        leave.wait(10)
+        rw.runlock()
+
+    first = threading.Thread(target=reader, daemon=True)
+    first.start()
+    assert held.wait(5)
+    starts = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line" and frame.f_lineno == loop_start:
+            starts.append(frame.f_lineno)
+            if len(starts) == 2:
+                raise KeyboardInterrupt("looping back")
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code is RWMutex._acquire.__code__ else None
+
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="looping back"):
+            rw.lock()  # a reader is in: the first try announces the turn, loops back
+    finally:
+        sys.settrace(None)
+    # The turn is withdrawn: another reader gets in while the first is in.
+    second = threading.Thread(target=lambda: (rw.rlock(), rw.runlock()), daemon=True)
+    second.start()
+    second.join(5)
+    assert not second.is_alive(), "a reader waits for a turn nobody will take"
+    leave.set()
+    first.join(5)
+    assert rw.try_lock()
+    rw.unlock()

@@ -213,6 +213,66 @@ def test_interrupt_anywhere_in_a_start(
     assert points > 20
 
 
+FIRST_START = r"""
+import gc, os, sys
+sys.path.insert(0, sys.argv[1])
+k = int(sys.argv[2])
+import pysyscall
+RUNNER = os.path.join(os.path.dirname(pysyscall.__file__), "runner_vfork.py")
+unraisable = []
+sys.unraisablehook = lambda u: unraisable.append(repr(u.exc_value))
+seen = 0
+def interrupt(frame, event, arg):
+    global seen
+    if event in ("call", "c_return") and frame.f_code.co_filename == RUNNER:
+        seen += 1
+        if seen == k:
+            raise KeyboardInterrupt
+fds = sorted(os.listdir("/proc/self/fd"))
+sys.setprofile(interrupt)
+try:
+    pid = pysyscall.fork_exec("/bin/true", ["true"])
+except KeyboardInterrupt:
+    pid = 0
+finally:
+    sys.setprofile(None)
+if pid:
+    pysyscall.wait4(pid)
+gc.collect()
+left = sorted(set(os.listdir("/proc/self/fd")) - set(fds))
+print(seen >= k, [os.readlink(f"/proc/self/fd/{fd}") for fd in left], unraisable)
+"""
+
+
+@pytest.mark.parametrize("memfd", [True, False])
+def test_interrupt_anywhere_in_a_first_vfork_start(memfd: bool) -> None:
+    """The first vfork start of a process maps the routine (a memfd, or
+    without memfd_create a temporary file) and makes the thread's child
+    stack: an interrupt at each point of the runner's there (in a fresh
+    process each) leaves no fd and no half-made stack. The walks above make a
+    whole start first, so they never reach these."""
+    skip_if_declined("vfork")
+    prefix = (
+        []
+        if memfd
+        else [sys.executable, str(Path(__file__).parent / "seccomp_profile.py"), "no-memfd"]
+    )
+    env = dict(os.environ, PYSYSCALL_RUNNER="vfork")
+    k = 0
+    while True:
+        k += 1
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", FIRST_START, PACKAGE_PARENT, str(k)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        result = done.stdout.strip()  # "<fired> <fds left> <unraisable errors>"
+        assert result.endswith("[] []"), f"after interrupt point {k}: {result}"
+        if result.startswith("False"):
+            break
+    assert k > 20, k
+
+
 def test_interrupt_anywhere_in_exec() -> None:
     def start() -> None:
         with contextlib.suppress(FileNotFoundError):

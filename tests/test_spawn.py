@@ -160,7 +160,7 @@ def test_forced_spawn_refuses_compat(monkeypatch: pytest.MonkeyPatch, no_leaks: 
     compat.forget()
     refused = pytest.raises(RuntimeError, match=r"spawn: step \d+ .*posix_spawn")
     with compat.installed(), refused:
-        subprocess.run(["/bin/true"], close_fds=True)
+        subprocess.run(["/bin/true"], close_fds=True, cwd="/")  # cwd: 3.13+ Popen's posix_spawn
     compat.forget()
 
 
