@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -647,43 +648,31 @@ def test_foreground() -> None:
     assert r["fg_after"] == r["me"]
 
 
-NOCTTY = (
-    TTY_SESSION
-    + """
-for noctty in (False, True):
-    out_r, out_w = os.pipe()
-    attr = ProcAttr(files=[slave, out_w, 2], sys=SysProcAttr(noctty=noctty))
-    pid = pysyscall.fork_exec("/bin/cat", ["cat", "/proc/self/stat"], attr)
-    os.close(out_w)
-    result[str(noctty)] = read_all(out_r)
-    os.close(out_r)
-    result["exit " + str(noctty)] = pysyscall.wait4(pid)[1].exit_status()
-print(json.dumps(result))
-"""
-)
-
-
-SETSID = (
-    TTY_SESSION
-    + """
-for setsid in (False, True):
-    out_r, out_w = os.pipe()
-    attr = ProcAttr(files=[slave, out_w, 2], sys=SysProcAttr(setsid=setsid))
-    pid = pysyscall.fork_exec("/bin/cat", ["cat", "/proc/self/stat"], attr)
-    os.close(out_w)
-    result[str(setsid)] = read_all(out_r)
-    os.close(out_r)
-    result["pid " + str(setsid)] = pid
-    result["exit " + str(setsid)] = pysyscall.wait4(pid)[1].exit_status()
-print(json.dumps(result))
-"""
-)
+def without_and_with(field: str) -> dict[str, Any]:
+    """In a session whose terminal is a pty, ``cat /proc/self/stat`` started
+    with SysProcAttr(field=False), then True: each run's stat, pid, exit."""
+    code = TTY_SESSION + textwrap.dedent(
+        f"""
+        for on in (False, True):
+            out_r, out_w = os.pipe()
+            attr = ProcAttr(files=[slave, out_w, 2], sys=SysProcAttr({field}=on))
+            pid = pysyscall.fork_exec("/bin/cat", ["cat", "/proc/self/stat"], attr)
+            os.close(out_w)
+            result[str(on)] = read_all(out_r)
+            os.close(out_r)
+            result["pid " + str(on)] = pid
+            result["exit " + str(on)] = pysyscall.wait4(pid)[1].exit_status()
+        print(json.dumps(result))
+        """
+    )
+    result: dict[str, Any] = json.loads(run_python(code, new_session=True))
+    return result
 
 
 def test_setsid_alone_has_no_terminal() -> None:
     """setsid: a child of a session with a terminal leads a session of its
     own, with none (the child without setsid shows it would have had one)."""
-    r = json.loads(run_python(SETSID, new_session=True))
+    r = without_and_with("setsid")
     assert r["exit False"] == r["exit True"] == 0
     sharing, alone = stat_of(r["False"]), stat_of(r["True"])
     assert list(tty_device(sharing["tty_nr"])) == r["tty"]
@@ -694,7 +683,7 @@ def test_setsid_alone_has_no_terminal() -> None:
 
 def test_noctty() -> None:
     """noctty: a child that would share the parent's terminal has none."""
-    r = json.loads(run_python(NOCTTY, new_session=True))
+    r = without_and_with("noctty")
     assert r["exit False"] == r["exit True"] == 0
     sharing, detached = stat_of(r["False"]), stat_of(r["True"])
     assert list(tty_device(sharing["tty_nr"])) == r["tty"]
