@@ -218,7 +218,10 @@ import gc, os, sys
 sys.path.insert(0, sys.argv[1])
 k = int(sys.argv[2])
 import pysyscall
-RUNNER = os.path.join(os.path.dirname(pysyscall.__file__), "runner_vfork.py")
+# The layer loaded first (no start made: the routine is not mapped yet): a
+# sysroot's interpreter may hold a library it loads open as an fd.
+from pysyscall import exec_unix, runner_vfork
+RUNNER = runner_vfork.__file__
 unraisable = []
 sys.unraisablehook = lambda u: unraisable.append(repr(u.exc_value))
 seen = 0
@@ -228,7 +231,16 @@ def interrupt(frame, event, arg):
         seen += 1
         if seen == k:
             raise KeyboardInterrupt
-fds = sorted(os.listdir("/proc/self/fd"))
+def open_fds():
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            os.fstat(int(fd))
+        except OSError:
+            continue  # listdir's own fd, closed by now
+        found.add(fd)
+    return found
+fds = open_fds()
 sys.setprofile(interrupt)
 try:
     pid = pysyscall.fork_exec("/bin/true", ["true"])
@@ -239,7 +251,7 @@ finally:
 if pid:
     pysyscall.wait4(pid)
 gc.collect()
-left = sorted(set(os.listdir("/proc/self/fd")) - set(fds))
+left = sorted(open_fds() - fds)
 print(seen >= k, [os.readlink(f"/proc/self/fd/{fd}") for fd in left], unraisable)
 """
 
