@@ -617,6 +617,14 @@ _wait4 = libc.parent("wait4")
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
+def _check_wait4_arguments(pid: int, options: int) -> None:
+    for what, value in (("pid", pid), ("options", options)):
+        if not isinstance(value, int):
+            raise TypeError(f"wait4 {what} must be an int, not {type(value).__name__}")
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise OverflowError(f"wait4 {what} {value} does not fit a C int")
+
+
 def wait4(pid: int, options: int = 0) -> tuple[int, WaitStatus]:
     """Port of Wait4: wait for ``pid``; returns (pid, status), pid 0 with WNOHANG.
 
@@ -626,11 +634,12 @@ def wait4(pid: int, options: int = 0) -> tuple[int, WaitStatus]:
     as os.waitpid does, for a pid or options that are not a C int (ctypes
     would cut 2**40 to 0: any child of this process group).
     """
-    for what, value in (("pid", pid), ("options", options)):
-        if not isinstance(value, int):
-            raise TypeError(f"wait4 {what} must be an int, not {type(value).__name__}")
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise OverflowError(f"wait4 {what} {value} does not fit a C int")
+    if not (
+        type(pid) is type(options) is int
+        and _INT_MIN <= pid <= _INT_MAX
+        and _INT_MIN <= options <= _INT_MAX
+    ):
+        _check_wait4_arguments(pid, options)  # off the path of every start + reap
     word = ctypes.c_int(0)
     while True:
         wpid: int = _wait4(pid, ctypes.byref(word), options, None)
