@@ -32,7 +32,7 @@ import functools
 import itertools
 import operator
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from ctypes import c_int, c_long, c_size_t, c_ssize_t, c_void_p
 
 from ._platform import GOOS, zerrors
@@ -314,6 +314,13 @@ run_chain: Callable[[Iterable[Any]], object] = collections.deque(maxlen=0).exten
 invoke: Callable[[Any], Any] = getattr(operator, "call", None) or operator.methodcaller("__call__")
 
 
+def stored(into: Any, make: Callable[[], Any], name: str = "value") -> Iterator[None]:
+    """A link of a chain: ``setattr(into, name, make())``, the call and the
+    store with no bytecode between them, so a result (an fd, a pid, a
+    mapping) is never made and then lost to an interrupt."""
+    return map(setattr, (into,), (name,), map(invoke, (make,)))
+
+
 def call(name: str, *args: Any) -> int:
     """Call ``name`` in the parent; raise its errno as an OSError on -1."""
     result: int = parent(name)(*variadic_arguments(name, args))
@@ -333,9 +340,6 @@ def write_file(path: str, data: bytes) -> None:
         raise errno_error(errno.EIO, "short write", path)
 
 
-_VALUE = ("value",)
-
-
 def _open_call_close(path: str, flags: int, name: str, *args: Any) -> int:
     """open ``path``, call ``name(fd, *args)``, close: one chain of C calls.
 
@@ -346,16 +350,14 @@ def _open_call_close(path: str, flags: int, name: str, *args: Any) -> int:
     fd, result, open_errno, call_errno = c_int(-1), c_ssize_t(-1), c_int(0), c_int(0)
     run_chain(
         itertools.chain(
-            map(setattr, (fd,), _VALUE, map(invoke, (functools.partial(
-                parent("open"), os.fsencode(path), flags),))),
-            map(setattr, (open_errno,), _VALUE, map(invoke, (ctypes.get_errno,))),
+            stored(fd, functools.partial(parent("open"), os.fsencode(path), flags)),
+            stored(open_errno, ctypes.get_errno),
             # With the open failed, on fd -1: EBADF, not reported.
-            map(setattr, (result,), _VALUE, map(invoke, (functools.partial(
-                parent(name), fd, *args),))),
-            map(setattr, (call_errno,), _VALUE, map(invoke, (ctypes.get_errno,))),
+            stored(result, functools.partial(parent(name), fd, *args)),
+            stored(call_errno, ctypes.get_errno),
             map(invoke, (functools.partial(parent("close"), fd),)),
         )
-    )  # fmt: skip
+    )
     if fd.value == -1:
         raise errno_error(open_errno.value, "open", path)
     if result.value == -1:

@@ -125,7 +125,6 @@ import threading
 
 from . import _platform, libc, runtime, zerrors_linux
 from ._platform import GOOS, MACHINE, zsysnum
-from .libc import invoke as _call
 from .libc import run_chain as _run
 from .plan import CHILD_EXIT_STATUS, Cell, Plan, Start, Step, signal_name
 from .rwmutex import RWMutex, Share
@@ -334,7 +333,6 @@ def _fork_flags(fork: Step) -> tuple[int | None, int]:
 
 # --- the routine's mapping: read+execute, never writable ----------------------
 
-_VALUE = ("value",)
 _mapped: list[int | str] = []  # the routine's address, or why it cannot be mapped
 
 
@@ -401,7 +399,7 @@ def _map_code(code: bytes) -> int:
 
 def _into(fd: Any, make: Callable[[], int]) -> None:
     """``fd.value = make()`` as one chain of C calls (no point between them)."""
-    _run(map(setattr, (fd,), _VALUE, map(_call, (make,))))
+    _run(libc.stored(fd, make))
 
 
 def _memfd(fd: Any) -> None:
@@ -476,7 +474,7 @@ class _Stack:
             -1,
             0,
         )
-        _run(map(setattr, (self,), ("base",), map(_call, (mmap,))))  # one chain: see _into
+        _run(libc.stored(self, mmap, "base"))
         base = self.base
         if base is None or base == MAP_FAILED:
             self.base = None
@@ -781,7 +779,7 @@ def _clone(plan: Plan, status_fd: int, record: Start) -> None:
     # and CFUNCTYPE: other threads run while this one waits for the child's
     # execve or exit), its result into record.pid, the mask restored. No
     # signal handler runs in between (see plan.Start).
-    _run(made.fork_calls.around(map(setattr, (record.pid,), _VALUE, map(_call, (made.start,)))))
+    _run(made.fork_calls.around(libc.stored(record.pid, made.start)))
     _cloned(plan, made, record)
 
 
@@ -812,11 +810,7 @@ def start_kept(plan: Plan, record: Start, fork_lock: RWMutex) -> bool:
         share = made.share = None if hold is None else fork_lock.share(hold)
         if share is None or not share.usable(fork_lock, hold):
             return False
-    _run(
-        made.fork_calls.around(
-            share.around(map(setattr, (record.pid,), _VALUE, map(_call, (made.start,))))
-        )
-    )
+    _run(made.fork_calls.around(share.around(libc.stored(record.pid, made.start))))
     pid = record.pid.value
     if pid <= 0:
         if pid == 0:
