@@ -143,9 +143,16 @@ def child_program(
 
     first_free_fd = b.fd_passes(files, dup_cloexec, dup, b.clear_cloexec)
     if sys.noctty:
-        b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
+        b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)", name="ioctl TIOCNOTTY")
     if sys.setctty:
         # 0 here, where Linux passes 1.
-        b.call("ioctl", sys.ctty, TIOCSCTTY, 0, text=f"ioctl({sys.ctty}, TIOCSCTTY, 0)")
+        b.call(
+            "ioctl",
+            sys.ctty,
+            TIOCSCTTY,
+            0,
+            text=f"ioctl({sys.ctty}, TIOCSCTTY, 0)",
+            name="ioctl TIOCSCTTY",
+        )
     b.execve(argv0, argv, envv)
     return b.plan("darwin", FORK, EXIT, first_free_fd, saved_mask)

@@ -688,9 +688,16 @@ def child_program(
         # fd above the files close-on-exec (the status pipe already is).
         mark_cloexec(b, len(files), 0xFFFFFFFF, "~0U")
     if sys.noctty:
-        b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)")
+        b.call("ioctl", 0, TIOCNOTTY, 0, text="ioctl(0, TIOCNOTTY)", name="ioctl TIOCNOTTY")
     if sys.setctty:
-        b.call("ioctl", sys.ctty, TIOCSCTTY, 1, text=f"ioctl({sys.ctty}, TIOCSCTTY, 1)")
+        b.call(
+            "ioctl",
+            sys.ctty,
+            TIOCSCTTY,
+            1,
+            text=f"ioctl({sys.ctty}, TIOCSCTTY, 1)",
+            name="ioctl TIOCSCTTY",
+        )
     if sys.ptrace:
         # Last, so no other step is traced (go.dev/issue/21428).
         b.call("ptrace", PTRACE_TRACEME, 0, 0, 0, text="ptrace(PTRACE_TRACEME)")

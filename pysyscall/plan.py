@@ -542,6 +542,7 @@ class Builder:
                 tiocspgrp,
                 ctypes.addressof(group),
                 text=f"ioctl({sys.ctty}, TIOCSPGRP, &pgrp)",
+                name="ioctl TIOCSPGRP",
             )
 
     def chroot(self, root: bytes) -> None:

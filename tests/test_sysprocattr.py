@@ -526,7 +526,7 @@ def test_setctty_ctty_is_a_child_fd(runner: Runner, pty: tuple[int, int], no_lea
 
 
 def test_setctty_without_setsid_fails(runner: Runner, pty: tuple[int, int], no_leaks: None) -> None:
-    """TIOCSCTTY needs a session leader: EPERM, reported at the ioctl step. On every runner."""
+    """TIOCSCTTY needs a session leader: EPERM, reported at that ioctl step. On every runner."""
     _, slave = pty
     runner.runs("/bin/true", ["true"], ProcAttr(sys=SysProcAttr(setctty=True, ctty=0)))
     with pytest.raises(PermissionError) as info:
@@ -536,7 +536,7 @@ def test_setctty_without_setsid_fails(runner: Runner, pty: tuple[int, int], no_l
             ProcAttr(files=[slave, 1, 2], sys=SysProcAttr(setctty=True, ctty=0)),
         )
     assert info.value.errno == errno.EPERM
-    assert info.value.step == "ioctl"  # type: ignore[attr-defined]
+    assert info.value.step == "ioctl TIOCSCTTY"  # type: ignore[attr-defined]
 
 
 def test_noctty_not_a_terminal(runner: Runner, no_leaks: None) -> None:
@@ -552,7 +552,7 @@ def test_noctty_not_a_terminal(runner: Runner, no_leaks: None) -> None:
     finally:
         os.close(null)
     assert info.value.errno == errno.ENOTTY
-    assert info.value.step == "ioctl"  # type: ignore[attr-defined]
+    assert info.value.step == "ioctl TIOCNOTTY"  # type: ignore[attr-defined]
 
 
 def test_foreground_ctty_not_a_terminal(no_leaks: None) -> None:
@@ -566,7 +566,7 @@ def test_foreground_ctty_not_a_terminal(no_leaks: None) -> None:
         os.close(r)
         os.close(w)
     assert info.value.errno == errno.ENOTTY
-    assert info.value.step == "ioctl"  # type: ignore[attr-defined]
+    assert info.value.step == "ioctl TIOCSPGRP"  # type: ignore[attr-defined]
 
 
 # A session leader whose controlling terminal is a fresh pty, as Go's tests
