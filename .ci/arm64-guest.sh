@@ -2,7 +2,6 @@
 # arm64-guest.sh: run a shell command on a real aarch64 Linux kernel.
 #
 #   .ci/arm64-guest.sh [--cache DIR] 'COMMAND'
-#   .ci/arm64-guest.sh [--cache DIR] --build
 #
 # The vfork runner's aarch64 routine needs CLONE_VM|CLONE_VFORK as the kernel
 # does it; qemu-user runs such a clone as a plain fork. So this boots Debian
@@ -18,9 +17,6 @@
 # private apt configuration (the system's apt state is never touched), and
 # rebuilt when this script changes. Host packages (qemu-system-arm, cpio)
 # are installed with apt-get when missing. The guest has no network.
-# --build only does that (installs, builds if needed) and exits: .ci/run
-# calls it before anything else uses apt-get, then boots the guest in the
-# background beside the host's stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
@@ -31,7 +27,7 @@ if [[ ${1:-} == --cache ]]; then
     cache=$2
     shift 2
 fi
-[[ $# -eq 1 ]] || { echo "usage: $0 [--cache DIR] 'COMMAND' | --build" >&2; exit 2; }
+[[ $# -eq 1 ]] || { echo "usage: $0 [--cache DIR] 'COMMAND'" >&2; exit 2; }
 command=$1
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
@@ -179,7 +175,6 @@ flock 9
 if [[ "$(sha256sum <"$script")" != "$(cat "$cache/ready" 2>/dev/null)" ]]; then
     build
 fi
-[[ $command != --build ]] || exit 0
 run=$(mktemp -d "$cache/run.XXXXXX")
 trap 'rm -rf "$run"' EXIT
 echo "$checkout" >"$run/checkout"
