@@ -33,9 +33,10 @@ NO_GIL = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 def test_lab_61080_old_design_hangs() -> None:
     """The leaky pipe with the counting lock: rounds until the first hang.
 
-    Alone, 65-85 % of rounds hang; in CI, beside the emulated guest, one
-    run of 10 rounds had none (0/10 on 3.13). A round without a hang takes
-    a few starts' time, so the control may try up to 100.
+    Alone, 65-85 % of rounds hang; with the emulated guest running beside
+    it on 2 cores (as CI once ran them), one run of 10 rounds had none
+    (0/10 on 3.13). A round without a hang takes a few starts' time, so the
+    control may try up to 100.
     """
     old = lab._run(lab.SCENARIOS["61080"], "old", 100, first=True)
     assert old["bad"] == 1, old
